@@ -1,0 +1,140 @@
+"""The derivation: SymPy's gradients, checked symbolically and numerically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symbp import model as mo
+from symbp.derive import VALUE, collapse, derivative_form, derive
+from symbp.expressions import ACTIVATIONS, OUTPUTS, X, activation, output_function
+from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
+
+CUSTOM = ["x/(1+exp(-x))", "x**3/3 + sin(x)", "log(1 + x**2) + x"]
+
+
+def test_value_forms_are_the_usual_ones() -> None:
+    assert derivative_form(activation("tanh")).value_form == 1 - VALUE**2
+    assert sp.expand(derivative_form(activation("sigmoid")).value_form - VALUE * (1 - VALUE)) == 0
+    assert derivative_form(output_function("exp")).value_form == VALUE
+    relu = derivative_form(activation("relu"))
+    assert relu.value_form is None and relu.expr == sp.Heaviside(X)
+    assert derivative_form(activation("identity")).expr == 1
+
+
+@pytest.mark.parametrize("text", CUSTOM)
+def test_custom_sigma_derivative_is_sympys(text: str) -> None:
+    fn = activation(text)
+    form = derivative_form(fn)
+    assert sp.simplify(form.expr - sp.diff(fn.expr, X)) == 0
+    d = derive(hidden=2, sigma=text)
+    # σ′ shows up in ∂R/∂b²_m evaluated at a_{im}.
+    expected = sp.diff(fn.expr, X).xreplace({X: mo.a[mo.i, mo.m]})
+    summand = d.gradients["b2"].function
+    assert sp.simplify(summand / (-2 * (mo.y[mo.i, mo.k] - mo.f[mo.i, mo.k]) * mo.W1[mo.k, mo.m]) - expected) == 0
+
+
+def test_generic_gradient_reads_like_the_textbook() -> None:
+    d = derive(hidden=3, sigma="tanh", g="identity")
+    i, j, k, m = mo.i, mo.j, mo.k, mo.m
+    expected = sp.Sum(-2 * (mo.y[i, k] - mo.f[i, k]) * mo.W1[k, m] * (1 - mo.h[i, m] ** 2) * mo.x[i, j], (k, 1, mo.d), (i, 1, mo.n))
+    W2 = d.gradients["W2"]
+    assert W2.limits == expected.limits
+    assert sp.expand(W2.function - expected.function) == 0
+    W1 = d.gradients["W1"]
+    assert W1.limits == ((i, 1, mo.n),)
+    assert sp.expand(W1.function + 2 * (mo.y[i, k] - mo.f[i, k]) * mo.h[i, m]) == 0
+    # Written with the named intermediates, not as one nested expression.
+    assert not W2.has(mo.W2, mo.b2, mo.b1, sp.tanh)
+    assert set(d.gradients) == {"W1", "b1", "W2", "b2"}
+
+
+def test_collapse_evaluates_kronecker_sums() -> None:
+    q = mo.mm
+    expr = sp.Sum(sp.KroneckerDelta(mo.m, q) * mo.W1[mo.k, q], (q, 1, mo.M))
+    assert collapse(expr) == mo.W1[mo.k, mo.m]
+    assert collapse(sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))) == sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))
+
+
+@pytest.mark.parametrize("sigma", ["tanh", "sigmoid", "relu", "softplus", CUSTOM[0]])
+def test_chain_rule_product_equals_direct_derivative(sigma: str) -> None:
+    d = derive(hidden=3, sigma=sigma, g="sigmoid")
+    for name, pg in d.parameters.items():
+        difference = (pg.chain_product - pg.direct).xreplace({mo.d: 1}).doit()
+        assert sp.simplify(difference) == 0, name
+
+
+@pytest.mark.parametrize("sigma", ["tanh", "sigmoid"])
+def test_backprop_form_equals_direct_derivative(sigma: str) -> None:
+    d = derive(hidden=2, sigma=sigma, g="tanh")
+    for name, pg in d.parameters.items():
+        backprop = pg.backprop.xreplace({mo.d: 1}).doit()
+        backprop = backprop.replace(lambda e: isinstance(e, sp.Indexed) and e.base == mo.delta2, lambda e: d.deltas["delta2"].xreplace({mo.d: 1}).doit().xreplace({mo.m: e.indices[1]}))
+        backprop = backprop.replace(lambda e: isinstance(e, sp.Indexed) and e.base == mo.delta1, lambda e: d.deltas["delta1"].xreplace({mo.k: e.indices[1]}))
+        direct = pg.direct.xreplace({mo.d: 1}).doit()
+        assert sp.simplify(backprop.doit() - direct) == 0, name
+
+
+@pytest.mark.parametrize(
+    ("sigma", "g"),
+    [("tanh", "identity"), ("sigmoid", "sigmoid"), ("relu", "exp"), ("softplus", "tanh"), ("x/(1+exp(-x))", "identity")],
+)
+def test_generic_formula_instantiated_equals_expanded_components(sigma: str, g: str) -> None:
+    from symbp.expand import components
+    from symbp.testing import _parse_key, instantiate
+
+    d = derive(hidden=2, sigma=sigma, g=g, inputs=2)
+    expanded = d.expanded()
+    assert len(expanded) == 2 + 1 + 4 + 2
+    for key, component in components(d).items():
+        name, _ = _parse_key(key)
+        values = dict(zip(mo.COMPONENTS[name].indices, component.indices))
+        generic = instantiate(d.gradients[name], d, values)
+        assert isinstance(generic, sp.Sum) and isinstance(expanded[key], sp.Sum)
+        difference = generic.function - expanded[key].function
+        assert sp.simplify(difference) == 0, key
+
+
+SIGMAS = list(ACTIVATIONS) + CUSTOM[:2]
+GS = list(OUTPUTS)
+
+
+@pytest.mark.parametrize("sigma", SIGMAS)
+@pytest.mark.parametrize("g", GS)
+def test_gradients_match_finite_differences(sigma: str, g: str) -> None:
+    d = derive(hidden=3, sigma=sigma, g=g, inputs=2)
+    params, X, y = random_problem(d, n=6, seed=1)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-6, what=f"generic ∇R for σ={sigma}, g={g}")
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-6, what=f"expanded ∇R for σ={sigma}, g={g}")
+
+
+def test_wrong_gradient_is_caught() -> None:
+    d = derive(hidden=2, sigma="tanh", inputs=2)
+    params, X, y = random_problem(d, seed=2)
+    grad = generic_gradient(d)(params, X, y)
+    grad["W2"][0, 1] *= 1.01
+    numeric = numeric_grad(lambda prm: reference(d).loss(prm, X, y), params)
+    with pytest.raises(AssertionError, match="W2"):
+        check_grad(grad, numeric, rtol=1e-6)
+
+
+def test_vector_outputs_are_not_designed_out() -> None:
+    d = derive(hidden=2, sigma="tanh", inputs=2, outputs=2)
+    params, X, y = random_problem(d, seed=3)
+    assert y.shape == (7, 2)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-6)
+
+
+def test_derivation_is_deterministic() -> None:
+    assert derive(hidden=3, sigma="sigmoid").document() == derive(hidden=3, sigma="sigmoid").document()
+
+
+def test_symbolic_p_is_allowed() -> None:
+    d = derive(hidden=4, sigma="relu")
+    assert d.gradients["W2"].limits[-1] == (mo.i, 1, mo.n)
+    assert np.isscalar(d.spec.hidden)
