@@ -21,7 +21,10 @@ from symbp.errors import (
     SymbpError,
     UserError,
 )
+from symbp.emit import emit
+from symbp.load import load_kernel
 from symbp.spec import Spec, make_spec
+from symbp.train import train
 
 __version__ = "0.1.0"
 
@@ -36,5 +39,8 @@ __all__ = [
     "SymbpError",
     "UserError",
     "derive",
+    "emit",
+    "load_kernel",
     "make_spec",
+    "train",
 ]

@@ -57,7 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--pdf", action="store_true", help="also compile FILE.pdf next to FILE.tex with pdflatex (needs -o)")
     derive.add_argument("--formulas", action="store_true", help="print only the gradient formulas (an align* block), not a whole document")
     derive.set_defaults(run=_cmd_derive)
+
+    emit = sub.add_parser("emit", help="write a NumPy gradient kernel for a spec and print its path")
+    _spec_arguments(emit)
+    emit.add_argument("--out", default="generated", type=Path, metavar="DIR", help="folder to write into (default generated/)")
+    emit.add_argument("--name", default=None, metavar="NAME", help="module name (default: from the spec, e.g. tanh_identity_m3)")
+    emit.set_defaults(run=_cmd_emit)
+
+    train = sub.add_parser("train", help="train with a generated kernel by gradient descent")
+    train.add_argument("kernel", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit'")
+    train.add_argument("--data", required=True, type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y)")
+    train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
+    train.add_argument("--steps", default=1000, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
+    train.add_argument("--step-size", default="armijo", metavar="RULE", help="armijo, armijo:G0, a number, constant:G, or decay:G0,TAU (default armijo)")
+    train.add_argument("--batch-size", default=None, type=_int_arg("--batch-size", 1), metavar="B", help="mini-batch size (default: full batch)")
+    train.add_argument("--seed", default=0, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
+    train.add_argument("--tol", default=0.0, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")
+    train.add_argument("--patience", default=None, type=_int_arg("--patience", 1), metavar="P", help="stop when the loss has not improved for P steps")
+    train.add_argument("--standardize", action="store_true", help="centre and scale the input columns (saved with the parameters)")
+    train.add_argument("-o", "--output", default=None, metavar="PREFIX", help="write PREFIX.params.npz and PREFIX.history.csv (default: the kernel's name)")
+    train.add_argument("--trust", action="store_true", help="load the kernel even if it was edited by hand")
+    train.set_defaults(run=_cmd_train)
+
+    demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
+    demo.add_argument("--out", default="symbp-demo", type=Path, metavar="DIR", help="folder for the results (default symbp-demo/)")
+    demo.set_defaults(run=_cmd_demo)
     return parser
+
+
+def _int_arg(flag: str, minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def _float_arg(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number >= 0, not {text!r}") from None
+        if not value >= 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag} must be a finite number >= 0, not {text!r}")
+        return value
+
+    return parse
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
@@ -84,6 +135,65 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     if args.pdf:
         pdf = compile_pdf(derivation.document(expand=args.expand), args.output.with_suffix(".pdf"))
         print(pdf)
+    return 0
+
+
+def _cmd_emit(args: argparse.Namespace) -> int:
+    from symbp.derive import derive
+    from symbp.emit import emit, kernel_name
+
+    spec = _spec(args)
+    kernel_name(spec, args.name)  # check the name before deriving
+    path = emit(derive(spec=spec), args.out, name=args.name)
+    print(path)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from symbp.data import Standardizer, load
+    from symbp.load import load_kernel
+    from symbp.runner import parse_step_size
+    from symbp.train import check_data, save_history, save_params, train
+
+    # Check everything before any work, so that a mistake costs nothing and overwrites nothing.
+    step_size = parse_step_size(args.step_size)
+    kernel = load_kernel(args.kernel, trust=args.trust)
+    targets = None if args.target is None else [t.strip() for t in args.target.split(",")]
+    data = load(args.data, targets[0] if targets and len(targets) == 1 else targets)
+    X, y = check_data(kernel, data.X, data.y, source=str(args.data))
+    extra = {}
+    if args.standardize:
+        scaler = Standardizer.fit(X)
+        X = scaler.transform(X)
+        extra = {"x_mean": scaler.mean, "x_scale": scaler.scale}
+    prefix = args.output or args.kernel.stem
+    params_path, history_path = Path(f"{prefix}.params.npz"), Path(f"{prefix}.history.csv")
+    for path in (params_path, history_path):
+        if not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
+    result = train(
+        kernel, X, y, steps=args.steps, step_size=step_size, batch_size=args.batch_size, seed=args.seed,
+        grad_tol=args.tol, patience=args.patience,
+    )
+    save_params(params_path, result.params, **extra)
+    save_history(history_path, result.history)
+    print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from symbp.demo import demo
+
+    result = demo(args.out)
+    print("symbp demo: a tanh network with M = 8 hidden units on the diabetes data (Efron et al., 2004; 442 x 10)")
+    print(f"  derivation (LaTeX): {result.tex}")
+    print(f"  gradient kernel:    {result.kernel}")
+    print(f"  parameters:         {result.params}")
+    print(f"  history:            {result.history}")
+    print(
+        f"  {result.steps} Armijo steps ({result.reason}): loss R = {result.final_loss:.6g} "
+        f"vs {result.mean_loss:.6g} for the mean-only predictor ({result.final_loss / result.mean_loss:.1%} of it)"
+    )
     return 0
 
 

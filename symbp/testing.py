@@ -30,18 +30,25 @@ if TYPE_CHECKING:
 Params = dict[str, np.ndarray]
 
 
-def numeric_grad(loss: Callable[[Params], float], params: Params, eps: float = 1e-6) -> Params:
-    """Central differences (R(θ + ε) − R(θ − ε)) / 2ε for every entry of every array, with ε scaled to the entry."""
+def numeric_grad(loss: Callable[[Params], float], params: Params, eps: float = 1e-3) -> Params:
+    """Central differences of fourth order for every entry of every array, with ε scaled to the entry:
+
+        ∂R/∂θ ≈ (8 (R(θ+ε) − R(θ−ε)) − (R(θ+2ε) − R(θ−2ε))) / 12ε,
+
+    whose error is O(ε⁴), so that float64 agreement near 1e-10 is reachable for smooth R.
+    """
     grad: Params = {}
     for name, value in params.items():
         g = np.zeros_like(value, dtype=float)
         for index in np.ndindex(value.shape):
             step = eps * max(1.0, abs(float(value[index])))
-            plus = {k: v.copy() for k, v in params.items()}
-            minus = {k: v.copy() for k, v in params.items()}
-            plus[name][index] += step
-            minus[name][index] -= step
-            g[index] = (loss(plus) - loss(minus)) / (2 * step)
+
+            def at(offset: float) -> float:
+                moved = {k: v.astype(float, copy=True) for k, v in params.items()}
+                moved[name][index] += offset
+                return loss(moved)
+
+            g[index] = (8 * (at(step) - at(-step)) - (at(2 * step) - at(-2 * step))) / (12 * step)
         grad[name] = g
     return grad
 

@@ -1,0 +1,171 @@
+"""Printing array operations as NumPy code.
+
+Fifth stage on the code path (… → lowering → **printing** → rendering).
+:class:`KernelPrinter` subclasses SymPy's ``NumPyPrinter`` and overrides only
+what the kernels need: array references with broadcasting, ``numpy.maximum``
+for Max, ``numpy.heaviside`` for the unit step.  Common subexpressions of each
+elementwise statement are eliminated with ``sympy.cse`` into temporaries
+``_t0, _t1, …`` numbered in a fixed order.  The modules the printer used are
+recorded, and the generated import block is built from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from symbp import model as mo
+from symbp.errors import InternalError
+from symbp.lower import Contract, Elementwise, Operand, Operation, Total
+
+#: Names the arrays have in the kernels (the data are capitalised, as in DEVELOPERS.md).
+ARRAY_NAMES = {"x": "X", "y": "Y"}
+LETTERS = {mo.i: "i", mo.k: "k", mo.m: "m", mo.j: "j"}
+
+
+class KernelPrinter(NumPyPrinter):
+    """SymPy's NumPy printer, with array references broadcast against the statement's axes."""
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.target_axes: tuple[sp.Symbol, ...] = ()
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        name = ARRAY_NAMES.get(str(expr.base.label), str(expr.base.label))
+        axes = tuple(_axis(ix) for ix in expr.indices)
+        return broadcast(name, axes, self.target_axes)
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        value = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, {self._print(value)})"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._nested("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._nested("numpy.minimum", expr.args)
+
+    def _nested(self, function: str, args: tuple[sp.Expr, ...]) -> str:
+        printed = self._print(args[0])
+        for arg in args[1:]:
+            printed = f"{self._module_format(function)}({printed}, {self._print(arg)})"
+        return printed
+
+
+def _axis(index: sp.Expr) -> sp.Symbol:
+    from symbp.lower import AXIS_OF
+
+    if index not in AXIS_OF:
+        raise InternalError(f"index {index} has no axis")
+    return AXIS_OF[index]
+
+
+def broadcast(name: str, axes: tuple[sp.Symbol, ...], target: tuple[sp.Symbol, ...]) -> str:
+    """``name`` indexed so that its axes line up with ``target`` (e.g. ``b2`` or ``delta1[:, None]``)."""
+    if axes == target or not axes:
+        return name
+    positions = [target.index(ax) for ax in axes if ax in target]
+    if len(positions) != len(axes):
+        raise InternalError(f"array {name}{axes} does not fit a statement over {target}")
+    if positions != sorted(positions):
+        if len(axes) == 2:
+            return broadcast(f"{name}.T", axes[::-1], target)
+        raise InternalError(f"array {name}{axes} is stored in another axis order than {target}")
+    first = positions[0]
+    parts = [":" if ax in axes else "None" for ax in target[first:]]
+    while parts and parts[-1] == ":" and all(p == ":" for p in parts):
+        break
+    if all(p == ":" for p in parts):
+        return name
+    return f"{name}[{', '.join(parts)}]"
+
+
+@dataclass
+class Printed:
+    """The printed lines of one kernel function, and what they used."""
+
+    lines: list[str] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)
+
+
+def print_operations(operations: tuple[Operation, ...]) -> Printed:
+    """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``."""
+    printer = KernelPrinter()
+    out = Printed()
+    temps = sp.numbered_symbols("_t")
+    for op in operations:
+        if isinstance(op, Contract):
+            out.lines.append(f"{op.target.name} = {contraction(op)}")
+            if "einsum" in out.lines[-1]:
+                out.modules.add("numpy")
+            continue
+        target = op.target.name if isinstance(op, Elementwise) else op.target
+        printer.target_axes = op.target.axes if isinstance(op, Elementwise) else op.axes
+        replacements, body = sp.cse([op.expr], symbols=temps, optimizations="basic")
+        for temp, value in replacements:
+            out.lines.append(f"{temp} = {printer.doprint(value)}")
+        printed = printer.doprint(body[0])
+        if isinstance(op, Total):
+            out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printed}))")
+        else:
+            out.lines.append(f"{target} = {printed}")
+    for module in printer.module_imports:
+        out.modules.add(module)
+    return out
+
+
+def contraction(op: Contract) -> str:
+    """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``."""
+    operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
+    scale = [o.name for o in op.operands if not o.axes and _is_number(o.name)]
+    code = _matmul(operands, op.summed, op.target.axes) or _reduce(operands, op.summed, op.target.axes) or _einsum(operands, op.target.axes)
+    return " * ".join(scale + [code]) if scale else code
+
+
+def _is_number(name: str) -> bool:
+    try:
+        float(sp.sympify(name))
+        return True
+    except (TypeError, ValueError, sp.SympifyError):
+        return False
+
+
+def _name(operand: Operand) -> str:
+    return ARRAY_NAMES.get(operand.name, operand.name)
+
+
+def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...]) -> str | None:
+    if len(operands) != 2 or len(summed) != 1:
+        return None
+    (s,) = summed
+    for left, right in (operands, operands[::-1]):
+        if len(left.axes) > 2 or len(right.axes) > 2 or s not in left.axes or s not in right.axes:
+            continue
+        left_free = tuple(ax for ax in left.axes if ax != s)
+        right_free = tuple(ax for ax in right.axes if ax != s)
+        if left_free + right_free != out:
+            continue
+        lhs = _name(left) if left.axes[-1] == s else f"{_name(left)}.T"
+        rhs = _name(right) if right.axes[0] == s else f"{_name(right)}.T"
+        return f"{lhs} @ {rhs}"
+    return None
+
+
+def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...]) -> str | None:
+    if len(operands) != 1:
+        return None
+    (only,) = operands
+    kept = tuple(ax for ax in only.axes if ax not in summed)
+    if kept != out:
+        return None
+    if not summed:
+        return _name(only)
+    axis = tuple(only.axes.index(ax) for ax in summed)
+    return f"{_name(only)}.sum(axis={axis[0] if len(axis) == 1 else axis})"
+
+
+def _einsum(operands: list[Operand], out: tuple[sp.Symbol, ...]) -> str:
+    spec = ",".join("".join(LETTERS[ax] for ax in o.axes) for o in operands) + "->" + "".join(LETTERS[ax] for ax in out)
+    return f"numpy.einsum({spec!r}, {', '.join(_name(o) for o in operands)}, optimize=True)"

@@ -1,0 +1,34 @@
+"""The standard specs whose kernels are committed in generated/ (and checked by a golden test)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from symbp.derive import derive
+from symbp.emit import emit, render_kernel
+from symbp.spec import Spec, make_spec
+
+#: (hidden, sigma, g): sigmoid, tanh, relu, softplus with identity output; tanh with sigmoid output; one custom σ (SiLU).
+STANDARD = (
+    (3, "sigmoid", "identity"),
+    (3, "tanh", "identity"),
+    (3, "relu", "identity"),
+    (3, "softplus", "identity"),
+    (3, "tanh", "sigmoid"),
+    (3, "x/(1+exp(-x))", "identity"),
+)
+
+
+def standard_specs() -> list[Spec]:
+    return [make_spec(hidden=h, sigma=s, g=g) for h, s, g in STANDARD]
+
+
+def standard_kernels() -> dict[str, str]:
+    """File name → text of every standard kernel, as the current generator writes it."""
+    return {f"{spec.name}.py": render_kernel(derive(spec=spec)) for spec in standard_specs()}
+
+
+def regenerate(folder: str | os.PathLike[str] = "generated") -> list[Path]:
+    """Rewrite the standard kernels in ``folder``."""
+    return [emit(derive(spec=spec), folder) for spec in standard_specs()]

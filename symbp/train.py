@@ -1,0 +1,116 @@
+"""Training a network with a generated kernel: the data side of the runner.
+
+:func:`train` adapts a kernel and a data set to the generic runner
+(:func:`symbp.runner.run`), which itself knows nothing about networks; it also
+checks that the data fit the kernel before any work is done.  Results are saved
+atomically: parameters as ``.npz``, the history as ``.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from symbp.errors import DataError
+from symbp.files import write_bytes_atomic, write_text_atomic
+from symbp.runner import HistoryRow, RunResult, StepSize, run
+
+
+def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "the data") -> tuple[np.ndarray, np.ndarray]:
+    """X as (n, p) float64 and y as (n,) or (n, D), or a DataError saying what does not fit the kernel."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2:
+        raise DataError(f"{source}: inputs have shape {X.shape}; expected (n, p), one row per sample")
+    n, p = X.shape
+    if n == 0:
+        raise DataError(f"{source}: there are no samples (n = 0)")
+    if kernel.P is not None and p != kernel.P:
+        raise DataError(f"{source} has p = {p} input columns, but the kernel was built for p = {kernel.P}; emit a kernel with --inputs {p} (or without --inputs)")
+    if y.shape[0] != n:
+        raise DataError(f"{source}: {y.shape[0]} targets for {n} samples")
+    d = 1 if y.ndim == 1 else y.shape[1]
+    if y.ndim > 2 or d != kernel.D:
+        raise DataError(f"{source} has {d} target column(s), but the kernel has d = {kernel.D} outputs")
+    for what, array in (("inputs", X), ("targets", y)):
+        bad = np.argwhere(~np.isfinite(array))
+        if bad.size:
+            raise DataError(f"{source}: {what} contain NaN or infinity at row {bad[0][0]} (0-based); clean the data first")
+    return X, y
+
+
+def train(
+    kernel: ModuleType,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 1000,
+    step_size: StepSize | str | float = "armijo",
+    batch_size: int | None = None,
+    seed: int = 0,
+    grad_tol: float = 0.0,
+    patience: int | None = None,
+    params0: dict[str, np.ndarray] | None = None,
+    callback=None,
+) -> RunResult:
+    """Gradient descent on R for a generated kernel and data (X, y).
+
+    Args:
+        kernel: a module from :func:`symbp.load_kernel`.
+        X: inputs (n, p); y: targets (n,) or (n, d).
+        steps: largest number of gradient steps.
+        step_size: ``"armijo"``, a number, ``"constant:0.01"``, ``"decay:0.1,100"`` or a rule object.
+        batch_size: mini-batch size (None: full batch).
+        seed: seeds the initial parameters and the mini-batch shuffling.
+        grad_tol: stop when ‖∇R‖ ≤ grad_tol.
+        patience: stop when the loss has not improved for this many steps.
+        params0: starting parameters (default ``kernel.init_params(p, seed)``).
+
+    Returns:
+        The runner's :class:`~symbp.runner.RunResult` (``.params``, ``.history``, ``.reason``).
+
+    Example:
+        >>> import symbp, numpy as np, tempfile
+        >>> k = symbp.load_kernel(symbp.emit(symbp.derive(hidden=2), tempfile.mkdtemp()))
+        >>> X = np.linspace(-1, 1, 20)[:, None]; y = X[:, 0] ** 2
+        >>> symbp.train(k, X, y, steps=200).final_loss < np.sum((y - y.mean()) ** 2)
+        True
+    """
+    X, y = check_data(kernel, X, y)
+    params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed)
+
+    def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
+        if batch is None:
+            return kernel.loss_and_grad(current, X, y)
+        return kernel.loss_and_grad(current, X[batch], y[batch])
+
+    return run(
+        objective,
+        params,
+        steps=steps,
+        step_size=step_size,
+        grad_tol=grad_tol,
+        patience=patience,
+        n_samples=X.shape[0],
+        batch_size=batch_size,
+        seed=seed,
+        callback=callback,
+    )
+
+
+def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], **extra: np.ndarray) -> Path:
+    """Write parameters (and extra arrays, e.g. standardisation) to an ``.npz`` file, atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **params, **extra)
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) -> Path:
+    """Write the history as CSV with columns step, loss, grad_norm, gamma, atomically."""
+    lines = ["step,loss,grad_norm,gamma"]
+    lines += [f"{row.step},{row.loss!r},{row.grad_norm!r},{row.gamma!r}" for row in history]
+    return write_text_atomic(path, "\n".join(lines) + "\n")

@@ -1,0 +1,146 @@
+"""Generated kernels: gradients cross-checked, readable, deterministic, standalone."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+import symbp
+from symbp.derive import derive
+from symbp.emit import emit, render_kernel
+from symbp.errors import UserError
+from symbp.load import load_kernel
+from symbp.testing import check_grad, numeric_grad, random_problem, reference
+
+SPECS = [
+    (3, "sigmoid", "identity"),
+    (3, "tanh", "identity"),
+    (3, "relu", "identity"),
+    (3, "softplus", "identity"),
+    (3, "tanh", "sigmoid"),
+    (3, "x/(1+exp(-x))", "identity"),
+    (2, "identity", "exp"),
+    (2, "x**3/3 + sin(x)", "tanh"),
+]
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kernels")
+    return {spec: load_kernel(emit(derive(hidden=spec[0], sigma=spec[1], g=spec[2]), folder)) for spec in SPECS}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s[1]}-{s[2]}")
+def test_kernel_gradient_matches_reference_and_finite_differences(kernels, spec) -> None:
+    k = kernels[spec]
+    d = derive(hidden=spec[0], sigma=spec[1], g=spec[2], inputs=2)
+    params, X, y = random_problem(d, n=9, seed=5)
+    ref = reference(d)
+    loss, grad = k.loss_and_grad(params, X, y)
+    assert loss == pytest.approx(ref.loss(params, X, y), rel=1e-12)
+    check_grad(grad, ref.grad(params, X, y), rtol=1e-8, what="kernel vs lambdified expanded reference")
+    check_grad(grad, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-8, what="kernel vs finite differences")
+    assert k.loss(params, X, y) == loss
+    for name, value in k.grad(params, X, y).items():
+        np.testing.assert_array_equal(value, grad[name])
+
+
+def test_vector_output_kernel(tmp_path) -> None:
+    d = derive(hidden=3, sigma="tanh", inputs=2, outputs=2)
+    k = load_kernel(emit(d, tmp_path))
+    params, X, y = random_problem(d, n=8, seed=6)
+    check_grad(k.grad(params, X, y), reference(d).grad(params, X, y), rtol=1e-8)
+    assert k.forward(params, X).shape == (8, 2)
+
+
+def test_a_wrong_kernel_is_caught(kernels) -> None:
+    k = kernels[(3, "tanh", "identity")]
+    d = derive(hidden=3, sigma="tanh", inputs=2)
+    params, X, y = random_problem(d, seed=7)
+    grad = k.grad(params, X, y)
+    grad["b2"] = grad["b2"] * (1 + 1e-6)
+    with pytest.raises(AssertionError, match="b2"):
+        check_grad(grad, reference(d).grad(params, X, y), rtol=1e-8)
+
+
+def test_forward_and_init_params_shapes(kernels) -> None:
+    k = kernels[(3, "tanh", "identity")]
+    params = k.init_params(p=10, seed=0)
+    assert {n: v.shape for n, v in params.items()} == {"W1": (1, 3), "b1": (1,), "W2": (3, 10), "b2": (3,)}
+    X = np.random.default_rng(0).standard_normal((5, 10))
+    assert k.forward(params, X).shape == (5,)
+    np.testing.assert_array_equal(k.init_params(p=10, seed=0)["W2"], params["W2"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p, X, y: ({**p, "W2": p["W2"][:, :1]}, X, y), r"W2 has shape \(3, 1\); expected \(3, 4\)"),
+        (lambda p, X, y: ({k: v for k, v in p.items() if k != "b1"}, X, y), "params is missing b1"),
+        (lambda p, X, y: (p, X[:, :2], y), r"W2 has shape \(3, 4\); expected \(3, 2\)"),
+        (lambda p, X, y: (p, X, y[:-1]), r"y has shape \(5,\); expected \(6,\)"),
+        (lambda p, X, y: (p, X[0], y), r"X has shape \(4,\); expected \(n, p\)"),
+    ],
+)
+def test_kernel_checks_shapes(kernels, change, message) -> None:
+    k = kernels[(3, "tanh", "identity")]
+    rng = np.random.default_rng(1)
+    params, X, y = k.init_params(4), rng.standard_normal((6, 4)), rng.standard_normal(6)
+    with pytest.raises(ValueError, match=message):
+        k.loss_and_grad(*change(params, X, y))
+
+
+def test_emit_is_deterministic_and_has_no_paths(tmp_path) -> None:
+    d = derive(hidden=3, sigma="x/(1+exp(-x))", g="sigmoid")
+    first = emit(d, tmp_path / "a").read_bytes()
+    second = emit(derive(hidden=3, sigma="x/(1+exp(-x))", g="sigmoid"), tmp_path / "b").read_bytes()
+    assert first == second
+    text = first.decode()
+    assert str(tmp_path) not in text and "/home" not in text and "/work" not in text
+    assert "do not edit by hand" in text and "Spec: hidden M=3" in text and "numpy/kernel.py.jinja" in text
+
+
+def test_kernel_is_standalone_and_loop_free() -> None:
+    text = render_kernel(derive(hidden=3, sigma="softplus", g="tanh"))
+    tree = ast.parse(text)
+    imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in getattr(node, "names", [])}
+    assert imports == {"numpy"}
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check"} <= set(functions)
+    for name in ("_forward", "forward", "loss", "loss_and_grad", "grad"):
+        loops = [n for n in ast.walk(functions[name]) if isinstance(n, (ast.For, ast.While, ast.comprehension))]
+        assert loops == [], name
+        assert ast.get_docstring(functions[name])
+    # The shared error term δ¹ is computed once and feeds all four gradients.
+    body = ast.get_source_segment(text, functions["loss_and_grad"])
+    assert body.count("delta1 =") == 1 and "gW1 = delta1.T @ h" in body and "gW2 = delta2.T @ X" in body
+    assert "\\frac{\\partial R}{\\partial W^{2}_{mj}}" in ast.get_docstring(functions["loss_and_grad"])
+
+
+def test_custom_sigma_needs_no_new_code(tmp_path) -> None:
+    d = derive(hidden=2, sigma="x*tanh(softplus(x))", inputs=2)  # Mish
+    k = load_kernel(emit(d, tmp_path))
+    params, X, y = random_problem(d, seed=8)
+    check_grad(k.grad(params, X, y), numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-8)
+
+
+def test_bad_kernel_name(tmp_path) -> None:
+    with pytest.raises(UserError, match="kernel name"):
+        emit(derive(hidden=2), tmp_path, name="../evil")
+
+
+def test_python_api_from_the_issue(tmp_path) -> None:
+    d = symbp.derive(hidden=3, sigma="tanh", g="identity")
+    path = symbp.emit(d, tmp_path)
+    k = symbp.load_kernel(path)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10))
+    y = np.tanh(X[:, 0]) - X[:, 1]
+    params = k.init_params(p=10, seed=0)
+    R, grad = k.loss_and_grad(params, X, y)
+    assert set(grad) == set(params) and all(grad[n].shape == params[n].shape for n in params)
+    result = symbp.train(k, X, y, steps=300, step_size="armijo")
+    assert result.final_loss < 0.2 * R
+    assert len(result.history) == result.steps + 1

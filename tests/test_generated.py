@@ -1,0 +1,30 @@
+"""generated/ holds the standard kernels exactly as the current generator writes them.
+
+Run ``python -m pytest tests/test_generated.py --update-golden`` to rewrite them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from symbp.standard import standard_kernels
+
+GENERATED = Path(__file__).parent.parent / "generated"
+
+
+def test_generated_kernels_are_up_to_date(update_golden: bool) -> None:
+    expected = standard_kernels()
+    if update_golden:
+        for name, text in expected.items():
+            (GENERATED / name).write_text(text, encoding="utf-8")
+    problems = []
+    for name, text in expected.items():
+        path = GENERATED / name
+        actual = path.read_text(encoding="utf-8") if path.exists() else ""
+        if actual != text:
+            diff = "".join(difflib.unified_diff(actual.splitlines(True), text.splitlines(True), f"generated/{name}", f"regenerated/{name}"))
+            problems.append(diff or f"generated/{name} is missing")
+    extra = sorted(p.name for p in GENERATED.glob("*.py") if p.name not in expected)
+    assert not extra, f"generated/ holds kernels that are not standard specs: {extra}"
+    assert not problems, "generated/ is stale; rerun with --update-golden:\n" + "\n".join(problems)
