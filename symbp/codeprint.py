@@ -41,6 +41,10 @@ class KernelPrinter(NumPyPrinter):
         value = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
         return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, {self._print(value)})"
 
+    def _print_Logistic(self, expr: sp.Function) -> str:
+        # ½ + ½ tanh(u/2) equals 1/(1 + e^{−u}) and cannot overflow.
+        return f"(0.5 + 0.5*{self._print(sp.tanh(expr.args[0] / 2))})"
+
     def _print_Max(self, expr: sp.Max) -> str:
         return self._nested("numpy.maximum", expr.args)
 

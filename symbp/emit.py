@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sympy as sp
@@ -26,6 +26,7 @@ from symbp.files import write_text_atomic
 from symbp.lower import Statement, lower
 from symbp.render import render
 from symbp.spec import NAME_PATTERN, Spec
+from symbp.stable import stabilize
 
 TEMPLATE = "numpy/kernel.py.jinja"
 #: Bumped whenever the kernel interface changes; load_kernel refuses other formats.
@@ -64,7 +65,8 @@ def statements(derivation: Derivation) -> dict[str, list[Statement]]:
     for name in mo.PARAMETERS:
         component = derivation.parameters[name].component
         backward.append(Statement(f"g{name}", component.indices, derivation.parameters[name].backprop))
-    return {"forward": forward, "loss": loss, "backward": backward}
+    # Overflow-free forms of σ, g and their derivatives (exact identities).
+    return {part: [replace(st, expr=stabilize(st.expr)) for st in program] for part, program in (("forward", forward), ("loss", loss), ("backward", backward))}
 
 
 def print_kernel(derivation: Derivation) -> KernelSource:
