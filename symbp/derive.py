@@ -78,23 +78,29 @@ def _value_form(expr: sp.Expr, derivative: sp.Expr) -> sp.Expr | None:
     if not derivative.has(X):
         return None  # a constant needs no rewriting
     candidates = [derivative.subs(expr, VALUE)]
-    try:
-        with time_limit(VALUE_FORM_TIME_LIMIT):
+    with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
+        try:
             solutions = sp.solve(sp.Eq(VALUE, expr), X)
             forms = {sp.factor(sp.simplify(derivative.xreplace({X: s}))) for s in solutions}
             if len(forms) == 1:
                 candidates.append(forms.pop())
-    except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError, RecursionError):
-        pass  # no inverse: keep the derivative as a function of the argument
+        except (NotImplementedError, ValueError, TypeError, RecursionError):
+            pass  # no inverse: keep the derivative as a function of the argument
+        except TimeLimitExceeded as err:
+            if err.limit is not limit:
+                raise  # the whole derivation ran out of time, not just this attempt
     for candidate in candidates:
         if candidate.has(X) or not candidate.is_polynomial(VALUE):
             continue
-        try:
-            with time_limit(VALUE_FORM_TIME_LIMIT):
+        with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
+            try:
                 if sp.simplify(candidate.xreplace({VALUE: expr}) - derivative) == 0:
                     return _tidy(candidate)
-        except (TimeLimitExceeded, RecursionError):
-            continue
+            except RecursionError:
+                continue
+            except TimeLimitExceeded as err:
+                if err.limit is not limit:
+                    raise
     return None
 
 

@@ -138,3 +138,19 @@ def test_symbolic_p_is_allowed() -> None:
     d = derive(hidden=4, sigma="relu")
     assert d.gradients["W2"].limits[-1] == (mo.i, 1, mo.n)
     assert np.isscalar(d.spec.hidden)
+
+
+def test_derivation_is_bounded_in_time(monkeypatch) -> None:
+    import importlib
+    import time
+
+    from symbp.errors import ExpressionError
+
+    derive_module = importlib.import_module("symbp.derive")  # the module, not the function symbp.derive
+
+    monkeypatch.setattr(derive_module, "DERIVATION_TIME_LIMIT", 0.05)
+    derive_module._value_form.cache_clear()
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match=r"did not finish within 0\.05 s; use a simpler expression"):
+        derive(hidden=3, sigma="erf(x)*exp(sin(x)**3)/(1+x**2)", g="tanh")
+    assert time.monotonic() - started < 5
