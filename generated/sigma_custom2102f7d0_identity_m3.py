@@ -18,6 +18,8 @@ M = 3
 D = 1
 P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
+#: loss and loss_and_grad work through the samples in blocks of this many rows.
+BLOCK = 2048
 
 
 def init_params(p, seed=0):
@@ -71,9 +73,13 @@ def loss(params, X, y):
 
         R = \sum_{i=1}^{n} \left(y_{i} - f(x_{i})\right)^{2}
     """
-    W1, b1, W2, b2, X, Y = _check(params, X, y)
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
-    R = float(numpy.sum((f - Y)**2))
+    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
+    n, p = X_all.shape
+    R = 0.0
+    for start in range(0, n, BLOCK):
+        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
+        a, h, z, f = _forward(W1, b1, W2, b2, X)
+        R += float(numpy.sum((-f + Y)**2))
     return R
 
 
@@ -89,16 +95,26 @@ def loss_and_grad(params, X, y):
 
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}) with the shapes of params.
     """
-    W1, b1, W2, b2, X, Y = _check(params, X, y)
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
-    R = float(numpy.sum((f - Y)**2))
-    delta1 = 2*(f - Y)
-    _c0 = delta1 @ W1
-    delta2 = ((0.5 + 0.5*-numpy.tanh((1/2)*a))*a + 1)*(0.5 + 0.5*numpy.tanh((1/2)*a))*_c0
-    gW1 = delta1.T @ h
-    gb1 = delta1.sum(axis=0)
-    gW2 = delta2.T @ X
-    gb2 = delta2.sum(axis=0)
+    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
+    n, p = X_all.shape
+    R = 0.0
+    gW1 = numpy.zeros((D, M))
+    gb1 = numpy.zeros((D,))
+    gW2 = numpy.zeros((M, p))
+    gb2 = numpy.zeros((M,))
+    # The sums over samples accumulate block by block.
+    for start in range(0, n, BLOCK):
+        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
+        a, h, z, f = _forward(W1, b1, W2, b2, X)
+        R += float(numpy.sum((-f + Y)**2))
+        delta1 = 2*f - 2*Y
+        _c0 = delta1 @ W1
+        _t0 = (0.5 + 0.5*numpy.tanh((1/2)*a))
+        delta2 = (_t0*(0.5 + 0.5*-numpy.tanh((1/2)*a))*a + _t0)*_c0
+        gW1 += delta1.T @ h
+        gb1 += delta1.sum(axis=0)
+        gW2 += delta2.T @ X
+        gb2 += delta2.sum(axis=0)
     return R, {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
 
 
@@ -131,4 +147,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: ccb31ca967eba0bcec77e89b71805aa86dc3b048ff48e9c4b1101e8b20baf938
+# symbp-body-sha256: 542560e3f225a7d00e8c7bd2ca8e8aee0413948854b7ce1db1c9d82a7e9e5a59

@@ -18,6 +18,8 @@ M = 3
 D = 1
 P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
+#: loss and loss_and_grad work through the samples in blocks of this many rows.
+BLOCK = 2048
 
 
 def init_params(p, seed=0):
@@ -71,9 +73,13 @@ def loss(params, X, y):
 
         R = \sum_{i=1}^{n} \left(y_{i} - f(x_{i})\right)^{2}
     """
-    W1, b1, W2, b2, X, Y = _check(params, X, y)
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
-    R = float(numpy.sum((f - Y)**2))
+    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
+    n, p = X_all.shape
+    R = 0.0
+    for start in range(0, n, BLOCK):
+        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
+        a, h, z, f = _forward(W1, b1, W2, b2, X)
+        R += float(numpy.sum((-f + Y)**2))
     return R
 
 
@@ -89,16 +95,25 @@ def loss_and_grad(params, X, y):
 
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}) with the shapes of params.
     """
-    W1, b1, W2, b2, X, Y = _check(params, X, y)
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
-    R = float(numpy.sum((f - Y)**2))
-    delta1 = -2*(f - 1)*(f - Y)*f
-    _c0 = delta1 @ W1
-    delta2 = -(h**2 - 1)*_c0
-    gW1 = delta1.T @ h
-    gb1 = delta1.sum(axis=0)
-    gW2 = delta2.T @ X
-    gb2 = delta2.sum(axis=0)
+    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
+    n, p = X_all.shape
+    R = 0.0
+    gW1 = numpy.zeros((D, M))
+    gb1 = numpy.zeros((D,))
+    gW2 = numpy.zeros((M, p))
+    gb2 = numpy.zeros((M,))
+    # The sums over samples accumulate block by block.
+    for start in range(0, n, BLOCK):
+        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
+        a, h, z, f = _forward(W1, b1, W2, b2, X)
+        R += float(numpy.sum((-f + Y)**2))
+        delta1 = (1 - f)*(2*f - 2*Y)*f
+        _c0 = delta1 @ W1
+        delta2 = (1 - h**2)*_c0
+        gW1 += delta1.T @ h
+        gb1 += delta1.sum(axis=0)
+        gW2 += delta2.T @ X
+        gb2 += delta2.sum(axis=0)
     return R, {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
 
 
@@ -131,4 +146,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 44f0816b4ebd6ebd1c255f76c6c272d17af4edaeb2a4256023c786d38ba02b12
+# symbp-body-sha256: 48f0f76c0f344a835524d5a2062f16b132af9f3a0198dde53781ba0f071c9079

@@ -88,31 +88,59 @@ def broadcast(name: str, axes: tuple[sp.Symbol, ...], target: tuple[sp.Symbol, .
 
 @dataclass
 class Printed:
-    """The printed lines of one kernel function, and what they used."""
+    """The printed lines of one kernel function, and what they used.
+
+    With blocking, ``init`` holds the accumulators' initial values (before the
+    loop over blocks of samples) and ``lines`` the body of that loop.
+    """
 
     lines: list[str] = field(default_factory=list)
+    init: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
 
 
-def print_operations(operations: tuple[Operation, ...]) -> Printed:
-    """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``."""
+#: Sizes of the axes in a kernel, for the shapes of accumulators.
+SIZES = {mo.k: "D", mo.m: "M", mo.j: "p"}
+
+
+def print_operations(operations: tuple[Operation, ...], blocked: bool = False) -> Printed:
+    """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``.
+
+    Args:
+        operations: from :func:`symbp.lower.lower`.
+        blocked: the lines run once per block of samples; every sum over the
+            samples i (a gradient, the loss) then accumulates with ``+=`` into an
+            array that ``init`` sets to zero.
+    """
     printer = KernelPrinter()
     out = Printed()
     temps = sp.numbered_symbols("_t")
     for op in operations:
         if isinstance(op, Contract):
-            out.lines.append(f"{op.target.name} = {contraction(op)}")
-            if "einsum" in out.lines[-1]:
-                out.modules.add("numpy")
+            code = contraction(op)
+            if blocked and mo.i in op.summed and mo.i not in op.target.axes:
+                shape = ", ".join(SIZES[ax] for ax in op.target.axes)
+                out.init.append(f"{op.target.name} = numpy.zeros(({shape},))" if len(op.target.axes) == 1 else f"{op.target.name} = numpy.zeros(({shape}))")
+                out.lines.append(f"{op.target.name} += {code}")
+            else:
+                out.lines.append(f"{op.target.name} = {code}")
             continue
         target = op.target.name if isinstance(op, Elementwise) else op.target
-        printer.target_axes = op.target.axes if isinstance(op, Elementwise) else op.axes
-        replacements, body = sp.cse([op.expr], symbols=temps, optimizations="basic")
+        axes = op.target.axes if isinstance(op, Elementwise) else op.axes
+        if blocked and isinstance(op, Elementwise) and mo.i not in axes:
+            raise InternalError(f"{target} is computed after a sum over samples; blocked kernels cannot place it")
+        printer.target_axes = axes
+        replacements, body = sp.cse([op.expr], symbols=temps)
         for temp, value in replacements:
             out.lines.append(f"{temp} = {printer.doprint(value)}")
         printed = printer.doprint(body[0])
         if isinstance(op, Total):
-            out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printed}))")
+            total = f"float({printer._module_format('numpy.sum')}({printed}))"
+            if blocked:
+                out.init.append(f"{target} = 0.0")
+                out.lines.append(f"{target} += {total}")
+            else:
+                out.lines.append(f"{target} = {total}")
         else:
             out.lines.append(f"{target} = {printed}")
     for module in printer.module_imports:

@@ -32,6 +32,9 @@ TEMPLATE = "numpy/kernel.py.jinja"
 #: Bumped whenever the kernel interface changes; load_kernel refuses other formats.
 KERNEL_FORMAT = 1
 BODY_HASH_PREFIX = "# symbp-body-sha256: "
+#: Samples per block in loss and loss_and_grad: the working memory stays a few
+#: blocks of (BLOCK_ROWS × M) floats whatever n is, and each block stays in cache.
+BLOCK_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,9 @@ class KernelSource:
 
     forward_lines: tuple[str, ...]
     loss_lines: tuple[str, ...]
+    loss_init: tuple[str, ...]
     grad_lines: tuple[str, ...]
+    grad_init: tuple[str, ...]
     imports: tuple[str, ...]
     forward_doc: tuple[str, ...]
     loss_doc: tuple[str, ...]
@@ -73,8 +78,8 @@ def print_kernel(derivation: Derivation) -> KernelSource:
     """Lower and print the three programs, and print the LaTeX for the docstrings."""
     programs = statements(derivation)
     forward = print_operations(lower(programs["forward"]))
-    loss = print_operations(lower(programs["loss"]))
-    backward = print_operations(lower(programs["backward"]))
+    loss = print_operations(lower(programs["loss"]), blocked=True)
+    backward = print_operations(lower(programs["backward"]), blocked=True)
     imports = tuple(sorted(forward.modules | loss.modules | backward.modules | {"numpy"}))
     if imports != ("numpy",):
         raise InternalError(f"a kernel must import numpy only, but the printer used {imports}")
@@ -88,7 +93,9 @@ def print_kernel(derivation: Derivation) -> KernelSource:
     return KernelSource(
         forward_lines=tuple(forward.lines),
         loss_lines=tuple(loss.lines),
+        loss_init=tuple(loss.init),
         grad_lines=tuple(backward.lines),
+        grad_init=tuple(backward.init),
         imports=imports,
         forward_doc=plain(lx.definitions_tex(derivation)),
         loss_doc=(f"R = {lx.tex(total, derivation)}",),
@@ -129,7 +136,10 @@ def render_kernel(derivation: Derivation) -> str:
         kernel_format=KERNEL_FORMAT,
         forward_lines=source.forward_lines,
         loss_lines=source.loss_lines,
+        loss_init=source.loss_init,
         grad_lines=source.grad_lines,
+        grad_init=source.grad_init,
+        block=BLOCK_ROWS,
         imports=source.imports,
         forward_doc=source.forward_doc,
         loss_doc=source.loss_doc,

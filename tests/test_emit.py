@@ -111,11 +111,13 @@ def test_kernel_is_standalone_and_loop_free() -> None:
     assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check"} <= set(functions)
     for name in ("_forward", "forward", "loss", "loss_and_grad", "grad"):
         loops = [n for n in ast.walk(functions[name]) if isinstance(n, (ast.For, ast.While, ast.comprehension))]
-        assert loops == [], name
+        # The only loop allowed is over blocks of samples; never over single samples, units or inputs.
+        assert all(isinstance(n, ast.For) and ast.unparse(n.iter) == "range(0, n, BLOCK)" for n in loops), name
+        assert len(loops) == (1 if name in ("loss", "loss_and_grad") else 0), name
         assert ast.get_docstring(functions[name])
     # The shared error term δ¹ is computed once and feeds all four gradients.
     body = ast.get_source_segment(text, functions["loss_and_grad"])
-    assert body.count("delta1 =") == 1 and "gW1 = delta1.T @ h" in body and "gW2 = delta2.T @ X" in body
+    assert body.count("delta1 =") == 1 and "gW1 += delta1.T @ h" in body and "gW2 += delta2.T @ X" in body
     assert "\\frac{\\partial R}{\\partial W^{2}_{mj}}" in ast.get_docstring(functions["loss_and_grad"])
 
 
@@ -144,3 +146,33 @@ def test_python_api_from_the_issue(tmp_path) -> None:
     result = symbp.train(k, X, y, steps=300, step_size="armijo")
     assert result.final_loss < 0.2 * R
     assert len(result.history) == result.steps + 1
+
+
+def test_blocks_give_the_same_gradient(tmp_path) -> None:
+    d = derive(hidden=4, sigma="sigmoid", g="tanh")
+    k = load_kernel(emit(d, tmp_path))
+    rng = np.random.default_rng(3)
+    n = 2 * k.BLOCK + 17  # two full blocks and a partial one
+    X, y = rng.standard_normal((n, 3)), rng.standard_normal(n)
+    params = k.init_params(3, seed=1)
+    R, grad = k.loss_and_grad(params, X, y)
+    k.BLOCK = n  # one block
+    R1, grad1 = k.loss_and_grad(params, X, y)
+    assert R == pytest.approx(R1, rel=1e-12)
+    check_grad(grad, grad1, rtol=1e-12)
+
+
+def test_working_memory_does_not_grow_with_n(tmp_path) -> None:
+    import tracemalloc
+
+    k = load_kernel(emit(derive(hidden=50, sigma="tanh"), tmp_path))
+    rng = np.random.default_rng(0)
+    n, p, M = 100_000, 50, 50  # the size the performance issue names
+    X, y = rng.standard_normal((n, p)), rng.standard_normal(n)
+    params = k.init_params(p)
+    k.loss_and_grad(params, X, y)
+    tracemalloc.start()
+    k.loss_and_grad(params, X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < n * M * 8 / 4, f"peak {peak} bytes"

@@ -17,7 +17,9 @@ def kernel_file(tmp_path):
 
 def test_edited_kernel_is_refused_unless_trusted(kernel_file) -> None:
     text = kernel_file.read_text()
-    kernel_file.write_text(text.replace("delta1 = 2*(f - Y)", "delta1 = 3*(f - Y)"))
+    edited = text.replace("gb1 += delta1.sum(axis=0)", "gb1 += 2 * delta1.sum(axis=0)")
+    assert edited != text
+    kernel_file.write_text(edited)
     with pytest.raises(KernelError, match="edited after symbp generated it"):
         load_kernel(kernel_file)
     assert load_kernel(kernel_file, trust=True).D == 1
