@@ -87,7 +87,7 @@ def loss_and_grad(params, X, y):
     r"""R and its gradient, sharing one forward pass. Backpropagation:
 
         \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = 2 \left(f(x_{i}) - y_{i}\right)
-        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \mathbb{1}\left[a_{im} > 0\right]
+        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \mathbf{1}\left[a_{im} > 0\right]
         \frac{\partial R}{\partial W^{1}_{m}} = \sum_{i=1}^{n} \delta^{1}_{i} h_{im}
         \frac{\partial R}{\partial b^{1}} = \sum_{i=1}^{n} \delta^{1}_{i}
         \frac{\partial R}{\partial W^{2}_{mj}} = \sum_{i=1}^{n} \delta^{2}_{im} x_{ij}
@@ -109,7 +109,7 @@ def loss_and_grad(params, X, y):
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
         _c0 = delta1 @ W1
-        delta2 = numpy.heaviside(a, 1/2)*_c0
+        delta2 = numpy.heaviside(a, 0.0)*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
         gW2 += delta2.T @ X
@@ -146,4 +146,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: f9e150dbf12ec356555c7159ff2fa28481dd112ca84ff7ac664c7e8275bfceb1
+# symbp-body-sha256: 6e3290ed86882e051899d2ca615f0ed14d1af352253bcd5b2255149f7a7c63ed

@@ -48,7 +48,7 @@ def _forward(W1, b1, W2, b2, X):
     """
     _c0 = X @ W2.T
     a = _c0 + b2
-    h = (0.5 + 0.5*numpy.tanh((1/2)*a))
+    h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
     _c1 = h @ W1.T
     z = _c1 + b1
     f = z
@@ -146,4 +146,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 5ea96f6fc62625c9f9e01fb4973cb7ad67b1ae56e233461733c64af06cf74b14
+# symbp-body-sha256: 3159c4c2addfc7a050cd9b6b657d9b169526d659d665a9f3decff5cb538ccc77

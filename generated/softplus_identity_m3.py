@@ -109,7 +109,7 @@ def loss_and_grad(params, X, y):
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
         _c0 = delta1 @ W1
-        delta2 = (0.5 + 0.5*numpy.tanh((1/2)*a))*_c0
+        delta2 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
         gW2 += delta2.T @ X
@@ -146,4 +146,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 8ca7ed3d065a4d7317d92bed425ae947b63fd8e5849ed052549cd82c808cb7a0
+# symbp-body-sha256: de0e17c53df6fc7480f4786e361bb751409529f6495188b531b9085214ea1d7e

@@ -51,7 +51,7 @@ def _forward(W1, b1, W2, b2, X):
     h = numpy.tanh(a)
     _c1 = h @ W1.T
     z = _c1 + b1
-    f = (0.5 + 0.5*numpy.tanh((1/2)*z))
+    f = (0.5 + 0.5*(numpy.tanh((1/2)*z)))
     return a, h, z, f
 
 
@@ -146,4 +146,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 48f0f76c0f344a835524d5a2062f16b132af9f3a0198dde53781ba0f071c9079
+# symbp-body-sha256: 2b06b5cd4e77c26d0b75ca330532c11fe04af0e061aa1694215d87a107d03ba1

@@ -20,7 +20,7 @@ from symbp import model as mo
 from symbp.errors import InternalError
 from symbp.lower import Contract, Elementwise, Operand, Operation, Total
 
-#: Names the arrays have in the kernels (the data are capitalised, as in DEVELOPERS.md).
+#: Names the arrays have in the kernels (the data are capitalised, X and Y).
 ARRAY_NAMES = {"x": "X", "y": "Y"}
 LETTERS = {mo.i: "i", mo.k: "k", mo.m: "m", mo.j: "j"}
 
@@ -38,12 +38,12 @@ class KernelPrinter(NumPyPrinter):
         return broadcast(name, axes, self.target_axes)
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        value = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
-        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, {self._print(value)})"
+        # The step is 0 at 0, as the LaTeX's 1[u > 0] says (and as relu′(0) is taken in practice).
+        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
 
     def _print_Logistic(self, expr: sp.Function) -> str:
         # ½ + ½ tanh(u/2) equals 1/(1 + e^{−u}) and cannot overflow.
-        return f"(0.5 + 0.5*{self._print(sp.tanh(expr.args[0] / 2))})"
+        return f"(0.5 + 0.5*({self._print(sp.tanh(expr.args[0] / 2))}))"
 
     def _print_Max(self, expr: sp.Max) -> str:
         return self._nested("numpy.maximum", expr.args)
@@ -79,8 +79,6 @@ def broadcast(name: str, axes: tuple[sp.Symbol, ...], target: tuple[sp.Symbol, .
         raise InternalError(f"array {name}{axes} is stored in another axis order than {target}")
     first = positions[0]
     parts = [":" if ax in axes else "None" for ax in target[first:]]
-    while parts and parts[-1] == ":" and all(p == ":" for p in parts):
-        break
     if all(p == ":" for p in parts):
         return name
     return f"{name}[{', '.join(parts)}]"

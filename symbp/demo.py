@@ -11,6 +11,7 @@ import numpy as np
 from symbp.data import Standardizer, diabetes
 from symbp.derive import derive
 from symbp.emit import emit
+from symbp.errors import UserError
 from symbp.files import write_text_atomic
 from symbp.load import load_kernel
 from symbp.train import save_history, save_params, train
@@ -43,6 +44,8 @@ def demo(folder: str | os.PathLike[str] = "symbp-demo", hidden: int = 8, sigma: 
     X = x_scaler.transform(data.X)
     y = y_scaler.transform(data.y)
     out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"cannot write the demo's results into {out}: it is a file; give a folder with --out")
     out.mkdir(parents=True, exist_ok=True)
     derivation = derive(hidden=hidden, sigma=sigma, g="identity", inputs=data.p)
     tex = write_text_atomic(out / f"{derivation.spec.name}.tex", derivation.document())

@@ -177,7 +177,7 @@ def _is_abstract_derivative(e: sp.Basic) -> bool:
 
 def _name_derivative(e: sp.Basic) -> sp.Expr:
     if isinstance(e, sp.Subs):
-        (var,), (point,) = e.variables, e.point
+        (point,) = e.point
         derivative = e.expr
     else:
         derivative = e
@@ -315,7 +315,7 @@ def _derive(spec: Spec) -> Derivation:
     model = mo.build(spec)
     sigma_prime = derivative_form(spec.sigma)
     g_prime = derivative_form(spec.g)
-    i, j, m, k, kk = mo.i, mo.j, mo.m, mo.k, mo.kk
+    i, m, k, kk = mo.i, mo.m, mo.k, mo.kk
 
     def concrete(expr: sp.Expr) -> sp.Expr:
         """Put the spec's σ′ and g′ in place of the abstract ones."""

@@ -49,7 +49,6 @@ def render_document(derivation: Derivation, expand: bool = False) -> str:
     loss = sp.Sum(mo.loss_term(mo.y[i, k], mo.f[i, k]), (k, 1, mo.d), (i, 1, mo.n))
     sections = [_section(name, derivation) for name in mo.PARAMETERS]
     expanded: list[str] = []
-    expand_note = ""
     if expand:
         from symbp.expand import expanded_lines
 
@@ -70,7 +69,6 @@ def render_document(derivation: Derivation, expand: bool = False) -> str:
         sections=sections,
         deltas=lx.delta_tex(derivation),
         expanded=expanded,
-        expand_note=expand_note,
     )
 
 
@@ -78,7 +76,7 @@ def _section(name: str, derivation: Derivation) -> ParameterSection:
     pg = derivation.parameters[name]
     prefix = lx.sum_prefix(pg.sum_indices, derivation)
     symbols = [lx.partial_tex(s.of, s.by, derivation) for s in pg.steps]
-    steps = tuple(Step(symbol, lx.tex(s.value, derivation)) for symbol, s in zip(symbols, pg.steps))
+    steps = tuple(Step(symbol, lx.product_tex([s.value], derivation)) for symbol, s in zip(symbols, pg.steps))
     return ParameterSection(
         name=lx.tex(pg.component, derivation),
         gradient=lx.partial_tex(mo.R_symbol, pg.component, derivation),

@@ -103,9 +103,11 @@ def print_kernel(derivation: Derivation) -> KernelSource:
     )
 
 
-def command_for(spec: Spec) -> str:
-    """The ``symbp emit`` command that regenerates a kernel for this spec."""
+def command_for(spec: Spec, name: str | None = None) -> str:
+    """The ``symbp emit`` command that regenerates a kernel for this spec (and name)."""
     parts = ["symbp", "emit", "--hidden", str(spec.hidden), "--sigma", spec.sigma.text, "--g", spec.g.text]
+    if name is not None:
+        parts += ["--name", name]
     if spec.inputs is not None:
         parts += ["--inputs", str(spec.inputs)]
     if spec.outputs != 1:
@@ -119,7 +121,7 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def render_kernel(derivation: Derivation) -> str:
+def render_kernel(derivation: Derivation, name: str | None = None) -> str:
     """The complete text of the kernel module, ending with the hash of its own body."""
     spec = derivation.spec
     source = print_kernel(derivation)
@@ -127,7 +129,7 @@ def render_kernel(derivation: Derivation) -> str:
         TEMPLATE,
         template=TEMPLATE,
         spec_line=spec.describe(),
-        command=command_for(spec),
+        command=command_for(spec, name),
         hidden=spec.hidden,
         outputs=spec.outputs,
         inputs=repr(spec.inputs),
@@ -179,7 +181,7 @@ def emit(derivation: Derivation, folder: str | os.PathLike[str] = "generated", n
         'tanh_identity_m3.py'
     """
     module = kernel_name(derivation.spec, name)
-    text = render_kernel(derivation)
+    text = render_kernel(derivation, name)
     target_folder = Path(folder)
     if target_folder.exists() and not target_folder.is_dir():
         raise UserError(f"cannot write the kernel into {target_folder}: it is a file, not a folder")

@@ -57,7 +57,6 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
     "sin": (1, sp.sin),
     "cos": (1, sp.cos),
     "atan": (1, sp.atan),
-    "erf": (1, sp.erf),
     "sigmoid": (1, _logistic),
     "softplus": (1, _softplus),
     "relu": (1, _relu),
@@ -160,10 +159,12 @@ def parse(text: str, role: str = "expression") -> sp.Expr:
     expr = builder.build(tree.body, depth=0)
     if not isinstance(expr, sp.Expr) or expr.free_symbols - {X}:
         raise ExpressionError(f"{role} expression {_show(source)} must be a function of x alone")
-    if X not in expr.free_symbols:
-        raise ExpressionError(f"{role} expression {_show(source)} does not depend on x; an activation must be a function of x")
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ExpressionError(f"{role} expression {_show(source)} is undefined (it divides by zero or is infinite)")
+    if expr.has(sp.I):
+        raise ExpressionError(f"{role} expression {_show(source)} is not real-valued (it contains the imaginary unit); σ and g must map reals to reals")
+    if X not in expr.free_symbols:
+        raise ExpressionError(f"{role} expression {_show(source)} does not depend on x; an activation must be a function of x")
     return expr
 
 
@@ -239,6 +240,10 @@ class _Builder:
                 raise self.refuse("lambda")
             case ast.Subscript():
                 raise self.refuse("indexing with []")
+            case ast.BinOp(op=op):
+                raise self.refuse(f"the operator {_OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
+            case ast.UnaryOp(op=op):
+                raise self.refuse(f"the operator {_OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
             case ast.Compare() | ast.BoolOp():
                 raise self.refuse("a comparison or boolean operator")
             case _:
@@ -284,6 +289,8 @@ def _nested_power_depth(expr: sp.Expr) -> int:
         return 1 + max(_nested_power_depth(a) for a in expr.args)
     return max((_nested_power_depth(a) for a in expr.args), default=0)
 
+
+_OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
 
 _BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Add: lambda a, b: a + b,

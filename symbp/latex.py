@@ -1,4 +1,4 @@
-"""Printing the derivation as LaTeX, in the notation of DEVELOPERS.md.
+"""Printing the derivation as LaTeX, in symbp's notation (README, "Notation").
 
 Fourth stage of the pipeline (… → derivation → **printing** → rendering).
 :class:`Printer` subclasses SymPy's ``LatexPrinter`` and overrides only what
@@ -77,7 +77,7 @@ class Printer(LatexPrinter):
         return super()._print_Function(expr, exp)
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
-        tex = rf"\mathbb{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+        tex = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
         return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
@@ -184,15 +184,14 @@ def backprop_tex(name: str, derivation: Derivation) -> str:
 def delta_tex(derivation: Derivation) -> list[str]:
     """δ¹ and δ² as equations (one LaTeX line each)."""
     i, k, m = mo.i, mo.k, mo.m
-    d1 = derivation.deltas["delta1"]
     d2 = derivation.deltas["delta2"]
     outer = derivation.parameters["W1"].steps
     line1 = rf"{tex(mo.delta1[i, k], derivation)} &= {partial_tex(mo.R_symbol, mo.z[i, k], derivation)} = {product_tex([s.value for s in outer[:2]], derivation)}"
     sum_part = d2.atoms(sp.Sum)
     rest = sp.Mul(*[f for f in sp.Mul.make_args(d2) if not isinstance(f, sp.Sum)])
     factors = sorted(sum_part, key=str) + [rest]
+    factors = [f.xreplace({mo.kk: mo.k}) for f in factors]  # Σ_k reads better than Σ_{k'} here
     line2 = rf"{tex(mo.delta2[i, m], derivation)} &= {partial_tex(mo.R_symbol, mo.a[i, m], derivation)} = {product_tex(factors, derivation)}"
-    assert d1 is not None
     return [line1, line2]
 
 

@@ -48,11 +48,16 @@ def load_kernel(path: str | os.PathLike[str], trust: bool = False) -> ModuleType
         KernelError: the file is missing, was edited, or is not a symbp kernel.
     """
     file = Path(path)
+    if file.is_dir():
+        raise KernelError(f"kernel {file} is a folder; give the .py file written by 'symbp emit'")
     if not file.is_file():
         raise KernelError(f"kernel {file} does not exist; create one with 'symbp emit'")
     if file.suffix != ".py":
         raise KernelError(f"kernel {file} must be a .py file written by 'symbp emit'")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise KernelError(f"kernel {file} is not UTF-8 text, so not a kernel written by 'symbp emit'") from err
     if not trust:
         verify(text, str(file))
     digest = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]

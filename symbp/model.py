@@ -52,28 +52,13 @@ g = sp.Function("g", real=True)
 sigma_prime = sp.Function("sigma_prime", real=True)
 g_prime = sp.Function("g_prime", real=True)
 
-#: Parameter names in the order of DEVELOPERS.md, with their generic component.
+#: Parameter names in the order of the notation (W¹, b¹, W², b²), with their generic component.
 PARAMETERS = ("W1", "b1", "W2", "b2")
 COMPONENTS: dict[str, sp.Indexed] = {
     "W1": W1[k, m],
     "b1": b1[k],
     "W2": W2[m, j],
     "b2": b2[m],
-}
-#: Index order of each array's axes, as the kernels store them.
-AXES: dict[sp.IndexedBase, tuple[sp.Symbol, ...]] = {
-    x: (i, j),
-    y: (i, k),
-    W1: (k, m),
-    b1: (k,),
-    W2: (m, j),
-    b2: (m,),
-    a: (i, m),
-    h: (i, m),
-    z: (i, k),
-    f: (i, k),
-    delta1: (i, k),
-    delta2: (i, m),
 }
 #: Which size each index runs up to.
 SIZE: dict[sp.Symbol, sp.Symbol] = {i: n, j: p, m: M, k: d, jj: p, mm: M, kk: d}
@@ -109,14 +94,6 @@ class Model:
     R: sp.Expr
     sigma_expr: sp.Expr
     g_expr: sp.Expr
-
-    @property
-    def sizes(self) -> dict[sp.Symbol, int]:
-        """The sizes fixed by the spec (M, d, and p when given)."""
-        fixed = {M: self.spec.hidden, d: self.spec.outputs}
-        if self.spec.inputs is not None:
-            fixed[p] = self.spec.inputs
-        return fixed
 
     def concrete_sigma(self, u: sp.Expr) -> sp.Expr:
         return self.sigma_expr.subs(X, u)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from symbp.errors import InternalError, UserError
+from symbp.files import write_bytes_atomic
 
 PDFLATEX_TIMEOUT = 120
 
@@ -38,6 +40,8 @@ def compile_pdf(source: str, target: Path) -> Path:
                 text=True,
                 timeout=PDFLATEX_TIMEOUT,
                 stdin=subprocess.DEVNULL,
+                # A fixed date makes the PDF the same bytes on every run.
+                env={**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"},
             )
         except subprocess.TimeoutExpired as err:
             raise InternalError(f"pdflatex did not finish within {PDFLATEX_TIMEOUT} s") from err
@@ -46,11 +50,8 @@ def compile_pdf(source: str, target: Path) -> Path:
         pdf = Path(work) / "derivation.pdf"
         if run.returncode != 0 or problems or not pdf.exists():
             raise InternalError("pdflatex failed on the generated document: " + ("; ".join(problems) or f"exit status {run.returncode}"))
-        target = Path(target)
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(pdf, partial)
-        partial.replace(target)
-    return target
+        write_bytes_atomic(target, pdf.read_bytes())
+    return Path(target)
 
 
 def latex_problems(log: str) -> list[str]:

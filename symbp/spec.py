@@ -68,7 +68,8 @@ class Spec:
 def _function_slug(fn: Function) -> str:
     if fn.is_named:
         return fn.name
-    digest = hashlib.sha256(sp.srepr(fn.expr).encode()).hexdigest()[:8]
+    # From the text as typed (spaces aside): two spellings of one function are two specs.
+    digest = hashlib.sha256("".join(fn.text.split()).encode()).hexdigest()[:8]
     return f"{fn.name}{digest}"
 
 

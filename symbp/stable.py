@@ -24,10 +24,6 @@ class Logistic(sp.Function):
 
     nargs = 1
 
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        u = self.args[0]
-        return Logistic(u) * (1 - Logistic(u))
-
     def _eval_rewrite_as_exp(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
         return 1 / (1 + sp.exp(-u))
 

@@ -10,7 +10,7 @@
 * :func:`generic_gradient` — the generic index-notation gradients instantiated
   for concrete M, p, d and evaluated the same way.
 
-Arrays follow DEVELOPERS.md: W1 (d,M), b1 (d,), W2 (M,p), b2 (M,), X (n,p), y (n,) or (n,d).
+Arrays follow symbp's notation: W1 (d,M), b1 (d,), W2 (M,p), b2 (M,), X (n,p), y (n,) or (n,d).
 """
 
 from __future__ import annotations

@@ -125,3 +125,21 @@ def test_error_lists_the_allowed_functions() -> None:
         parse("foo(x)")
     with pytest.raises(ExpressionError, match="choose one of identity, sigmoid, tanh, relu, softplus"):
         activation("swish")
+
+
+@pytest.mark.parametrize(("text", "message"), [("sqrt(-1)*x", "not real-valued"), ("log(-1)*x", "not real-valued"), ("x % 2", "'%'"), ("x + log(0)", "undefined")])
+def test_specific_refusals(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        parse(text)
+
+
+def test_every_whitelisted_function_prints_with_numpy_alone() -> None:
+    from symbp.derive import derive
+    from symbp.emit import render_kernel
+    from symbp.expressions import FUNCTIONS
+
+    for name, (arity, _) in FUNCTIONS.items():
+        text = f"{name}(x)" if arity == 1 else f"{name}(x, 0.5*x)"
+        if name in ("log", "sqrt"):
+            text = f"{name}(1 + x**2)"
+        render_kernel(derive(hidden=2, sigma=text))  # raises InternalError if anything but numpy is needed

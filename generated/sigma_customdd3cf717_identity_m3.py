@@ -48,7 +48,7 @@ def _forward(W1, b1, W2, b2, X):
     """
     _c0 = X @ W2.T
     a = _c0 + b2
-    h = (0.5 + 0.5*numpy.tanh((1/2)*a))*a
+    h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*a
     _c1 = h @ W1.T
     z = _c1 + b1
     f = z
@@ -109,8 +109,8 @@ def loss_and_grad(params, X, y):
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
         _c0 = delta1 @ W1
-        _t0 = (0.5 + 0.5*numpy.tanh((1/2)*a))
-        delta2 = (_t0*(0.5 + 0.5*-numpy.tanh((1/2)*a))*a + _t0)*_c0
+        _t0 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
+        delta2 = (_t0*(0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + _t0)*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
         gW2 += delta2.T @ X
@@ -147,4 +147,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 542560e3f225a7d00e8c7bd2ca8e8aee0413948854b7ce1db1c9d82a7e9e5a59
+# symbp-body-sha256: 5b98385f82efb924baa884bead49b20ece5329a6c24a6f1c196e128fa2442658
