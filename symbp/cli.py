@@ -64,19 +64,44 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("--name", default=None, metavar="NAME", help="module name (default: from the spec, e.g. tanh_identity_m3)")
     emit.set_defaults(run=_cmd_emit)
 
-    train = sub.add_parser("train", help="train with a generated kernel by gradient descent")
-    train.add_argument("kernel", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit'")
-    train.add_argument("--data", required=True, type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y)")
+    train = sub.add_parser(
+        "train",
+        help="train with a generated kernel by gradient descent",
+        description=(
+            "Train with a generated kernel by gradient descent; write PREFIX.params.npz and PREFIX.history.csv. "
+            "SIGINT (Ctrl-C) or SIGTERM stops the run after the current step and writes a checkpoint; "
+            "'symbp train --resume CHECKPOINT' goes on from it and ends exactly as an uninterrupted run would."
+        ),
+        epilog=(
+            "exit status: 0 the run finished; 1 the loss diverged (the last finite parameters and the history are "
+            "still written); 2 a mistake in the arguments, data, kernel or checkpoint (nothing written); "
+            "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written."
+        ),
+    )
+    # Settings that shape the run default to None here, so that with --resume a setting
+    # typed again can be told apart from one left out; the defaults apply in _cmd_train.
+    train.add_argument("kernel", nargs="?", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit' (with --resume: optional, must be the same kernel)")
+    train.add_argument("--data", type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y); required unless --resume")
     train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
-    train.add_argument("--steps", default=1000, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
-    train.add_argument("--step-size", default="armijo", metavar="RULE", help="armijo, armijo:G0, a number, constant:G, or decay:G0,TAU (default armijo)")
+    train.add_argument("--steps", default=None, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
+    train.add_argument("--step-size", default=None, metavar="RULE", help="armijo, armijo:G0, a number, constant:G, or decay:G0,TAU (default armijo)")
     train.add_argument("--batch-size", default=None, type=_int_arg("--batch-size", 1), metavar="B", help="mini-batch size (default: full batch)")
-    train.add_argument("--seed", default=0, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
-    train.add_argument("--tol", default=0.0, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")
+    train.add_argument("--seed", default=None, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
+    train.add_argument("--tol", default=None, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")
     train.add_argument("--patience", default=None, type=_int_arg("--patience", 1), metavar="P", help="stop when the loss has not improved for P steps")
-    train.add_argument("--standardize", action="store_true", help="centre and scale the input columns (saved with the parameters)")
+    train.add_argument(
+        "--divergence-factor", default=None, metavar="F",
+        help="stop as diverged (exit status 1) once the loss exceeds F · max(1, |initial loss|), F >= 1, or 'inf' for "
+        "only NaN/infinity (default 1e6); the last finite parameters are written",
+    )
+    train.add_argument("--standardize", action="store_true", default=None, help="centre and scale the input columns (saved with the parameters)")
     train.add_argument("-o", "--output", default=None, metavar="PREFIX", help="write PREFIX.params.npz and PREFIX.history.csv (default: the kernel's name)")
-    train.add_argument("--trust", action="store_true", help="load the kernel even if it was edited by hand")
+    train.add_argument("--checkpoint", default=None, type=Path, metavar="FILE", help="where an interrupted run saves its state (default PREFIX.checkpoint.npz; with --resume, the file resumed from)")
+    train.add_argument(
+        "--resume", default=None, type=Path, metavar="CHECKPOINT",
+        help="go on with an interrupted run, with the settings saved in CHECKPOINT; settings given again must match",
+    )
+    train.add_argument("--trust", action="store_true", default=None, help="load the kernel even if it was edited by hand")
     train.set_defaults(run=_cmd_train)
 
     demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
@@ -150,33 +175,127 @@ def _cmd_emit(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import math
+    import shlex
+    import signal
+
+    from symbp.checkpoint import Checkpoint, Settings, StopOnSignals, data_sha256, file_sha256, load_checkpoint, save_checkpoint
     from symbp.data import Standardizer, load
     from symbp.load import load_kernel
-    from symbp.runner import parse_step_size
+    from symbp.runner import DIVERGENCE_FACTOR, StopReason, parse_step_size
     from symbp.train import check_data, save_history, save_params, train
 
     # Check everything before any work, so that a mistake costs nothing and overwrites nothing.
-    step_size = parse_step_size(args.step_size)
-    kernel = load_kernel(args.kernel, trust=args.trust)
-    targets = None if args.target is None else [t.strip() for t in args.target.split(",")]
-    data = load(args.data, targets[0] if targets and len(targets) == 1 else targets)
-    X, y = check_data(kernel, data.X, data.y, source=str(args.data))
+    factor = args.divergence_factor
+    if factor is not None:
+        try:
+            factor = float(factor)
+        except ValueError:
+            factor = math.nan
+        if not factor >= 1:
+            raise UserError(f"--divergence-factor must be a number >= 1 or 'inf', not {args.divergence_factor!r}")
+        factor = None if math.isinf(factor) else factor
+    # The settings typed on this command line, as values comparable with saved ones.
+    typed = {
+        name: (raw, value)
+        for name, raw, value in (
+            ("target", args.target, args.target), ("steps", args.steps, args.steps),
+            ("step_size", args.step_size, args.step_size and parse_step_size(args.step_size)),
+            ("batch_size", args.batch_size, args.batch_size), ("seed", args.seed, args.seed), ("tol", args.tol, args.tol),
+            ("patience", args.patience, args.patience), ("standardize", args.standardize, args.standardize),
+            ("divergence_factor", args.divergence_factor, factor),
+        )
+        if raw is not None
+    }
+    state = None
+    if args.resume is not None:
+        # A resumed run keeps every setting it was started with: that is what makes it
+        # end exactly as the uninterrupted run would.  Settings typed again must agree.
+        saved = load_checkpoint(args.resume)
+        settings, state = saved.settings, saved.state
+        for name, (raw, value) in typed.items():
+            before = getattr(settings, name)
+            if value != (parse_step_size(before) if name == "step_size" else before):
+                flag = "--" + name.replace("_", "-")
+                now = flag if raw is True else f"{flag} {raw}"
+                shown = "inf" if name == "divergence_factor" and before is None else before
+                raise UserError(
+                    f"{now} differs from the run saved in {args.resume} ({name}: {shown}); "
+                    f"a resumed run keeps the settings it was started with: leave {flag} out"
+                )
+        kernel_path = args.kernel if args.kernel is not None else Path(settings.kernel)
+        data_path = args.data if args.data is not None else Path(settings.data)
+        trust = settings.trust or bool(args.trust)
+        prefix = args.output or settings.output
+        checkpoint_path = args.checkpoint or args.resume
+    else:
+        if args.kernel is None or args.data is None:
+            raise UserError("train needs KERNEL.py and --data FILE (or --resume CHECKPOINT to go on with an interrupted run)")
+        kernel_path, data_path, trust = args.kernel, args.data, bool(args.trust)
+        prefix = args.output or args.kernel.stem
+        checkpoint_path = args.checkpoint or Path(f"{prefix}.checkpoint.npz")
+        settings = None
+    step_size = parse_step_size(settings.step_size if settings else args.step_size or "armijo")
+    kernel = load_kernel(kernel_path, trust=trust)
+    kernel_digest = file_sha256(kernel_path)
+    if settings and kernel_digest != settings.kernel_sha256:
+        raise UserError(f"kernel {kernel_path} is not the kernel the run in {args.resume} was started with ({settings.kernel}); give that kernel")
+    target = settings.target if settings else args.target
+    targets = None if target is None else [t.strip() for t in target.split(",")]
+    data = load(data_path, targets[0] if targets and len(targets) == 1 else targets)
+    X, y = check_data(kernel, data.X, data.y, source=str(data_path))
+    digest = data_sha256(X, y)
+    if settings and digest != settings.data_sha256:
+        raise UserError(f"the data in {data_path} (target {target!r}) differ from those the run in {args.resume} was started with ({settings.data}); give those data")
+    if settings is None:
+        settings = Settings(
+            kernel=str(Path(kernel_path).resolve()), kernel_sha256=kernel_digest, data=str(Path(data_path).resolve()),
+            data_sha256=digest, target=args.target, steps=1000 if args.steps is None else args.steps,
+            step_size=args.step_size or "armijo", batch_size=args.batch_size, seed=args.seed or 0, tol=args.tol or 0.0,
+            patience=args.patience, standardize=bool(args.standardize),
+            divergence_factor=factor if args.divergence_factor is not None else DIVERGENCE_FACTOR,
+            output=str(Path(prefix).resolve()), trust=trust,
+        )
     extra = {}
-    if args.standardize:
+    if settings.standardize:
         scaler = Standardizer.fit(X)
         X = scaler.transform(X)
         extra = {"x_mean": scaler.mean, "x_scale": scaler.scale}
-    prefix = args.output or args.kernel.stem
     params_path, history_path = Path(f"{prefix}.params.npz"), Path(f"{prefix}.history.csv")
-    for path in (params_path, history_path):
+    for path in (params_path, history_path, checkpoint_path):
         if not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
-    result = train(
-        kernel, X, y, steps=args.steps, step_size=step_size, batch_size=args.batch_size, seed=args.seed,
-        grad_tol=args.tol, patience=args.patience,
-    )
+
+    # --- train; SIGINT/SIGTERM stop it between two steps ---
+    with StopOnSignals() as stop:
+        result = train(
+            kernel, X, y, steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
+            grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
+            stop_requested=stop.requested, state=state,
+        )
+    if result.reason is StopReason.INTERRUPTED:
+        save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
+        name = signal.Signals(stop.received).name
+        print(
+            f"symbp: {name} after {result.steps} of {settings.steps} steps: checkpoint in {checkpoint_path}; "
+            f"resume with: symbp train --resume {shlex.quote(str(checkpoint_path))}"
+        )
+        return 128 + stop.received  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+
     save_params(params_path, result.params, **extra)
     save_history(history_path, result.history)
+    if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
+        checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
+    if result.reason is StopReason.DIVERGED:
+        if len(result.history) == 1:  # nothing finite to keep: the start itself
+            print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
+            return 1
+        print(
+            f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
+            f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
+            f"try a smaller --step-size, or --step-size armijo"
+        )
+        return 1
     print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
     return 0
 

@@ -151,6 +151,9 @@ def parse(text: str, role: str = "expression") -> sp.Expr:
         raise ExpressionError(f"{role} expression is {len(source)} characters long; at most {MAX_LENGTH} are allowed")
     if any(ord(c) > 127 or (not c.isprintable()) for c in source):
         raise ExpressionError(f"{role} expression {_show(source)} contains a character outside printable ASCII")
+    if "#" in source:
+        # Python's parser would drop a comment silently; the text would still reach file headers.
+        raise ExpressionError(f"{role} expression {_show(source)}: a comment ('#') is not allowed; allowed are {_ALLOWED}")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:

@@ -10,6 +10,11 @@ until a stop rule fires.  Step-size rules are small frozen dataclasses
 (:class:`Constant`, :class:`Decaying`, :class:`Armijo`); :func:`parse_step_size`
 turns the command-line spelling into one of them.
 
+A run's whole state is a value, :class:`RunnerState`: a run asked to stop
+(``stop_requested``) hands it back, and ``run(..., state=...)`` goes on from it
+to exactly the result of an uninterrupted run.  The runner does no I/O and
+handles no signals; saving the state is :mod:`symbp.checkpoint`'s job.
+
 Example:
     >>> import numpy as np
     >>> def objective(params, batch):  # R(a) = ½‖a − 1‖²
@@ -25,24 +30,29 @@ Example:
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from symbp.errors import SpecError, UserError
 
 __all__ = [
+    "DIVERGENCE_FACTOR",
     "Armijo",
     "Constant",
     "Decaying",
+    "Evaluation",
     "HistoryRow",
     "Objective",
     "Params",
     "RunResult",
+    "RunnerState",
     "StepSize",
     "StopReason",
     "parse_step_size",
@@ -51,6 +61,13 @@ __all__ = [
 
 Params = dict[str, np.ndarray]
 Objective = Callable[[Params, np.ndarray | None], tuple[float, Params]]
+
+#: The divergence bound :func:`symbp.train` uses: a loss above 10⁶ · max(1, |R(a_0)|)
+#: counts as diverged.  Gradient descent that works never comes near it (a
+#: descent method lowers R; even a noisy mini-batch run rarely doubles it),
+#: while a step size that is too large grows R geometrically and crosses it
+#: within a few dozen steps, long before overflow turns it into inf or NaN.
+DIVERGENCE_FACTOR = 1e6
 
 
 # --- step-size rules -------------------------------------------------------------
@@ -193,7 +210,8 @@ class StopReason(enum.Enum):
     MAX_STEPS = "reached the step limit"
     GRAD_TOL = "gradient norm below tolerance"
     NO_IMPROVEMENT = "loss stopped improving"
-    DIVERGED = "loss or gradient became infinite or NaN (try a smaller step size)"
+    DIVERGED = "the loss diverged (try a smaller step size or the Armijo rule)"
+    INTERRUPTED = "stopped on request (continue from the returned state)"
 
 
 @dataclass(frozen=True)
@@ -211,27 +229,98 @@ class HistoryRow:
     gamma: float
 
 
-@dataclass(frozen=True)
+# eq=False on the classes below: they hold arrays, whose == is elementwise.
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """R(a), ∇R(a) and ‖∇R(a)‖² at one point, as the objective returned them."""
+
+    loss: float
+    grad: Params
+    norm_sq: float
+
+
+@dataclass(frozen=True, eq=False)
+class RunnerState:
+    """Everything :func:`run` needs to go on with a run exactly where it stopped.
+
+    A run stopped on request hands one back as ``RunResult.state``; passing it
+    to ``run(..., state=...)`` with the same objective and settings goes on
+    from there and ends bit for bit where the uninterrupted run ends.  The
+    state is a plain value: the caller may store it anywhere (symbp.checkpoint
+    writes it to an ``.npz`` file).
+
+    Attributes:
+        step: l, the number of updates applied so far.
+        params: a_l, not yet evaluated.
+        previous: a_{l-1}, the last point whose loss was finite, kept in case
+            a_l diverges; None at l = 0.
+        history: the rows of a_0 … a_{l-1}.  The patience bookkeeping (the best
+            loss so far) and the divergence bound (from R(a_0)) are computed
+            from it, so they cannot disagree with it.
+        last_gamma: Armijo: the last accepted step size; None before the first.
+        pending: full-batch Armijo: R and ∇R at a_l, computed by the line search
+            and reused instead of evaluated again; None otherwise.
+        rng: the mini-batch shuffling generator's ``bit_generator.state`` (a dict
+            of strings and ints, JSON-able); None on the full batch.
+        order: this epoch's permutation of the sample indices; None before the
+            first mini-batch is drawn.
+        position: where the next mini-batch starts in ``order``.
+    """
+
+    step: int
+    params: Params
+    previous: Params | None
+    history: tuple[HistoryRow, ...]
+    last_gamma: float | None = None
+    pending: Evaluation | None = None
+    rng: dict[str, Any] | None = None
+    order: np.ndarray | None = None
+    position: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class RunResult:
     """The outcome of :func:`run`.
 
-    ``params`` is the final a_l; ``history`` has one row per evaluated point,
-    ``steps + 1`` rows in all, the last describing ``params``; ``steps`` counts
-    the updates applied.
+    ``params`` is a_l with l = ``steps``, the number of updates that led to it.
+    ``history`` has one row per evaluated point; ``history[steps]`` describes
+    ``params`` and is the last row, except:
+
+    * DIVERGED: ``params`` is the last point with a finite loss below the
+      divergence bound (a_{l-1} when a_l diverged; a_0 if a_0 itself did), and
+      one more row follows it, the evaluation that diverged.  ``detail`` says
+      what diverged.
+    * INTERRUPTED: ``params`` is not evaluated yet, so ``history`` ends at
+      a_{steps-1}; ``state`` holds everything needed to go on.
     """
 
     params: Params
     history: tuple[HistoryRow, ...]
     reason: StopReason
     steps: int
+    detail: str = ""
+    state: RunnerState | None = None
 
     @property
     def final_loss(self) -> float:
-        """The loss at the returned parameters (on the last batch when mini-batching)."""
-        return self.history[-1].loss
+        """The loss at the returned parameters (on the last batch when mini-batching).
+
+        For an interrupted run, whose parameters are not evaluated yet, the loss
+        at the last evaluated point.
+        """
+        return self.history[min(self.steps, len(self.history) - 1)].loss
 
     def summary(self) -> str:
         """Return one line: how many steps, the final loss, and why the run stopped."""
+        if self.reason is StopReason.DIVERGED:
+            if len(self.history) == 1:
+                return f"diverged at the start: {self.detail}; check the data and the starting parameters"
+            return (
+                f"diverged: {self.detail}; kept the last finite parameters, those after {self.steps} steps "
+                f"with loss {self.final_loss:.6g}; try a smaller step size or the Armijo rule"
+            )
+        if self.reason is StopReason.INTERRUPTED:
+            return f"stopped on request after {self.steps} steps (last loss {self.final_loss:.6g}); pass the returned state to go on"
         return f"stopped after {self.steps} steps with loss {self.final_loss:.6g}: {self.reason.value}"
 
 
@@ -250,9 +339,9 @@ def _as_int(name: str, value: object, minimum: int) -> int:
     return result
 
 
-def _copy_params(params0: Params) -> Params:
+def _copy_params(params0: Params, what: str = "params0") -> Params:
     if not isinstance(params0, dict) or not params0:
-        raise UserError("params0 must be a non-empty dict of parameter name -> float array")
+        raise UserError(f"{what} must be a non-empty dict of parameter name -> float array")
     params: Params = {}
     for name, value in params0.items():
         array = np.array(value, copy=True)
@@ -264,8 +353,8 @@ def _copy_params(params0: Params) -> Params:
     return params
 
 
-def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None) -> tuple[float, Params, float]:
-    """Call the objective, check its answer against ``params``; return (loss, grad, ‖grad‖²)."""
+def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None) -> Evaluation:
+    """Call the objective and check its answer against ``params``."""
     answer = objective(params, batch)
     if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], dict)):
         raise UserError(f"the objective must return (loss, grad dict), got {type(answer).__name__}")
@@ -286,7 +375,7 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None) ->
         grad[name] = g
         flat = g.ravel()
         norm_sq += float(flat @ flat)
-    return loss, grad, norm_sq
+    return Evaluation(loss, grad, norm_sq)
 
 
 def _step(params: Params, grad: Params, gamma: float) -> Params:
@@ -294,16 +383,26 @@ def _step(params: Params, grad: Params, gamma: float) -> Params:
     return {name: (a - gamma * grad[name]).astype(a.dtype, copy=False) for name, a in params.items()}
 
 
-def _batches(n_samples: int | None, batch_size: int | None, seed: int) -> Iterator[np.ndarray | None]:
-    if batch_size is None or (n_samples is not None and batch_size >= n_samples):
-        while True:
-            yield None
-    assert n_samples is not None
-    rng = np.random.default_rng(seed)  # one generator for the whole run: epochs differ, runs repeat
-    while True:
-        order = rng.permutation(n_samples)
-        for start in range(0, n_samples, batch_size):
-            yield order[start : start + batch_size]  # the last, partial batch is kept
+def _all_finite(params: Params) -> bool:
+    return all(bool(np.isfinite(a).all()) for a in params.values())
+
+
+# The bit generators numpy ships; a state naming anything else is refused rather than looked up.
+_BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM, "Philox": np.random.Philox,
+                   "SFC64": np.random.SFC64, "MT19937": np.random.MT19937}
+
+
+def _generator(state: dict[str, Any]) -> np.random.Generator:
+    """A generator that continues from a saved ``bit_generator.state``."""
+    kind = state.get("bit_generator") if isinstance(state, dict) else None
+    if kind not in _BIT_GENERATORS:
+        raise UserError(f"state.rng is not the state of a numpy bit generator (bit_generator = {kind!r})")
+    bit_generator = _BIT_GENERATORS[kind]()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        raise UserError(f"state.rng is not a valid {kind} state: {err}") from err
+    return np.random.Generator(bit_generator)
 
 
 def _line_search(
@@ -315,7 +414,7 @@ def _line_search(
     norm_sq: float,
     batch: np.ndarray | None,
     start: float,
-) -> tuple[float, Params, tuple[float, Params, float]] | None:
+) -> tuple[float, Params, Evaluation] | None:
     """Backtrack from γ = start; return (γ, a − γ g, evaluation there), or None if no γ passes."""
     gamma = start
     for _ in range(rule.max_backtracks + 1):
@@ -324,16 +423,52 @@ def _line_search(
         # `<=` is False for NaN, so a trial that blows up just backtracks.  The strict
         # `<` matters only when c·γ·‖g‖² vanishes in rounding: then `<=` alone would
         # accept points that do not lower the loss, and the run would stall there.
-        trial_loss = answer[0]
+        trial_loss = answer.loss
         if trial_loss <= loss - rule.c * gamma * norm_sq and trial_loss < loss:
             return gamma, candidate, answer
         gamma *= rule.shrink
     return None
 
 
+def _check_state(state: RunnerState, full_batch: bool, n_samples: int | None) -> None:
+    """Refuse a state that cannot belong to a run with these settings."""
+
+    def bad(why: str) -> UserError:
+        return UserError(f"the runner state does not fit this run: {why}")
+
+    if not isinstance(state, RunnerState):
+        raise bad(f"expected a RunnerState, got {type(state).__name__}")
+    if isinstance(state.step, bool) or not isinstance(state.step, int) or state.step < 0:
+        raise bad(f"step must be an integer >= 0, got {state.step!r}")
+    if len(state.history) != state.step or any(row.step != l for l, row in enumerate(state.history)):
+        raise bad(f"the history must have one row for each of the steps 0 … {state.step - 1}")
+    if (state.previous is None) != (state.step == 0):
+        raise bad("previous parameters are needed exactly when step > 0")
+    shapes = {name: np.shape(a) for name, a in state.params.items()}
+    for what, other in (("previous", state.previous), ("pending gradient", state.pending and state.pending.grad)):
+        if other and {name: np.shape(a) for name, a in other.items()} != shapes:
+            raise bad(f"the {what} arrays differ in names or shapes from the parameters")
+    if state.last_gamma is not None and not (_is_real(state.last_gamma) and state.last_gamma > 0):
+        raise bad(f"last_gamma must be a positive number or None, got {state.last_gamma!r}")
+    if full_batch:
+        if state.rng is not None or state.order is not None:
+            raise bad("it holds mini-batch shuffling state, but this run uses the full batch")
+        return
+    if state.pending is not None:
+        raise bad("it holds a full-batch line-search result, but this run uses mini-batches")
+    if state.rng is None:
+        raise bad("it has no mini-batch shuffling state, but this run uses mini-batches")
+    if state.order is not None:
+        order = np.asarray(state.order)
+        if order.shape != (n_samples,) or not np.array_equal(np.sort(order), np.arange(n_samples)):
+            raise bad(f"order is not a permutation of the {n_samples} samples")
+    if isinstance(state.position, bool) or not isinstance(state.position, int) or not 0 <= state.position <= (n_samples or 0):
+        raise bad(f"position must be an integer in 0 … {n_samples}, got {state.position!r}")
+
+
 def run(
     objective: Objective,
-    params0: Params,
+    params0: Params | None,
     *,
     steps: int,
     step_size: StepSize | str | float = "armijo",
@@ -343,41 +478,61 @@ def run(
     n_samples: int | None = None,
     batch_size: int | None = None,
     seed: int = 0,
+    divergence_factor: float | None = None,
     callback: Callable[[HistoryRow], None] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+    state: RunnerState | None = None,
 ) -> RunResult:
     """Minimise ``objective`` by gradient descent a_{l+1} = a_l − γ_l ∇R(a_l).
 
     At each step l the objective is evaluated at a_l on the step's batch and a
     :class:`HistoryRow` is recorded.  The run stops, in this order of checks,
-    when the loss or gradient is not finite (DIVERGED), when ‖∇R(a_l)‖ <=
-    ``grad_tol`` (GRAD_TOL), when ``patience`` is given and the best loss seen
-    has not fallen by more than ``min_improvement · max(1, |best|)`` over the
-    last ``patience`` steps (NO_IMPROVEMENT; also when an :class:`Armijo`
-    search on the full batch finds no step that lowers the loss), or when
-    ``steps`` updates have been applied (MAX_STEPS).  With mini-batches the
-    loss, gradient norm and these checks are those of the step's batch.  The
-    same call gives bit-identical results.
+    when it diverges (DIVERGED: the loss or gradient is not finite, the
+    parameters are not, or ``divergence_factor`` is given and the loss exceeds
+    ``divergence_factor · max(1, |R(a_0)|)``), when ‖∇R(a_l)‖ <= ``grad_tol``
+    (GRAD_TOL), when ``patience`` is given and the best loss seen has not
+    fallen by more than ``min_improvement · max(1, |best|)`` over the last
+    ``patience`` steps (NO_IMPROVEMENT; also when an :class:`Armijo` search on
+    the full batch finds no step that lowers the loss), or when ``steps``
+    updates have been applied (MAX_STEPS).  A diverged run returns the last
+    parameters whose loss was finite and within the bound, never the diverged
+    ones.  With mini-batches the loss, gradient norm and these checks are
+    those of the step's batch.  The same call gives bit-identical results.
+
+    After each update, ``stop_requested()`` (if given) is asked whether to stop;
+    if it says yes the run returns at once with INTERRUPTED and a
+    :class:`RunnerState` in ``result.state``.  ``run(..., state=result.state)``
+    with the same objective and settings goes on from there, and ends with the
+    same parameters and history, bit for bit, as a run never interrupted.
 
     Args:
         objective: ``objective(params, batch) -> (loss, grad)``, grad with the
             keys and shapes of params; batch is None (full batch) or an int array
             of sample indices.  It must not modify the arrays it is given.
-        params0: the starting point a_0; it is copied, never modified.
-        steps: the most updates to apply (>= 0).
+        params0: the starting point a_0; it is copied, never modified.  Ignored
+            (may be None) when ``state`` is given.
+        steps: the most updates to apply (>= 0), counted from a_0 also when resuming.
         step_size: a rule object or its spelling for :func:`parse_step_size`.
         grad_tol: stop once the gradient norm is at most this.
         patience: steps without sufficient improvement before stopping; None never stops.
         min_improvement: relative decrease of the best loss that counts as improvement.
         n_samples: how many samples the objective's data holds (needed for mini-batches).
         batch_size: samples per batch; None or >= n_samples means full batch.
-        seed: seeds the shuffling of mini-batches (one permutation per epoch).
+        seed: seeds the shuffling of mini-batches (one permutation per epoch);
+            unused when ``state`` is given, which carries the generator's state.
+        divergence_factor: stop as diverged once the loss exceeds this multiple
+            (>= 1) of max(1, |R(a_0)|); None checks only for infinities and NaN.
+            :func:`symbp.train` uses :data:`DIVERGENCE_FACTOR`.
         callback: called with each row as it is recorded.
+        stop_requested: asked after each update whether to stop now.
+        state: a state from an interrupted run to go on from, instead of params0.
 
     Returns:
         A :class:`RunResult` with the final parameters, the history and the stop reason.
 
     Raises:
-        SpecError: a setting is invalid.  UserError: the objective's answer does not fit params.
+        SpecError: a setting is invalid.  UserError: the objective's answer does
+        not fit params, or ``state`` does not fit the settings.
 
     Example:
         >>> def objective(params, batch):  # R(a) = ½‖a − 2‖²
@@ -388,6 +543,11 @@ def run(
         array([1.75, 1.75])
         >>> print(result.summary())
         stopped after 3 steps with loss 0.0625: reached the step limit
+        >>> first = run(objective, {"a": np.zeros(2)}, steps=3, step_size=0.5, stop_requested=lambda: True)
+        >>> first.reason, first.steps
+        (<StopReason.INTERRUPTED: 'stopped on request (continue from the returned state)'>, 1)
+        >>> run(objective, None, steps=3, step_size=0.5, state=first.state).params["a"]
+        array([1.75, 1.75])
     """
     # --- check the settings ---
     rule = parse_step_size(step_size)
@@ -398,6 +558,8 @@ def run(
         raise SpecError(f"grad_tol must be a finite number >= 0, got {grad_tol!r}")
     if not (_is_real(min_improvement) and min_improvement >= 0):
         raise SpecError(f"min_improvement must be a finite number >= 0, got {min_improvement!r}")
+    if divergence_factor is not None and not (_is_real(divergence_factor) and divergence_factor >= 1):
+        raise SpecError(f"divergence_factor must be a finite number >= 1 or None, got {divergence_factor!r}")
     if n_samples is not None:
         n_samples = _as_int("n_samples", n_samples, 1)
     if batch_size is not None:
@@ -407,26 +569,53 @@ def run(
     seed = _as_int("seed", seed, 0)
     full_batch = batch_size is None or batch_size >= n_samples  # type: ignore[operator]
 
-    params = _copy_params(params0)
-    batches = _batches(n_samples, batch_size, seed)
-    history: list[HistoryRow] = []
-    best: list[float] = []  # best[l] = lowest loss among rows 0..l
-    last_gamma: float | None = None  # Armijo: the last accepted step size
-    cached: tuple[float, Params, float] | None = None  # full-batch Armijo: R and ∇R at a_{l+1}
+    # --- where to start: a_0, or a saved state ---
+    if state is None:
+        rng_state = None if full_batch else np.random.default_rng(seed).bit_generator.state
+        state = RunnerState(step=0, params=_copy_params(params0), previous=None, history=(), rng=rng_state)
+    else:
+        _check_state(state, full_batch, n_samples)
+    step = state.step
+    params = _copy_params(state.params, "state.params")
+    previous = None if state.previous is None else _copy_params(state.previous, "state.previous")
+    history = list(state.history)
+    best = list(itertools.accumulate((row.loss for row in history), min))  # best[l] = lowest loss of rows 0..l
+    last_gamma = state.last_gamma
+    pending = state.pending
+    # One generator for the whole run, one permutation per epoch: epochs differ, runs repeat.
+    rng = None if state.rng is None else _generator(state.rng)
+    order = None if state.order is None else np.array(state.order, copy=True)
+    position = state.position
+    bound: float | None = None
 
-    step = 0
     while True:
+        # --- this step's batch; a fresh permutation when the epoch is used up ---
+        batch: np.ndarray | None = None
+        if rng is not None:
+            if order is None or position >= n_samples:  # type: ignore[operator]
+                order, position = rng.permutation(n_samples), 0
+            batch = order[position : position + batch_size]  # the last, partial batch is kept
+            position = min(position + batch_size, n_samples)  # type: ignore[operator]
+
         # --- evaluate at a_l ---
-        batch = next(batches)
-        loss, grad, norm_sq = cached if cached is not None else _evaluate(objective, params, batch)
-        cached = None
+        here = pending if pending is not None else _evaluate(objective, params, batch)
+        pending = None
+        loss, grad, norm_sq = here.loss, here.grad, here.norm_sq
         grad_norm = math.sqrt(norm_sq)
         best.append(min(best[-1], loss) if best else loss)
+        if bound is None and divergence_factor is not None:
+            bound = divergence_factor * max(1.0, abs(history[0].loss if history else loss))
 
         # --- stop rules, checked before stepping ---
         reason: StopReason | None = None
+        detail = ""
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            reason, detail = StopReason.DIVERGED, f"at step {step} the loss is {loss:.6g} and the gradient norm {grad_norm:.6g}"
+        elif not _all_finite(params):
+            reason, detail = StopReason.DIVERGED, f"at step {step} the parameters are not finite"
+        elif bound is not None and loss > bound:
             reason = StopReason.DIVERGED
+            detail = f"at step {step} the loss {loss:.6g} exceeds {divergence_factor:g} × max(1, |R(a_0)|) = {bound:.6g}"
         elif grad_norm <= grad_tol:
             reason = StopReason.GRAD_TOL
         elif patience is not None and step >= patience:
@@ -452,7 +641,7 @@ def run(
                 if found is not None:
                     gamma, new_params, answer = found
                     last_gamma = gamma
-                    cached = answer if full_batch else None  # R and ∇R at a_{l+1}: reuse them
+                    pending = answer if full_batch else None  # R and ∇R at a_{l+1}: reuse them
                 elif full_batch:
                     # No useful γ; from the same point on the same data a retry finds none either.
                     reason = StopReason.NO_IMPROVEMENT
@@ -462,7 +651,18 @@ def run(
         history.append(row)
         if callback is not None:
             callback(row)
+        if reason is StopReason.DIVERGED and previous is not None:
+            return RunResult(params=previous, history=tuple(history), reason=reason, steps=step - 1, detail=detail)
         if reason is not None:
-            return RunResult(params=params, history=tuple(history), reason=reason, steps=step)
-        params = new_params
+            return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
+        previous, params = params, new_params
         step += 1
+
+        # --- between steps: stop here if asked, handing back the whole state ---
+        if stop_requested is not None and stop_requested():
+            saved = RunnerState(
+                step=step, params=params, previous=previous, history=tuple(history), last_gamma=last_gamma,
+                pending=pending, rng=None if rng is None else rng.bit_generator.state,
+                order=order, position=position,
+            )
+            return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved)

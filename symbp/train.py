@@ -3,13 +3,16 @@
 :func:`train` adapts a kernel and a data set to the generic runner
 (:func:`symbp.runner.run`), which itself knows nothing about networks; it also
 checks that the data fit the kernel before any work is done.  Results are saved
-atomically: parameters as ``.npz``, the history as ``.csv``.
+atomically: parameters as ``.npz``, the history as ``.csv``.  A run can be
+stopped between steps and resumed from its state (see :mod:`symbp.checkpoint`
+for saving that state to a file).
 """
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +20,7 @@ import numpy as np
 
 from symbp.errors import DataError
 from symbp.files import write_bytes_atomic, write_text_atomic
-from symbp.runner import HistoryRow, RunResult, StepSize, run
+from symbp.runner import DIVERGENCE_FACTOR, HistoryRow, RunnerState, RunResult, StepSize, run
 
 
 def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "the data") -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +57,11 @@ def train(
     seed: int = 0,
     grad_tol: float = 0.0,
     patience: int | None = None,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
     params0: dict[str, np.ndarray] | None = None,
-    callback=None,
+    callback: Callable[[HistoryRow], None] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+    state: RunnerState | None = None,
 ) -> RunResult:
     """Gradient descent on R for a generated kernel and data (X, y).
 
@@ -68,7 +74,15 @@ def train(
         seed: seeds the initial parameters and the mini-batch shuffling.
         grad_tol: stop when ‖∇R‖ ≤ grad_tol.
         patience: stop when the loss has not improved for this many steps.
+        divergence_factor: stop as diverged once R exceeds this multiple of
+            max(1, |R(a_0)|) (default 10⁶); None stops only on inf or NaN.  A
+            diverged run returns the last finite parameters.
         params0: starting parameters (default ``kernel.init_params(p, seed)``).
+        callback: called with each history row as it is recorded.
+        stop_requested: asked after each step whether to stop; if so the result
+            is INTERRUPTED and ``result.state`` holds the run's whole state.
+        state: such a state, to go on from (with the same settings) instead of
+            starting afresh; the run then ends bit for bit as if never stopped.
 
     Returns:
         The runner's :class:`~symbp.runner.RunResult` (``.params``, ``.history``, ``.reason``).
@@ -77,11 +91,14 @@ def train(
         >>> import symbp, numpy as np, tempfile
         >>> k = symbp.load_kernel(symbp.emit(symbp.derive(hidden=2), tempfile.mkdtemp()))
         >>> X = np.linspace(-1, 1, 20)[:, None]; y = X[:, 0] ** 2
-        >>> symbp.train(k, X, y, steps=200).final_loss < np.sum((y - y.mean()) ** 2)
+        >>> bool(symbp.train(k, X, y, steps=200).final_loss < np.sum((y - y.mean()) ** 2))
         True
     """
     X, y = check_data(kernel, X, y)
-    params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed)
+    if state is not None:
+        params = None  # the state carries the parameters
+    else:
+        params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed)
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
         if batch is None:
@@ -98,7 +115,10 @@ def train(
         n_samples=X.shape[0],
         batch_size=batch_size,
         seed=seed,
+        divergence_factor=divergence_factor,
         callback=callback,
+        stop_requested=stop_requested,
+        state=state,
     )
 
 

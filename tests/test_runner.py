@@ -442,3 +442,207 @@ def test_params0_not_mutated_and_run_is_deterministic():
         np.testing.assert_array_equal(first.params[k], second.params[k])
     assert first.history == second.history
     assert not np.array_equal(first.params["b1"], saved["b1"])  # it did move
+
+
+# --- divergence ------------------------------------------------------------------------
+
+
+def replay(objective, a0: np.ndarray, gammas: list[float]) -> list[np.ndarray]:
+    """The iterates a_0, a_1, … of plain gradient descent with the given step sizes."""
+    points = [a0]
+    for gamma in gammas:
+        points.append(points[-1] - gamma * objective({"a": points[-1]}, None)[1]["a"])
+    return points
+
+
+def test_divergence_bound_stops_and_returns_last_finite_params():
+    # γ = 0.025 > 2/λ_max multiplies the stiff error by −1.5 a step: R grows like 2.25^l.
+    objective, _ = quadratic(Q_ILL, B_ILL, {"a": (2,)})
+    a0 = np.array([1.0, 1.0])
+    result = run(objective, {"a": a0}, steps=5000, step_size=Constant(0.025), divergence_factor=1e6)
+    assert result.reason is StopReason.DIVERGED
+    bound = 1e6 * max(1.0, abs(result.history[0].loss))
+    *before, last = result.history
+    assert last.loss > bound >= max(row.loss for row in before)  # stopped at the first crossing
+    assert 10 < last.step < 100  # long before overflow (which takes ~870 steps)
+    assert result.steps == last.step - 1 and len(result.history) == result.steps + 2
+    points = replay(objective, a0, [0.025] * result.steps)
+    np.testing.assert_array_equal(result.params["a"], points[-1])  # a_{l-1}, not the diverged a_l
+    assert result.final_loss == result.history[-2].loss == objective(result.params, None)[0]
+    summary = result.summary()
+    assert "diverged" in summary and f"at step {last.step}" in summary and "exceeds" in summary
+    assert "smaller step size" in summary and "Armijo" in summary
+
+
+def test_divergence_to_overflow_never_returns_nan_params():
+    objective, _ = quadratic(Q_ILL, B_ILL, {"a": (2,)})
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = run(objective, {"a": np.ones(2)}, steps=5000, step_size=Constant(0.025))
+    assert result.reason is StopReason.DIVERGED
+    assert not math.isfinite(result.history[-1].loss) or not math.isfinite(result.history[-1].grad_norm)
+    assert np.isfinite(result.params["a"]).all() and math.isfinite(result.final_loss)
+    assert result.steps == len(result.history) - 2
+    assert "not finite" not in result.detail and f"at step {result.steps + 1}" in result.detail
+
+
+def test_divergence_on_non_finite_params_with_finite_loss():
+    # A loss that saturates (tanh) stays finite when the parameters overflow to inf.
+    def saturating(params: Params, batch):
+        a = params["a"]
+        return float(np.tanh(a).sum()), {"a": np.full_like(a, -10.0)}
+
+    with np.errstate(over="ignore"):
+        result = run(saturating, {"a": np.zeros(2)}, steps=10, step_size=Constant(1e308))
+    assert result.reason is StopReason.DIVERGED and "parameters are not finite" in result.detail
+    np.testing.assert_array_equal(result.params["a"], np.zeros(2))
+
+
+def test_divergence_at_the_start_returns_the_start():
+    result = run(lambda p, b: (float("nan"), {"a": np.zeros(1)}), {"a": np.ones(1)}, steps=10, step_size=0.1)
+    assert result.reason is StopReason.DIVERGED and result.steps == 0 and len(result.history) == 1
+    np.testing.assert_array_equal(result.params["a"], np.ones(1))
+    assert result.summary().startswith("diverged at the start")
+
+
+def test_divergence_factor_does_not_stop_a_converging_run():
+    objective, minimiser = quadratic(Q6, B6, SHAPES)
+    plain = run(objective, start6(), steps=300, step_size=Constant(1.0 / L6))
+    bounded = run(objective, start6(), steps=300, step_size=Constant(1.0 / L6), divergence_factor=1.0)
+    assert plain.reason is bounded.reason is StopReason.MAX_STEPS
+    assert plain.history == bounded.history
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.0, float("nan"), float("inf"), "big", True])
+def test_bad_divergence_factor_raises(factor):
+    objective, _ = quadratic(Q6, B6, SHAPES)
+    with pytest.raises(SpecError, match="divergence_factor"):
+        run(objective, start6(), steps=3, divergence_factor=factor)
+
+
+# --- stopping on request and going on: the state is a value -------------------------
+
+
+def counting(objective):
+    """The objective, and a list that grows by one on each call."""
+    calls: list[None] = []
+
+    def wrapped(params, batch):
+        calls.append(None)
+        return objective(params, batch)
+
+    return wrapped, calls
+
+
+def stop_after(k: int):
+    """A stop_requested that says yes after the k-th update, then no more."""
+    asked = []
+
+    def requested() -> bool:
+        asked.append(None)
+        return len(asked) == k
+
+    return requested
+
+
+def assert_same_run(got: RunResult, want: RunResult) -> None:
+    assert got.reason is want.reason and got.steps == want.steps
+    assert got.history == want.history  # floats compared with ==: bit for bit (no NaN in these runs)
+    assert list(got.params) == list(want.params)
+    for name in want.params:
+        assert got.params[name].dtype == want.params[name].dtype
+        np.testing.assert_array_equal(got.params[name], want.params[name])
+
+
+RESUMABLE = {
+    "full batch, Armijo": dict(step_size=Armijo(), steps=60),
+    "full batch, decaying": dict(step_size="decay:0.3,20", steps=60),
+    "mini-batch, constant": dict(step_size=0.05, steps=60, n_samples=40, batch_size=7, seed=4),
+    "mini-batch, Armijo": dict(step_size="armijo", steps=60, n_samples=40, batch_size=8, seed=2),
+    # Stops by patience after 29 steps: the window reaches back across the interruption.
+    "mini-batch, patience": dict(step_size=0.05, steps=400, n_samples=40, batch_size=5, seed=1, patience=8, min_improvement=0.05),
+}
+
+
+@pytest.mark.parametrize("settings", RESUMABLE.values(), ids=RESUMABLE.keys())
+@pytest.mark.parametrize("k", [1, 5, 6, 17])  # 5 and 6: either side of an epoch's end for batch 8 of 40
+def test_interrupt_then_resume_equals_uninterrupted(settings, k):
+    objective, _, _ = least_squares()
+    whole_objective, whole_calls = counting(objective)
+    whole = run(whole_objective, {"w": np.zeros(3)}, **settings)
+    assert whole.steps > k  # the interruption happens inside the run
+
+    first_objective, first_calls = counting(objective)
+    first = run(first_objective, {"w": np.zeros(3)}, stop_requested=stop_after(k), **settings)
+    assert first.reason is StopReason.INTERRUPTED and first.steps == k and len(first.history) == k
+    assert first.state is not None and first.state.step == k and first.state.history == first.history
+    assert "stopped on request after" in first.summary()
+    resumed = run(first_objective, None, state=first.state, **settings)
+    assert_same_run(resumed, whole)
+    # Nothing is evaluated twice: the full-batch line search's last evaluation travels in the state.
+    assert len(first_calls) == len(whole_calls)
+
+
+def test_interrupt_repeatedly_equals_uninterrupted():
+    settings = RESUMABLE["mini-batch, Armijo"]
+    objective, _, _ = least_squares()
+    whole = run(objective, {"w": np.zeros(3)}, **settings)
+    result = run(objective, {"w": np.zeros(3)}, stop_requested=stop_after(3), **settings)
+    hops = 1
+    while result.reason is StopReason.INTERRUPTED:
+        result = run(objective, None, state=result.state, stop_requested=stop_after(3), **settings)
+        hops += 1
+    assert hops > 10
+    assert_same_run(result, whole)
+
+
+def test_resume_on_quadratic_with_two_arrays_keeps_their_order():
+    # ‖∇R‖² is summed in the order of the parameter names; the state keeps it.
+    objective, _ = quadratic(Q6, B6, SHAPES)
+    whole = run(objective, start6(), steps=40, step_size="armijo")
+    first = run(objective, start6(), steps=40, step_size="armijo", stop_requested=stop_after(9))
+    assert list(first.state.params) == ["W1", "b1"]
+    assert_same_run(run(objective, None, steps=40, step_size="armijo", state=first.state), whole)
+
+
+def test_stop_requested_is_asked_only_between_steps():
+    objective, _ = quadratic(Q6, B6, SHAPES)
+    asked = []
+    result = run(objective, start6(), steps=4, step_size=0.01, stop_requested=lambda: asked.append(None) or False)
+    assert result.reason is StopReason.MAX_STEPS and len(asked) == 4  # after each update, not before the first
+
+
+def test_resume_divergence_right_after_interrupt_returns_previous_point():
+    objective, _ = quadratic(Q_ILL, B_ILL, {"a": (2,)})
+    settings = dict(steps=5000, step_size=Constant(0.025), divergence_factor=1e6)
+    whole = run(objective, {"a": np.ones(2)}, **settings)
+    k = whole.steps + 1  # stop just before evaluating the point that diverges
+    first = run(objective, {"a": np.ones(2)}, stop_requested=stop_after(k), **settings)
+    assert first.reason is StopReason.INTERRUPTED
+    assert_same_run(run(objective, None, state=first.state, **settings), whole)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (dict(batch_size=None), "full batch"),
+        (dict(step_size=0.05, n_samples=40, batch_size=7, seed=4, steps=60), None),  # the right settings: accepted
+        (dict(n_samples=30), "permutation"),
+    ],
+)
+def test_state_must_fit_the_settings(change, fragment):
+    settings = RESUMABLE["mini-batch, constant"]
+    objective, _, _ = least_squares()
+    first = run(objective, {"w": np.zeros(3)}, stop_requested=stop_after(3), **settings)
+    if fragment is None:
+        run(objective, None, state=first.state, **{**settings, **change})
+        return
+    with pytest.raises(UserError, match=fragment) as info:
+        run(objective, None, state=first.state, **{**settings, **change})
+    assert "\n" not in str(info.value)
+
+
+def test_full_batch_state_refused_by_a_minibatch_run():
+    objective, _, _ = least_squares()
+    first = run(objective, {"w": np.zeros(3)}, steps=10, step_size="armijo", stop_requested=stop_after(2))
+    with pytest.raises(UserError, match="line-search result"):
+        run(objective, None, steps=10, step_size="armijo", n_samples=40, batch_size=8, state=first.state)
