@@ -102,12 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="go on with an interrupted run, with the settings saved in CHECKPOINT; settings given again must match",
     )
     train.add_argument("--trust", action="store_true", default=None, help="load the kernel even if it was edited by hand")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar (on a terminal) and no periodic log lines (otherwise)")
+    train.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the loss and gradient-norm curves (log scale); needs matplotlib: pip install 'symbp[plot]'")
     train.set_defaults(run=_cmd_train)
 
     demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
     demo.add_argument("--out", default="symbp-demo", type=Path, metavar="DIR", help="folder for the results (default symbp-demo/)")
     demo.set_defaults(run=_cmd_demo)
     return parser
+
+
+class _Silent:
+    """The progress reporter of --quiet: says nothing."""
+
+    def __call__(self, row: object) -> None:
+        pass
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def _int_arg(flag: str, minimum: int):
@@ -266,12 +281,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
 
+    if args.plot is not None:
+        from symbp.plot import require_matplotlib
+
+        require_matplotlib()
+        if args.plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise UserError(f"--plot {args.plot}: the image must end in .png, .pdf or .svg")
+        if not (args.plot.parent if str(args.plot.parent) else Path(".")).is_dir():
+            raise UserError(f"cannot write {args.plot}: the folder {args.plot.parent} does not exist")
+
     # --- train; SIGINT/SIGTERM stop it between two steps ---
-    with StopOnSignals() as stop:
+    from symbp.progress import Progress
+
+    first = 0 if state is None else state.step
+    with StopOnSignals() as stop, Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
         result = train(
             kernel, X, y, steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
             grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
-            stop_requested=stop.requested, state=state,
+            stop_requested=stop.requested, state=state, callback=progress,
         )
     if result.reason is StopReason.INTERRUPTED:
         save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
@@ -284,6 +311,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     save_params(params_path, result.params, **extra)
     save_history(history_path, result.history)
+    if args.plot is not None:
+        from symbp.plot import plot_history
+
+        plot_history(result.history, args.plot, title=Path(kernel_path).stem)
     if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
         checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
     if result.reason is StopReason.DIVERGED:
@@ -309,6 +340,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"  gradient kernel:    {result.kernel}")
     print(f"  parameters:         {result.params}")
     print(f"  history:            {result.history}")
+    if result.plot is not None:
+        print(f"  loss curves:        {result.plot}")
+    else:
+        from symbp.plot import INSTALL_HINT
+
+        print(f"  loss curves:        not drawn ({INSTALL_HINT})")
     print(
         f"  {result.steps} Armijo steps ({result.reason}): loss R = {result.final_loss:.6g} "
         f"vs {result.mean_loss:.6g} for the mean-only predictor ({result.final_loss / result.mean_loss:.1%} of it)"

@@ -14,6 +14,7 @@ from symbp.emit import emit
 from symbp.errors import UserError
 from symbp.files import write_text_atomic
 from symbp.load import load_kernel
+from symbp.plot import plot_history
 from symbp.train import save_history, save_params, train
 
 
@@ -25,6 +26,7 @@ class DemoResult:
     kernel: Path
     params: Path
     history: Path
+    plot: Path | None  # None when matplotlib is missing
     final_loss: float
     mean_loss: float
     steps: int
@@ -61,11 +63,16 @@ def demo(folder: str | os.PathLike[str] = "symbp-demo", hidden: int = 8, sigma: 
         y_scale=y_scaler.scale,
     )
     history = save_history(out / f"{derivation.spec.name}.history.csv", result.history)
+    try:
+        plot = plot_history(result.history, out / f"{derivation.spec.name}.loss.png", title=f"{derivation.spec.name} on the diabetes data")
+    except UserError:
+        plot = None  # matplotlib is an optional extra; the command line says how to get it
     return DemoResult(
         tex=tex,
         kernel=kernel_path,
         params=params,
         history=history,
+        plot=plot,
         # R scales with the square of the target's unit.
         final_loss=result.final_loss * float(y_scaler.scale) ** 2,
         mean_loss=float(np.sum((data.y - data.y.mean()) ** 2)),

@@ -103,7 +103,7 @@ def test_demo_runs_and_reports(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert "mean-only predictor" in result.stdout
     produced = sorted(p.name for p in (tmp_path / "symbp-demo").iterdir())
-    assert produced == sorted(["tanh_identity_m8_p10.tex", "tanh_identity_m8_p10.py", "tanh_identity_m8_p10.params.npz", "tanh_identity_m8_p10.history.csv"])
+    assert produced == sorted(["tanh_identity_m8_p10.tex", "tanh_identity_m8_p10.py", "tanh_identity_m8_p10.params.npz", "tanh_identity_m8_p10.history.csv", "tanh_identity_m8_p10.loss.png"])
     share = float(result.stdout.split("(")[-1].split("%")[0])
     assert share < 50.0  # clearly better than predicting the mean
 
@@ -123,3 +123,55 @@ def test_pdf_without_pdflatex_says_how_to_install(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "symbp.cli", "derive", "-o", "x.tex", "--pdf"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 2 and "apt-get install texlive-latex-base" in result.stderr
     assert not (tmp_path / "x.tex").exists()
+
+
+def _small_run(tmp_path):
+    kernel = run_cli("emit", "--hidden", "2", "--out", ".", cwd=tmp_path).stdout.strip()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 2))
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X, X[:, 0] - X[:, 1] ** 2]), delimiter=",", header="a,b,y", comments="")
+    return kernel
+
+
+def test_plain_progress_lines_when_not_a_terminal(tmp_path) -> None:
+    kernel = _small_run(tmp_path)
+    result = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--steps", "100", cwd=tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert result.returncode == 0 and len(lines) == 11 and "loss" in lines[-1] and lines[-1].startswith("step 100/100")
+    quiet = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--steps", "100", "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    import io
+
+    from symbp.progress import Progress
+    from symbp.runner import HistoryRow
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    with Progress(50, stream=stream) as progress:
+        assert progress.bar is not None
+        for step in range(51):
+            progress(HistoryRow(step, 1.0 / (step + 1), 0.5, 0.1))
+    text = stream.getvalue()
+    assert "50/50" in text and "loss" in text and "step" in text
+
+
+def test_plot_writes_an_image(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    kernel = _small_run(tmp_path)
+    result = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--steps", "50", "--quiet", "--plot", "loss.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_without_matplotlib_says_how_to_install(tmp_path) -> None:
+    kernel = _small_run(tmp_path)
+    code = "import sys; sys.modules['matplotlib'] = None; from symbp.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run([sys.executable, "-c", code, "train", kernel, "--data", "d.csv", "--target", "y", "--plot", "loss.png"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "pip install 'symbp[plot]'" in result.stderr
+    assert not (tmp_path / "loss.png").exists() and not list(tmp_path.glob("*.params.npz"))
