@@ -157,23 +157,27 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
     if args.pdf and args.output is None:
         raise UserError("--pdf needs -o FILE.tex: the PDF is written next to the .tex file")
-    if args.output is not None and args.output.suffix != ".tex":
-        raise UserError(f"-o {args.output}: the output file must end in .tex")
-    spec = _spec(args)
-    derivation = derive(spec=spec)
+    if args.pdf and args.formulas:
+        raise UserError("--pdf compiles the whole document; leave out --formulas (the formulas alone are not a document)")
+    if args.output is not None:
+        if args.output.suffix != ".tex":
+            raise UserError(f"-o {args.output}: the output file must end in .tex")
+        for path in (args.output, args.output.with_suffix(".pdf")) if args.pdf else (args.output,):
+            if path.is_dir():
+                raise UserError(f"-o {args.output}: {path} is a folder")
+    derivation = derive(spec=_spec(args))
     text = derivation.latex(expand=args.expand) if args.formulas else derivation.document(expand=args.expand)
     if args.output is None:
         sys.stdout.write(text)
         return 0
     if args.pdf:
-        from symbp.pdf import compile_pdf, pdflatex_path
+        from symbp.pdf import compile_pdf
 
-        if pdflatex_path() is None:
-            compile_pdf(text, args.output.with_suffix(".pdf"))  # raises the install hint before anything is written
+        # The PDF first: if pdflatex is missing or fails, nothing is written.
+        pdf = compile_pdf(text, args.output.with_suffix(".pdf"))
     write_text_atomic(args.output, text)
     print(args.output)
     if args.pdf:
-        pdf = compile_pdf(derivation.document(expand=args.expand), args.output.with_suffix(".pdf"))
         print(pdf)
     return 0
 

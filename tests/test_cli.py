@@ -44,6 +44,7 @@ def test_derive_custom_sigma_formulas(capsys) -> None:
         (["derive", "--expand"], "needs a concrete input size"),
         (["derive", "--inputs", "30", "--expand"], "limited to M·p ≤ 50"),
         (["derive", "--pdf"], "--pdf needs -o"),
+        (["derive", "--formulas", "-o", "f.tex", "--pdf"], "leave out --formulas"),
         (["emit", "--name", "Bad-Name"], "kernel name"),
         (["train", "missing.py", "--data", "missing.csv"], "does not exist"),
         (["derive", "--hidden"], "expected one argument"),
