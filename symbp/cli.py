@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="go on with an interrupted run, with the settings saved in CHECKPOINT; settings given again must match",
     )
     train.add_argument("--trust", action="store_true", default=None, help="load the kernel even if it was edited by hand")
+    train.add_argument(
+        "--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="train on a Dask cluster: the data stay partitioned on the workers and only the parameters travel; "
+        "no ADDRESS starts a local cluster of 2 workers, tcp://HOST:PORT uses a running scheduler (pip install 'symbp[dask]')",
+    )
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar (on a terminal) and no periodic log lines (otherwise)")
     train.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the loss and gradient-norm curves (log scale); needs matplotlib: pip install 'symbp[plot]'")
     train.set_defaults(run=_cmd_train)
@@ -194,6 +199,14 @@ def _cmd_emit(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    with ExitStack() as resources:  # closes a Dask client (and its local cluster) however training ends
+        return _train(args, resources)
+
+
+def _train(args: argparse.Namespace, resources) -> int:
+    import hashlib
     import math
     import shlex
     import signal
@@ -261,9 +274,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UserError(f"kernel {kernel_path} is not the kernel the run in {args.resume} was started with ({settings.kernel}); give that kernel")
     target = settings.target if settings else args.target
     targets = None if target is None else [t.strip() for t in target.split(",")]
-    data = load(data_path, targets[0] if targets and len(targets) == 1 else targets)
-    X, y = check_data(kernel, data.X, data.y, source=str(data_path))
-    digest = data_sha256(X, y)
+    chosen = targets[0] if targets and len(targets) == 1 else targets
+    client = parts = None
+    if args.dask is not None:
+        # The data stay partitioned on the cluster; the client never holds them.
+        from symbp.cluster import connect, read_data
+
+        if (settings.batch_size if settings else args.batch_size) is not None:
+            raise UserError("--batch-size is not supported with --dask: the cluster evaluates the full-batch gradient")
+        client = resources.enter_context(connect(args.dask or None))
+        parts = read_data(client, data_path, chosen)
+        with open(data_path, "rb") as stream:
+            digest = "file:" + hashlib.file_digest(stream, "sha256").hexdigest()
+    else:
+        data = load(data_path, chosen)
+        X, y = check_data(kernel, data.X, data.y, source=str(data_path))
+        digest = data_sha256(X, y)
     if settings and digest != settings.data_sha256:
         raise UserError(f"the data in {data_path} (target {target!r}) differ from those the run in {args.resume} was started with ({settings.data}); give those data")
     if settings is None:
@@ -277,8 +303,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     extra = {}
     if settings.standardize:
-        scaler = Standardizer.fit(X)
-        X = scaler.transform(X)
+        if parts is not None:
+            from symbp.cluster import standardize as standardize_partitions
+
+            parts, scaler = standardize_partitions(parts)
+        else:
+            scaler = Standardizer.fit(X)
+            X = scaler.transform(X)
         extra = {"x_mean": scaler.mean, "x_scale": scaler.scale}
     params_path, history_path = Path(f"{prefix}.params.npz"), Path(f"{prefix}.history.csv")
     for path in (params_path, history_path, checkpoint_path):
@@ -299,11 +330,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     first = 0 if state is None else state.step
     with StopOnSignals() as stop, Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
-        result = train(
-            kernel, X, y, steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
+        common = dict(
+            steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
             grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
             stop_requested=stop.requested, state=state, callback=progress,
         )
+        if parts is not None:
+            from symbp.cluster import train_on_cluster
+
+            result = train_on_cluster(kernel_path, parts, client, trust=trust, **common)
+        else:
+            result = train(kernel, X, y, **common)
     if result.reason is StopReason.INTERRUPTED:
         save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
         name = signal.Signals(stop.received).name

@@ -176,3 +176,25 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-c", code, "train", kernel, "--data", "d.csv", "--target", "y", "--plot", "loss.png"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "pip install 'symbp[plot]'" in result.stderr
     assert not (tmp_path / "loss.png").exists() and not list(tmp_path.glob("*.params.npz"))
+
+
+@pytest.mark.slow
+def test_train_on_a_local_dask_cluster_matches_single_process(tmp_path) -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        from tests.conftest import under_ci
+
+        if under_ci():
+            pytest.fail("dask is missing under CI: the test extras must install it")
+        pytest.skip("dask not installed (pip install -e '.[dask]')")
+    kernel = _small_run(tmp_path)
+    local = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--steps", "20", "--quiet", "-o", "local", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    on_dask = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--steps", "20", "--quiet", "-o", "dask", "--dask", cwd=tmp_path)
+    assert on_dask.returncode == 0, on_dask.stderr
+    a, b = np.load(tmp_path / "local.params.npz"), np.load(tmp_path / "dask.params.npz")
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-9, atol=1e-12)
+    bad = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--dask=http://example.org", cwd=tmp_path)
+    assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
