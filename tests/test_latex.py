@@ -23,7 +23,7 @@ def test_usual_derivative_forms_are_printed() -> None:
     sig = derive(hidden=2, sigma="sigmoid").document()
     assert r"\left(1 - h_{im}\right) h_{im}" in sig
     relu = derive(hidden=2, sigma="relu").document()
-    assert r"\mathbb{1}\left[a_{im} > 0\right]" in relu
+    assert r"\mathbf{1}\left[a_{im} > 0\right]" in relu
 
 
 def test_vector_output_keeps_the_output_index() -> None:
