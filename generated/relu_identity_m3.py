@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = numpy.maximum(0, a)
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = z
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         delta2 = numpy.heaviside(a, 0.0)*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
@@ -146,4 +148,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 6e3290ed86882e051899d2ca615f0ed14d1af352253bcd5b2255149f7a7c63ed
+# symbp-body-sha256: 2d5f87c95f7e4c72491b36999d1130751d111bcb09f0c9c6c5b714645d7bb848

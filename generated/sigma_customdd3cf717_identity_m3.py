@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*a
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = z
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         _t0 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
         delta2 = (_t0*(0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + _t0)*_c0
         gW1 += delta1.T @ h
@@ -147,4 +149,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 5b98385f82efb924baa884bead49b20ece5329a6c24a6f1c196e128fa2442658
+# symbp-body-sha256: e72d5e9b5199f5a3554fd33e45bbd7b58b849749a2c2d3c52a8924e11120bc8b

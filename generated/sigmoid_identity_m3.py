@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = z
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         delta2 = (1 - h)*_c0*h
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
@@ -146,4 +148,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 3159c4c2addfc7a050cd9b6b657d9b169526d659d665a9f3decff5cb538ccc77
+# symbp-body-sha256: 73068b3bcaf74372a3b0f19d22aa76df44e1dee0ee63a3b8999679455abbcc5e

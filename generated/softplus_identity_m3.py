@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = numpy.logaddexp(0, a)
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = z
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         delta2 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
@@ -146,4 +148,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: de0e17c53df6fc7480f4786e361bb751409529f6495188b531b9085214ea1d7e
+# symbp-body-sha256: 25992dc42b873d95b846f1853b4126482e880f23cfebaf59e86f1d07552ff1dc

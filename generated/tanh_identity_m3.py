@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = numpy.tanh(a)
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = z
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = 2*f - 2*Y
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         delta2 = (1 - h**2)*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
@@ -146,4 +148,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 54e6b0f69f5e2aff7e23e70217fc90fdc3a334d6e5910a47697f5295dfa1f75b
+# symbp-body-sha256: 959c4d8c76354ffbd56f5441add8c6e593c9e1133c059edf1ea009dd70da783b

@@ -47,10 +47,12 @@ def _forward(W1, b1, W2, b2, X):
         f(x_{i}) = g\left(z_{i}\right) = \frac{1}{1 + e^{- z_{i}}}
     """
     _c0 = X @ W2.T
-    a = _c0 + b2
+    _c0 += b2
+    a = _c0
     h = numpy.tanh(a)
     _c1 = h @ W1.T
-    z = _c1 + b1
+    _c1 += b1
+    z = _c1
     f = (0.5 + 0.5*(numpy.tanh((1/2)*z)))
     return a, h, z, f
 
@@ -108,7 +110,7 @@ def loss_and_grad(params, X, y):
         a, h, z, f = _forward(W1, b1, W2, b2, X)
         R += float(numpy.sum((-f + Y)**2))
         delta1 = (1 - f)*(2*f - 2*Y)*f
-        _c0 = delta1 @ W1
+        _c0 = delta1 * W1
         delta2 = (1 - h**2)*_c0
         gW1 += delta1.T @ h
         gb1 += delta1.sum(axis=0)
@@ -146,4 +148,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 2b06b5cd4e77c26d0b75ca330532c11fe04af0e061aa1694215d87a107d03ba1
+# symbp-body-sha256: 3cbc0e8be91a3feffd86263eeb187c68eab5964dec7fc08d44a129df99a1d709

@@ -101,7 +101,39 @@ class Printed:
 SIZES = {mo.k: "D", mo.m: "M", mo.j: "p"}
 
 
-def print_operations(operations: tuple[Operation, ...], blocked: bool = False) -> Printed:
+def _uses(operations: tuple[Operation, ...]) -> dict[str, int]:
+    """How many operations read each array."""
+    counts: dict[str, int] = {}
+    for op in operations:
+        if isinstance(op, Contract):
+            names = [o.name for o in op.operands]
+        else:
+            names = [str(item.base.label) for item in op.expr.atoms(sp.Indexed)] + [str(s) for s in op.expr.free_symbols if isinstance(s, sp.Symbol)]
+        for name in set(names):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _in_place(op: Elementwise, uses: dict[str, int], fresh: set[str]) -> tuple[str, str, sp.Expr] | None:
+    """For ``target = _c + rest`` where the contraction result _c is read only here (a bias added to a
+    matrix product): (the temporary, the operator, rest), so that _c is updated in place.
+
+    Products are left alone: measured on blocks of 2048 × 50, ``_c *= (1 - h**2)`` was slower than
+    ``(1 - h**2)*_c``."""
+    if not isinstance(op.expr, sp.Add):
+        return None
+    for arg in op.expr.args:
+        name = str(arg.base.label) if isinstance(arg, sp.Indexed) else ""
+        # Only a new array that nothing else reads may be updated in place (never an alias of an input).
+        if name in fresh and uses.get(name) == 1:
+            if tuple(arg.indices) != op.target.axes:
+                continue
+            rest = op.expr.func(*(a for a in op.expr.args if a is not arg))
+            return str(arg.base.label), "+=" if isinstance(op.expr, sp.Add) else "*=", rest
+    return None
+
+
+def print_operations(operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset()) -> Printed:
     """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``.
 
     Args:
@@ -109,13 +141,19 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False) -
         blocked: the lines run once per block of samples; every sum over the
             samples i (a gradient, the loss) then accumulates with ``+=`` into an
             array that ``init`` sets to zero.
+        unit_axes: axes of length 1 (the outputs when d = 1): a product summed
+            over one of them is a broadcast product, not a matrix product.
     """
     printer = KernelPrinter()
     out = Printed()
     temps = sp.numbered_symbols("_t")
+    uses = _uses(operations)
+    fresh: set[str] = set()
     for op in operations:
         if isinstance(op, Contract):
-            code = contraction(op)
+            code = contraction(op, unit_axes)
+            if not code.removesuffix(".T").isidentifier():
+                fresh.add(op.target.name)
             if blocked and mo.i in op.summed and mo.i not in op.target.axes:
                 shape = ", ".join(SIZES[ax] for ax in op.target.axes)
                 out.init.append(f"{op.target.name} = numpy.zeros(({shape},))" if len(op.target.axes) == 1 else f"{op.target.name} = numpy.zeros(({shape}))")
@@ -128,6 +166,15 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False) -
         if blocked and isinstance(op, Elementwise) and mo.i not in axes:
             raise InternalError(f"{target} is computed after a sum over samples; blocked kernels cannot place it")
         printer.target_axes = axes
+        update = _in_place(op, uses, fresh) if isinstance(op, Elementwise) else None
+        if update is not None:
+            temp_name, operator, rest = update
+            replacements, body = sp.cse([rest], symbols=temps)
+            for temp, value in replacements:
+                out.lines.append(f"{temp} = {printer.doprint(value)}")
+            out.lines.append(f"{temp_name} {operator} {printer.doprint(body[0])}")
+            out.lines.append(f"{target} = {temp_name}")
+            continue
         replacements, body = sp.cse([op.expr], symbols=temps)
         for temp, value in replacements:
             out.lines.append(f"{temp} = {printer.doprint(value)}")
@@ -146,11 +193,15 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False) -
     return out
 
 
-def contraction(op: Contract) -> str:
+def contraction(op: Contract, unit_axes: frozenset = frozenset()) -> str:
     """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``."""
     operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
     scale = [o.name for o in op.operands if not o.axes and _is_number(o.name)]
-    code = _matmul(operands, op.summed, op.target.axes) or _reduce(operands, op.summed, op.target.axes) or _einsum(operands, op.target.axes)
+    code = (
+        _matmul(operands, op.summed, op.target.axes, unit_axes)
+        or _reduce(operands, op.summed, op.target.axes)
+        or _einsum(operands, op.target.axes)
+    )
     return " * ".join(scale + [code]) if scale else code
 
 
@@ -166,7 +217,7 @@ def _name(operand: Operand) -> str:
     return ARRAY_NAMES.get(operand.name, operand.name)
 
 
-def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...]) -> str | None:
+def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...], unit_axes: frozenset = frozenset()) -> str | None:
     if len(operands) != 2 or len(summed) != 1:
         return None
     (s,) = summed
@@ -179,6 +230,8 @@ def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
             continue
         lhs = _name(left) if left.axes[-1] == s else f"{_name(left)}.T"
         rhs = _name(right) if right.axes[0] == s else f"{_name(right)}.T"
+        if s in unit_axes and not lhs.endswith(".T") and not rhs.endswith(".T"):
+            return f"{lhs} * {rhs}"  # (n, 1) @ (1, M) is an outer product: broadcasting is cheaper than a matrix product
         return f"{lhs} @ {rhs}"
     return None
 

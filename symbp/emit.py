@@ -77,9 +77,10 @@ def statements(derivation: Derivation) -> dict[str, list[Statement]]:
 def print_kernel(derivation: Derivation) -> KernelSource:
     """Lower and print the three programs, and print the LaTeX for the docstrings."""
     programs = statements(derivation)
-    forward = print_operations(lower(programs["forward"]))
-    loss = print_operations(lower(programs["loss"]), blocked=True)
-    backward = print_operations(lower(programs["backward"]), blocked=True)
+    unit = frozenset({mo.k}) if derivation.spec.outputs == 1 else frozenset()
+    forward = print_operations(lower(programs["forward"]), unit_axes=unit)
+    loss = print_operations(lower(programs["loss"]), blocked=True, unit_axes=unit)
+    backward = print_operations(lower(programs["backward"]), blocked=True, unit_axes=unit)
     imports = tuple(sorted(forward.modules | loss.modules | backward.modules | {"numpy"}))
     if imports != ("numpy",):
         raise InternalError(f"a kernel must import numpy only, but the printer used {imports}")
