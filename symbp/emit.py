@@ -23,15 +23,13 @@ from symbp.codeprint import print_operations
 from symbp.derive import Derivation
 from symbp.errors import InternalError, UserError
 from symbp.files import write_text_atomic
+from symbp.kernel_format import BODY_HASH_PREFIX, KERNEL_FORMAT
 from symbp.lower import Statement, lower
 from symbp.render import render
 from symbp.spec import NAME_PATTERN, Spec
 from symbp.stable import stabilize
 
 TEMPLATE = "numpy/kernel.py.jinja"
-#: Bumped whenever the kernel interface changes; load_kernel refuses other formats.
-KERNEL_FORMAT = 1
-BODY_HASH_PREFIX = "# symbp-body-sha256: "
 #: Samples per block in loss and loss_and_grad: the working memory stays a few
 #: blocks of (BLOCK_ROWS × M) floats whatever n is, and each block stays in cache.
 BLOCK_ROWS = 2048

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from symbp.emit import BODY_HASH_PREFIX, KERNEL_FORMAT
+from symbp.kernel_format import BODY_HASH_PREFIX, KERNEL_FORMAT
 from symbp.errors import KernelError
 
 #: What every kernel module defines.

@@ -1,0 +1,11 @@
+"""What a generated kernel file records about itself, shared by the emitter and the loader.
+
+Kept apart from :mod:`symbp.emit` so that loading a kernel never imports SymPy.
+"""
+
+from __future__ import annotations
+
+#: Bumped whenever the kernel interface changes; load_kernel refuses other formats.
+KERNEL_FORMAT = 1
+#: The last line of every kernel: this prefix and the SHA-256 of everything above it.
+BODY_HASH_PREFIX = "# symbp-body-sha256: "
