@@ -1,0 +1,28 @@
+"""Running Python in fresh processes, with this checkout importable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: The repository root, put on the subprocesses' path so that an uninstalled checkout works too.
+ROOT: Path = Path(__file__).resolve().parent.parent
+
+
+def run_python(*args: str) -> tuple[float, str]:
+    """Run ``python args`` in a fresh process from the repository root; its wall time and standard output.
+
+    Raises:
+        RuntimeError: the process failed; the message carries its standard error.
+    """
+    variables = dict(os.environ)
+    variables["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), variables.get("PYTHONPATH", "")]))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=variables, cwd=ROOT, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess {' '.join(args[:2])} failed with status {done.returncode}:\n{done.stderr}")
+    return seconds, done.stdout

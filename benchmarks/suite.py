@@ -1,0 +1,161 @@
+"""The measurements, in order: check and time every case, then memory, start-up and training.
+
+Each implementation of each case is checked and timed in a fresh process of
+its own (:mod:`benchmarks.worker`), so that no library's thread pool disturbs
+another's and each runs in its default configuration.  :func:`run_suite`
+returns plain results; :mod:`benchmarks.report` turns them into the table and
+the target lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from benchmarks.cases import MEMORY_SIZE, SIGMAS, Case, Kernels, Size, make_problem
+from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult, kernel_prepared, measure
+from benchmarks.memory import MemoryResult, measure_memory
+from benchmarks.peers import PEERS, Peer
+from benchmarks.processes import run_python
+from benchmarks.startup import Startup, measure_startup
+from benchmarks.training import HIDDEN, Training, measure_training
+from benchmarks.worker import Job, save_reference
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The kernel's row and every peer's for one case."""
+
+    case: Case
+    rows: tuple[PeerResult, ...]
+
+    def row(self, name: str) -> PeerResult | None:
+        """The row of the named implementation, or None when it was not part of the run."""
+        return next((r for r in self.rows if r.name == name), None)
+
+    def ratio(self, name: str) -> float | None:
+        """Kernel time ÷ the named implementation's time, when both were timed."""
+        ours, theirs = self.row(KERNEL), self.row(name)
+        if ours is None or theirs is None or ours.timing is None or theirs.timing is None:
+            return None
+        return ours.timing.median / theirs.timing.median
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Everything measured in one run; ``memory``, ``startup`` and ``training`` are None when skipped."""
+
+    sizes: tuple[Size, ...]
+    repeats: int
+    isolated: bool
+    cases: tuple[CaseResult, ...]
+    memory: tuple[MemoryResult, ...] | None
+    startup: Startup | None
+    training: Training | None
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+
+    @property
+    def mismatches(self) -> list[tuple[Case, PeerResult]]:
+        """Every implementation whose answer differed from the kernel's."""
+        return [(c.case, r) for c in self.cases for r in c.rows if r.check is Check.MISMATCH]
+
+
+def _in_worker(job: Job) -> PeerResult:
+    _, stdout = run_python("-m", "benchmarks.worker", job.to_json())
+    return PeerResult.from_dict(json.loads(stdout.strip().splitlines()[-1]))
+
+
+def run_case(
+    kernel: ModuleType,
+    case: Case,
+    repeats: int,
+    peers: tuple[Peer, ...] | None = None,
+    *,
+    isolate: bool = True,
+) -> CaseResult:
+    """Check every peer against the kernel on one case, then time the kernel and the peers that agree.
+
+    Args:
+        kernel: the loaded kernel module for the case's σ and M (its file is reused by the workers).
+        case: size and σ.
+        repeats: timed batches per implementation.
+        peers: default :data:`~benchmarks.peers.PEERS`.
+        isolate: one fresh process per implementation (the peers must then be
+            ones in PEERS), plus the diagnostic row :data:`KERNEL_COLD`;
+            False runs everything in this process.
+    """
+    peers = PEERS if peers is None else peers
+    problem = make_problem(kernel, case.size)
+    reference = kernel.loss_and_grad(problem.params, problem.X, problem.y)
+    if not isolate:
+        rows = [measure(KERNEL, lambda: kernel_prepared(kernel, problem), reference, repeats)]
+        rows += [measure(p.name, lambda p=p: p.prepare(case, problem), reference, repeats) for p in peers]
+        return CaseResult(case, tuple(rows))
+    reference_file = Path(kernel.__file__).with_suffix(f".n{case.size.n}.reference.npz")
+    save_reference(reference_file, reference)
+    size = case.size
+    jobs = [Job(name, case.sigma, size.n, size.p, size.M, str(kernel.__file__), str(reference_file), repeats)
+            for name in (KERNEL, KERNEL_COLD, *(p.name for p in peers))]
+    return CaseResult(case, tuple(_in_worker(job) for job in jobs))
+
+
+def run_suite(
+    sizes: tuple[Size, ...],
+    repeats: int,
+    *,
+    extras: bool = True,
+    quick: bool = False,
+    isolate: bool = True,
+    progress: Callable[[str], None] = lambda message: None,
+) -> SuiteResult:
+    """Run the benchmarks.
+
+    Args:
+        sizes: the (n, p, M) to time, each with every σ in :data:`SIGMAS`.
+        repeats: timed batches per implementation and case (the median is reported).
+        extras: also measure memory, start-up and training.
+        quick: for the extras, one fresh process per start-up figure, derive
+            and emit for M = 3 only, one training run each (for smoke tests).
+        isolate: time each implementation in a fresh process (see :func:`run_case`).
+        progress: called with a line of text as each part starts.
+
+    Returns:
+        The :class:`SuiteResult`.
+    """
+    load_before = os.getloadavg()
+    kernels = Kernels()
+    try:
+        cases = []
+        for size in sizes:
+            for sigma in SIGMAS:
+                progress(f"timing {size} sigma={sigma}")
+                cases.append(run_case(kernels.get(sigma, size.M), Case(size, sigma), repeats, isolate=isolate))
+        memory = startup = training = None
+        if extras:
+            progress(f"memory at {MEMORY_SIZE}")
+            memory = tuple(
+                measure_memory(kernels.get(sigma, MEMORY_SIZE.M), make_problem(kernels.get(sigma, MEMORY_SIZE.M), MEMORY_SIZE), MEMORY_SIZE, sigma)
+                for sigma in SIGMAS
+            )
+            progress("start-up (fresh processes)")
+            startup = measure_startup((3,), runs=1) if quick else measure_startup()
+            progress("training on the diabetes data")
+            training = measure_training(kernels.get("tanh", HIDDEN), runs=1 if quick else 3)
+    finally:
+        kernels.close()
+    return SuiteResult(
+        sizes=sizes,
+        repeats=repeats,
+        isolated=isolate,
+        cases=tuple(cases),
+        memory=memory,
+        startup=startup,
+        training=training,
+        load_before=load_before,
+        load_after=os.getloadavg(),
+    )

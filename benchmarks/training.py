@@ -1,0 +1,122 @@
+"""Training speed: full-batch gradient descent with a constant step on the shipped diabetes data.
+
+symbp's runner (:func:`symbp.train`) takes ``steps`` steps of size γ on R; the
+same number of steps of scikit-learn's SGD solver with the whole data set as
+the batch and no momentum is the comparison.  scikit-learn descends on
+R/(2n), so its learning rate is γ·2n for the same step in parameter space.
+Both start from their own random initial weights; the final losses are shown
+to confirm that both trained.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+import symbp
+import symbp.data
+
+#: Full-batch steps, and symbp's constant step size γ on R = Σᵢ (yᵢ − f(xᵢ))².
+STEPS: int = 500
+GAMMA: float = 0.001
+#: Hidden units, as in ``symbp demo``.
+HIDDEN: int = 8
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Median wall time of a training run and the loss R on the training data afterwards."""
+
+    who: str
+    seconds: float
+    final_R: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Training:
+    """symbp's run and scikit-learn's (None when scikit-learn is missing)."""
+
+    n: int
+    p: int
+    symbp: TrainingRun
+    sklearn: TrainingRun | None
+
+    @property
+    def ratio(self) -> float | None:
+        """symbp's time ÷ scikit-learn's."""
+        return None if self.sklearn is None else self.symbp.seconds / self.sklearn.seconds
+
+
+def diabetes_standardised() -> tuple[np.ndarray, np.ndarray]:
+    """The diabetes data with every column of X, and y, scaled to mean 0 and standard deviation 1."""
+    data = symbp.data.diabetes()
+    X = (data.X - data.X.mean(axis=0)) / data.X.std(axis=0)
+    y = (data.y - data.y.mean()) / data.y.std()
+    return X, y
+
+
+def train_symbp(kernel: ModuleType, X: np.ndarray, y: np.ndarray, runs: int = 3) -> TrainingRun:
+    """``symbp.train`` for :data:`STEPS` constant steps of :data:`GAMMA`."""
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = symbp.train(kernel, X, y, steps=STEPS, step_size=GAMMA, seed=0)
+        times.append(time.perf_counter() - start)
+    assert result is not None
+    final = kernel.loss(result.params, X, y)
+    return TrainingRun(who="symbp.train", seconds=statistics.median(times), final_R=float(final), steps=len(result.history) - 1)
+
+
+def train_sklearn(X: np.ndarray, y: np.ndarray, runs: int = 3) -> TrainingRun:
+    """``MLPRegressor(solver="sgd")`` with one batch of all n samples, the equivalent constant step and no momentum.
+
+    Raises:
+        ImportError: scikit-learn is not installed.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    n = X.shape[0]
+    times, mlp = [], None
+    for _ in range(runs):
+        mlp = MLPRegressor(
+            hidden_layer_sizes=(HIDDEN,),
+            activation="tanh",
+            solver="sgd",
+            batch_size=n,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            shuffle=False,
+            tol=0.0,
+            n_iter_no_change=STEPS + 1,  # never stop early: exactly STEPS steps, like symbp's run
+            max_iter=STEPS,
+            learning_rate="constant",
+            learning_rate_init=GAMMA * 2 * n,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            mlp.fit(X, y)
+            times.append(time.perf_counter() - start)
+    assert mlp is not None
+    final = float(np.sum((y - mlp.predict(X)) ** 2))
+    return TrainingRun(who="scikit-learn MLPRegressor", seconds=statistics.median(times), final_R=final, steps=int(mlp.n_iter_))
+
+
+def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
+    """Both training runs on the standardised diabetes data; ``kernel`` is the tanh kernel with :data:`HIDDEN` units."""
+    X, y = diabetes_standardised()
+    ours = train_symbp(kernel, X, y, runs)
+    try:
+        theirs: TrainingRun | None = train_sklearn(X, y, runs)
+    except ImportError:
+        theirs = None
+    return Training(n=X.shape[0], p=X.shape[1], symbp=ours, sklearn=theirs)

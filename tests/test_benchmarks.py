@@ -1,0 +1,98 @@
+"""Tests for benchmarks/: the suite runs, checks every peer, and reports missing or wrong peers.
+
+They pass whether or not JAX, PyTorch and scikit-learn are installed: a missing
+peer must show up as "missing (pip install -e '.[bench]')", never vanish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import symbp
+from benchmarks import run, suite
+from benchmarks.cases import SIGMAS, SIZES, Case, Problem, Size, make_problem
+from benchmarks.peers import INSTALL_HINT, PEERS, HandWrittenNumPy, Prepared, numpy_backprop, relative_difference
+from benchmarks.measure import KERNEL, Check
+from benchmarks.suite import run_case
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = Case(Size(64, 4, 3), "tanh")
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    return symbp.load_kernel(ROOT / "generated" / "tanh_identity_m3.py")
+
+
+class AbsentPeer:
+    """A peer whose library is not installed."""
+
+    name = "absent"
+
+    def prepare(self, case: Case, problem: Problem) -> Prepared:
+        raise ImportError("No module named 'absent'")
+
+
+class WrongPeer:
+    """A peer whose loss is off by one."""
+
+    name = "wrong"
+
+    def prepare(self, case: Case, problem: Problem) -> Prepared:
+        def call():
+            R, grads = numpy_backprop(problem.params, problem.X, problem.y, case.sigma)
+            return R + 1.0, grads
+
+        return Prepared(call=call, result=call)
+
+
+def test_hand_written_numpy_agrees_with_the_kernel(kernel) -> None:
+    problem = make_problem(kernel, TINY.size)
+    ours = kernel.loss_and_grad(problem.params, problem.X, problem.y)
+    assert relative_difference(ours, numpy_backprop(problem.params, problem.X, problem.y, "tanh")) < 1e-12
+
+
+def test_a_missing_peer_is_reported_and_a_wrong_one_is_not_timed(kernel) -> None:
+    result = run_case(kernel, TINY, repeats=1, peers=(HandWrittenNumPy(), AbsentPeer(), WrongPeer()), isolate=False)
+    assert [row.name for row in result.rows] == [KERNEL, "NumPy by hand", "absent", "wrong"]
+    assert result.row("NumPy by hand").check is Check.OK and result.row("NumPy by hand").timing is not None
+    absent = result.row("absent")
+    assert absent.check is Check.MISSING and INSTALL_HINT in absent.note and absent.timing is None
+    wrong = result.row("wrong")
+    assert wrong.check is Check.MISMATCH and wrong.timing is None and wrong.difference > 1e-8
+
+
+@pytest.mark.slow
+def test_a_mismatch_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(suite, "PEERS", (HandWrittenNumPy(), WrongPeer()))
+    out = tmp_path / "results.md"
+    assert run.main(["--sizes", "small", "--repeats", "1", "--no-extras", "--in-process", "--out", str(out)]) == 1
+    assert "FAILED" in out.read_text(encoding="utf-8")
+    assert "disagrees with the kernel" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_smallest_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results.md"
+    assert run.main(["--sizes", "small", "--repeats", "2", "--quick", "--out", str(out)]) == 0
+    report = out.read_text(encoding="utf-8")
+    assert report in capsys.readouterr().out
+    rows = {}
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] == str(SIZES[0]):
+            rows[cells[1], cells[2].strip("*")] = line
+    for sigma in SIGMAS:
+        assert (sigma, KERNEL) in rows
+        for peer in PEERS:
+            line = rows[sigma, peer.name]
+            # Every peer was either checked against the kernel, reported missing, or is the floor (no gradient).
+            assert "| ok (max rel. diff." in line or INSTALL_HINT in line or (peer.name == "floor" and "n/a" in line), line
+        # Hand-written NumPy needs nothing beyond NumPy: its check must have run and passed.
+        assert "| ok (max rel. diff." in rows[sigma, "NumPy by hand"]
+    for target in ("kernel ÷ NumPy by hand ≤ 1.2", "peak extra memory", "training time", "first gradient"):
+        assert target in report
+    assert "## Start-up" in report and "## Training" in report and "CPU:" in report
+
