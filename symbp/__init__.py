@@ -11,7 +11,8 @@ The three uses, from Python::
 
 from __future__ import annotations
 
-from symbp.derive import Derivation, derive
+from typing import TYPE_CHECKING
+
 from symbp.errors import (
     DataError,
     ExpressionError,
@@ -21,10 +22,34 @@ from symbp.errors import (
     SymbpError,
     UserError,
 )
-from symbp.emit import emit
 from symbp.load import load_kernel
-from symbp.spec import Spec, make_spec
 from symbp.train import train
+
+if TYPE_CHECKING:
+    from symbp.derivation import Derivation, derive
+    from symbp.emitter import emit
+    from symbp.spec import Spec, make_spec
+
+# The SymPy side (deriving, emitting, specs) is imported on first use: loading a
+# kernel and training with it never pay for importing SymPy.
+_LAZY = {
+    "Derivation": "symbp.derivation",
+    "derive": "symbp.derivation",
+    "emit": "symbp.emitter",
+    "Spec": "symbp.spec",
+    "make_spec": "symbp.spec",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'symbp' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

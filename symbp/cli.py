@@ -157,7 +157,7 @@ def _float_arg(flag: str):
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    from symbp.derive import derive
+    from symbp.derivation import derive
     from symbp.files import write_text_atomic
 
     if args.pdf and args.output is None:
@@ -188,8 +188,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _cmd_emit(args: argparse.Namespace) -> int:
-    from symbp.derive import derive
-    from symbp.emit import emit, kernel_name
+    from symbp.derivation import derive
+    from symbp.emitter import emit, kernel_name
 
     spec = _spec(args)
     kernel_name(spec, args.name)  # check the name before deriving

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from symbp.data import Standardizer, diabetes
-from symbp.derive import derive
-from symbp.emit import emit
+from symbp.derivation import derive
+from symbp.emitter import emit
 from symbp.errors import UserError
 from symbp.files import write_text_atomic
 from symbp.load import load_kernel

@@ -16,7 +16,7 @@ from symbp import model as mo
 from symbp.render import render
 
 if TYPE_CHECKING:
-    from symbp.derive import Derivation
+    from symbp.derivation import Derivation
 
 TEMPLATE = "latex/derivation.tex.jinja"
 

@@ -16,7 +16,7 @@ from symbp import model as mo
 from symbp.errors import SpecError
 
 if TYPE_CHECKING:
-    from symbp.derive import Derivation
+    from symbp.derivation import Derivation
 
 #: Largest number of hidden-layer weights M·p written out component by component.
 MAX_EXPANDED = 50

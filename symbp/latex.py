@@ -15,11 +15,11 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from symbp import model as mo
-from symbp.derive import VALUE
+from symbp.derivation import VALUE
 from symbp.expressions import X
 
 if TYPE_CHECKING:
-    from symbp.derive import Derivation
+    from symbp.derivation import Derivation
 
 #: How each array is written: (LaTeX stem, position of the output axis or None).
 _NAMES: dict[str, tuple[str, int | None]] = {

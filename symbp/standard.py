@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from symbp.derive import derive
-from symbp.emit import emit, render_kernel
+from symbp.derivation import derive
+from symbp.emitter import emit, render_kernel
 from symbp.spec import Spec, make_spec
 
 #: (hidden, sigma, g): sigmoid, tanh, relu, softplus with identity output; tanh with sigmoid output; one custom σ (SiLU).

@@ -25,7 +25,7 @@ import sympy as sp
 from symbp import model as mo
 
 if TYPE_CHECKING:
-    from symbp.derive import Derivation
+    from symbp.derivation import Derivation
 
 Params = dict[str, np.ndarray]
 

@@ -134,8 +134,8 @@ def test_specific_refusals(text: str, message: str) -> None:
 
 
 def test_every_whitelisted_function_prints_with_numpy_alone() -> None:
-    from symbp.derive import derive
-    from symbp.emit import render_kernel
+    from symbp.derivation import derive
+    from symbp.emitter import render_kernel
     from symbp.expressions import FUNCTIONS
 
     for name, (arity, _) in FUNCTIONS.items():

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from symbp.derive import derive
+from symbp.derivation import derive
 from symbp.pdf import latex_problems
 from tests.conftest import under_ci
 

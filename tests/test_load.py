@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from symbp.derive import derive
-from symbp.emit import emit
+from symbp.derivation import derive
+from symbp.emitter import emit
 from symbp.errors import KernelError
 from symbp.load import load_kernel
 

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 import symbp
 from symbp import cli, load
-from symbp.emit import emit
+from symbp.emitter import emit
 from symbp.errors import ExpressionError, UserError
 from symbp.expressions import FUNCTIONS, OUTPUT_ALIASES, OUTPUTS, X, parse
 from symbp.load import load_kernel

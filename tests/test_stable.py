@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbp.derive import derive
-from symbp.emit import emit
+from symbp.derivation import derive
+from symbp.emitter import emit
 from symbp.expressions import ACTIVATIONS, OUTPUTS
 from symbp.load import load_kernel
 from symbp.stable import Logistic, stabilize

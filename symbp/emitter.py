@@ -20,7 +20,7 @@ import sympy as sp
 from symbp import latex as lx
 from symbp import model as mo
 from symbp.codeprint import print_operations
-from symbp.derive import Derivation
+from symbp.derivation import Derivation
 from symbp.errors import InternalError, UserError
 from symbp.files import write_text_atomic
 from symbp.kernel_format import BODY_HASH_PREFIX, KERNEL_FORMAT

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from symbp import model as mo
-from symbp.derive import VALUE, collapse, derivative_form, derive
+from symbp.derivation import VALUE, collapse, derivative_form, derive
 from symbp.expressions import ACTIVATIONS, OUTPUTS, X, activation, output_function
 from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
 
@@ -146,7 +146,7 @@ def test_derivation_is_bounded_in_time(monkeypatch) -> None:
 
     from symbp.errors import ExpressionError
 
-    derive_module = importlib.import_module("symbp.derive")  # the module, not the function symbp.derive
+    derive_module = importlib.import_module("symbp.derivation")
 
     monkeypatch.setattr(derive_module, "DERIVATION_TIME_LIMIT", 0.05)
     derive_module._value_form.cache_clear()

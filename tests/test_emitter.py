@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import symbp
-from symbp.derive import derive
-from symbp.emit import emit, render_kernel
+from symbp.derivation import derive
+from symbp.emitter import emit, render_kernel
 from symbp.errors import UserError
 from symbp.load import load_kernel
 from symbp.standard import STANDARD
