@@ -317,6 +317,8 @@ def _read_csv_rows(
 def _check_header(header: list[str], line: int, source: str) -> list[str]:
     """Strip the column names and reject empty or repeated ones."""
     names = [name.strip() for name in header]
+    if len(names) == 1 and any(sep in names[0] for sep in (";", "\t")):
+        raise _error(f"{source} line {line}: the header is one column {_quote(names[0])}; symbp reads comma-separated files: replace ';' or tabs with ','")
     seen: dict[str, int] = {}
     for j, name in enumerate(names):
         if not name:

@@ -377,3 +377,10 @@ def test_standardizer_on_diabetes():
     Z = Standardizer.fit(ds.X).transform(ds.X)
     np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-12)
+
+
+def test_semicolon_separated_csv_gets_a_hint(tmp_path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b;y\n1;2;3\n2;3;5\n")
+    with pytest.raises(DataError, match="comma-separated"):
+        load(path, target="y")
