@@ -215,6 +215,7 @@ def _train(args: argparse.Namespace, resources) -> int:
     from symbp.data import Standardizer, load
     from symbp.load import load_kernel
     from symbp.runner import DIVERGENCE_FACTOR, StopReason, parse_step_size
+    from symbp.files import writable_folder
     from symbp.train import check_data, save_history, save_params, train
 
     # Check everything before any work, so that a mistake costs nothing and overwrites nothing.
@@ -313,17 +314,11 @@ def _train(args: argparse.Namespace, resources) -> int:
         extra = {"x_mean": scaler.mean, "x_scale": scaler.scale}
     params_path, history_path = Path(f"{prefix}.params.npz"), Path(f"{prefix}.history.csv")
     for path in (params_path, history_path, checkpoint_path):
-        if not (path.parent if str(path.parent) else Path(".")).is_dir():
-            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
-
+        writable_folder(path)
     if args.plot is not None:
-        from symbp.plot import require_matplotlib
+        from symbp.plot import check_plot_path
 
-        require_matplotlib()
-        if args.plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise UserError(f"--plot {args.plot}: the image must end in .png, .pdf or .svg")
-        if not (args.plot.parent if str(args.plot.parent) else Path(".")).is_dir():
-            raise UserError(f"cannot write {args.plot}: the folder {args.plot.parent} does not exist")
+        check_plot_path(args.plot)
 
     # --- train; SIGINT/SIGTERM stop it between two steps ---
     from symbp.progress import Progress

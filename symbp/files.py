@@ -23,7 +23,7 @@ from pathlib import Path
 
 from symbp.errors import UserError
 
-__all__ = ["write_bytes_atomic", "write_text_atomic"]
+__all__ = ["writable_folder", "write_bytes_atomic", "write_text_atomic"]
 
 _SUFFIX = ".partial"
 
@@ -74,6 +74,15 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def writable_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder ``path`` would be written into, or a UserError when that folder does not exist."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {target}: the folder {folder} does not exist")
+    return folder
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, then rename.
 
@@ -90,9 +99,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         b'hello'
     """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"cannot write {target}: the folder {folder} does not exist")
+    folder = writable_folder(target)
     _remove_stale_partials(folder, target.name)
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_SUFFIX, dir=folder)

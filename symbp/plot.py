@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from symbp.errors import UserError
-from symbp.files import write_bytes_atomic
+from symbp.files import writable_folder, write_bytes_atomic
 from symbp.runner import HistoryRow
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'symbp[plot]' (or pip install matplotlib)"
@@ -21,18 +21,25 @@ def require_matplotlib() -> None:
         raise UserError(INSTALL_HINT) from err
 
 
+def check_plot_path(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that an image can be drawn to ``path``: matplotlib, suffix, folder."""
+    require_matplotlib()
+    target = Path(path)
+    if target.suffix.lstrip(".").lower() not in ("png", "pdf", "svg"):
+        raise UserError(f"--plot {target}: the image must end in .png, .pdf or .svg")
+    writable_folder(target)
+    return target
+
+
 def plot_history(history: tuple[HistoryRow, ...], path: str | os.PathLike[str], title: str = "") -> Path:
     """Write the loss R and the gradient norm ‖∇R‖ against the step l, log scale, as an image (PNG, PDF, SVG by suffix)."""
-    require_matplotlib()
+    target = check_plot_path(path)
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 
-    target = Path(path)
-    fmt = target.suffix.lstrip(".").lower() or "png"
-    if fmt not in ("png", "pdf", "svg"):
-        raise UserError(f"--plot {target}: the image must end in .png, .pdf or .svg")
+    fmt = target.suffix.lstrip(".").lower()
     steps = [row.step for row in history]
     figure = Figure(figsize=(9, 3.4), layout="constrained")
     loss_axes, grad_axes = figure.subplots(1, 2)

@@ -12,8 +12,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-import sympy as sp
-
 from symbp.errors import SpecError
 from symbp.expressions import Function, activation, output_function
 

@@ -19,8 +19,9 @@ import symbp
 from symbp.checkpoint import Checkpoint, Settings, StopOnSignals, data_sha256, load_checkpoint, save_checkpoint
 from symbp.cli import main
 from symbp.errors import UserError
-from symbp.runner import Evaluation, RunnerState, RunResult, StopReason
+from symbp.runner import Evaluation, RunnerState, StopReason
 from symbp.train import train
+from tests.test_runner import assert_same_run, stop_after
 
 # --- a small network and data --------------------------------------------------------
 
@@ -40,25 +41,6 @@ def make_data(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     X = rng.standard_normal((n, 3))
     y = np.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] + 0.1 * rng.standard_normal(n)
     return X, y
-
-
-def stop_after(k: int):
-    asked = []
-
-    def requested() -> bool:
-        asked.append(None)
-        return len(asked) == k
-
-    return requested
-
-
-def assert_same_run(got: RunResult, want: RunResult) -> None:
-    assert got.reason is want.reason and got.steps == want.steps
-    assert got.history == want.history
-    assert list(got.params) == list(want.params)
-    for name in want.params:
-        assert got.params[name].dtype == want.params[name].dtype
-        np.testing.assert_array_equal(got.params[name], want.params[name])
 
 
 SETTINGS = Settings(
