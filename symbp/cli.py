@@ -279,10 +279,9 @@ def _train(args: argparse.Namespace, resources) -> int:
     client = parts = None
     if args.dask is not None:
         # The data stay partitioned on the cluster; the client never holds them.
-        from symbp.cluster import connect, read_data
+        from symbp.cluster import check_full_batch, connect, read_data
 
-        if (settings.batch_size if settings else args.batch_size) is not None:
-            raise UserError("--batch-size is not supported with --dask: the cluster evaluates the full-batch gradient")
+        check_full_batch(settings.batch_size if settings else args.batch_size)  # before starting a cluster
         client = resources.enter_context(connect(args.dask or None))
         parts = read_data(client, data_path, chosen)
         with open(data_path, "rb") as stream:

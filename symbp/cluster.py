@@ -620,6 +620,12 @@ class DaskObjective:
         self.close()
 
 
+def check_full_batch(batch_size: int | None) -> None:
+    """Refuse mini-batches: the cluster evaluates the full-batch gradient."""
+    if batch_size is not None:
+        raise UserError("mini-batches are not supported with --dask: the cluster evaluates the full batch; leave out --batch-size")
+
+
 def train_on_cluster(
     kernel_path: str | os.PathLike[str],
     partitions_or_data: Partitions | tuple[np.ndarray, np.ndarray] | str | os.PathLike[str],
@@ -661,9 +667,7 @@ def train_on_cluster(
         >>> with connect(None) as client:                                  # doctest: +SKIP
         ...     result = train_on_cluster("k.py", "data.csv", client, target="y", steps=500)
     """
-    if runner_kwargs.get("batch_size") is not None:
-        raise UserError("mini-batches are not supported with --dask: the cluster evaluates the full batch; leave out --batch-size")
-    runner_kwargs.pop("batch_size", None)
+    check_full_batch(runner_kwargs.pop("batch_size", None))
     owned = not isinstance(partitions_or_data, Partitions)
     if isinstance(partitions_or_data, Partitions):
         partitions = partitions_or_data
