@@ -82,7 +82,7 @@ def _section(name: str, derivation: Derivation) -> ParameterSection:
         gradient=lx.partial_tex(mo.R_symbol, pg.component, derivation),
         chain=prefix + " \\, ".join(symbols),
         steps=steps,
-        product=prefix + lx.product_tex([s.value for s in pg.steps], derivation),
+        product=lx.chain_product_tex(name, derivation),
         backprop=lx.tex(pg.backprop, derivation),
         layer=1 if name in ("W1", "b1") else 2,
     )

@@ -167,11 +167,16 @@ def sum_prefix(indices: tuple[sp.Symbol, ...], derivation: Derivation) -> str:
     return " ".join(parts) + (" " if parts else "")
 
 
-def chain_tex(name: str, derivation: Derivation) -> str:
-    """∂R/∂θ = Σ … (factor)(factor)…: the chain-rule product for one parameter, with SymPy's factors."""
+def chain_product_tex(name: str, derivation: Derivation) -> str:
+    """Σ … (factor)(factor)…: the chain-rule product for one parameter, with SymPy's factors."""
     pg = derivation.parameters[name]
-    body = product_tex([s.value for s in pg.steps], derivation)
-    return rf"{partial_tex(mo.R_symbol, pg.component, derivation)} &= {sum_prefix(pg.sum_indices, derivation)}{body}"
+    return sum_prefix(pg.sum_indices, derivation) + product_tex([s.value for s in pg.steps], derivation)
+
+
+def chain_tex(name: str, derivation: Derivation) -> str:
+    """∂R/∂θ = Σ … (factor)(factor)…, one aligned line."""
+    component = derivation.parameters[name].component
+    return rf"{partial_tex(mo.R_symbol, component, derivation)} &= {chain_product_tex(name, derivation)}"
 
 
 def backprop_tex(name: str, derivation: Derivation) -> str:
