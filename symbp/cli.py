@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symbp.errors import UserError
-from symbp.expressions import ACTIVATIONS, OUTPUTS
+from symbp.names import ACTIVATION_NAMES, OUTPUT_NAMES
 
 EXIT_USAGE = 2
 
@@ -31,10 +31,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--sigma",
         default="tanh",
         metavar="SIGMA",
-        help=f"activation: {', '.join(ACTIVATIONS)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh)",
+        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh)",
     )
     parser.add_argument(
-        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUTS)}, or an expression in x (default identity)"
+        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x (default identity)"
     )
     parser.add_argument("--inputs", "-p", default=None, metavar="P", help="input size p (default: symbolic)")
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symbp.errors import ExpressionError
+from symbp.names import ACTIVATION_NAMES, OUTPUT_NAMES
 
 #: The variable of every σ and g expression.
 X = sp.Symbol("x", real=True)
@@ -80,22 +81,11 @@ class Function:
 
 
 #: Activations σ by name.
-ACTIVATIONS: dict[str, sp.Expr] = {
-    "identity": X,
-    "sigmoid": _logistic(X),
-    "tanh": sp.tanh(X),
-    "relu": _relu(X),
-    "softplus": _softplus(X),
-}
+ACTIVATIONS: dict[str, sp.Expr] = dict(zip(ACTIVATION_NAMES, (X, _logistic(X), sp.tanh(X), _relu(X), _softplus(X)), strict=True))
 ACTIVATION_ALIASES = {"logistic": "sigmoid", "linear": "identity"}
 
 #: Output functions g by name.
-OUTPUTS: dict[str, sp.Expr] = {
-    "identity": X,
-    "sigmoid": _logistic(X),
-    "tanh": sp.tanh(X),
-    "exp": sp.exp(X),
-}
+OUTPUTS: dict[str, sp.Expr] = dict(zip(OUTPUT_NAMES, (X, _logistic(X), sp.tanh(X), sp.exp(X)), strict=True))
 OUTPUT_ALIASES = {"logistic": "sigmoid", "linear": "identity"}
 
 
