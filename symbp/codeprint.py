@@ -18,11 +18,11 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symbp import model as mo
 from symbp.errors import InternalError
-from symbp.lower import Contract, Elementwise, Operand, Operation, Total
+from symbp.lower import AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total
 
 #: Names the arrays have in the kernels (the data are capitalised, X and Y).
 ARRAY_NAMES = {"x": "X", "y": "Y"}
-LETTERS = {mo.i: "i", mo.k: "k", mo.m: "m", mo.j: "j"}
+LETTERS = {axis: str(axis) for axis in AXIS_ORDER}
 
 
 class KernelPrinter(NumPyPrinter):
@@ -97,7 +97,7 @@ class Printed:
     modules: set[str] = field(default_factory=set)
 
 
-#: Sizes of the axes in a kernel, for the shapes of accumulators.
+#: Sizes of the axes in a kernel of the reference case, for the shapes of accumulators.
 SIZES = {mo.k: "D", mo.m: "M", mo.j: "p"}
 
 
@@ -133,7 +133,9 @@ def _in_place(op: Elementwise, uses: dict[str, int], fresh: set[str]) -> tuple[s
     return None
 
 
-def print_operations(operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset()) -> Printed:
+def print_operations(
+    operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset(), sizes: dict | None = None
+) -> Printed:
     """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``.
 
     Args:
@@ -143,7 +145,9 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
             array that ``init`` sets to zero.
         unit_axes: axes of length 1 (the outputs when d = 1): a product summed
             over one of them is a broadcast product, not a matrix product.
+        sizes: the kernel's name for the size of each axis (default :data:`SIZES`).
     """
+    sizes = SIZES if sizes is None else sizes
     printer = KernelPrinter()
     out = Printed()
     temps = sp.numbered_symbols("_t")
@@ -155,7 +159,7 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
             if not code.removesuffix(".T").isidentifier():
                 fresh.add(op.target.name)
             if blocked and mo.i in op.summed and mo.i not in op.target.axes:
-                shape = ", ".join(SIZES[ax] for ax in op.target.axes)
+                shape = ", ".join(sizes[ax] for ax in op.target.axes)
                 out.init.append(f"{op.target.name} = numpy.zeros(({shape},))" if len(op.target.axes) == 1 else f"{op.target.name} = numpy.zeros(({shape}))")
                 out.lines.append(f"{op.target.name} += {code}")
             else:

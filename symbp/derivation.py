@@ -155,27 +155,38 @@ def _collapse_one(body: sp.Expr, limit: tuple) -> sp.Expr:
     return sp.Sum(body, limit)
 
 
-def abbreviate(expr: sp.Expr) -> sp.Expr:
-    """Name the nested forward pass: a_{im}, h_{im} = σ(a_{im}), z_{ik}, f_{ik} = g(z_{ik}), and σ′, g′."""
+def abbreviate(expr: sp.Expr, model: mo.Model | None = None) -> sp.Expr:
+    """Name the nested forward pass: a_{im}, h_{im} = σ(a_{im}), z_{ik}, f_{ik} = g(z_{ik}) (every layer), and σ′, g′.
+
+    Without a model, the reference case (one hidden layer) is assumed.
+    """
+    layers = model.layers if model is not None else _reference_model().layers
+    primes = {layer.function: layer.prime for layer in layers if layer.function is not None}
     # SymPy writes σ′(a) as Subs(Derivative(σ(ξ), ξ), ξ, a): name those first,
     # then any derivative taken directly at an intermediate, then the intermediates.
-    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and _is_abstract_derivative(e.expr), _name_derivative)
-    expr = expr.replace(_is_abstract_derivative, _name_derivative)
+    is_abstract = lambda e: _is_abstract_derivative(e, primes)  # noqa: E731
+    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and is_abstract(e.expr), lambda e: _name_derivative(e, primes))
+    expr = expr.replace(is_abstract, lambda e: _name_derivative(e, primes))
+    shell = model if model is not None else _reference_model()
     i = mo.i
-    for unit in (mo.m, mo.mm):
-        expr = expr.xreplace({mo.a_def(i, unit): mo.a[i, unit]})
-        expr = expr.xreplace({mo.sigma(mo.a[i, unit]): mo.h[i, unit]})
-    for out in (mo.k, mo.kk):
-        expr = expr.xreplace({mo.z_def(i, out): mo.z[i, out]})
-        expr = expr.xreplace({mo.g(mo.z[i, out]): mo.f[i, out]})
+    # Inside out: the first hidden layer's pre-activation is written in x, the next in h of the one below, …
+    for layer in reversed(shell.parameter_layers):
+        for unit in (layer.unit, layer.bound):
+            expr = expr.xreplace({shell.pre_def(layer, i, unit): layer.pre[i, unit]})
+            expr = expr.xreplace({layer.function(layer.pre[i, unit]): layer.post[i, unit]})
     return expr
 
 
-def _is_abstract_derivative(e: sp.Basic) -> bool:
-    return isinstance(e, sp.Derivative) and isinstance(e.expr, sp.Function) and e.expr.func in (mo.sigma, mo.g)
+@lru_cache(maxsize=1)
+def _reference_model() -> mo.Model:
+    return mo.build(make_spec())
 
 
-def _name_derivative(e: sp.Basic) -> sp.Expr:
+def _is_abstract_derivative(e: sp.Basic, primes: dict) -> bool:
+    return isinstance(e, sp.Derivative) and isinstance(e.expr, sp.Function) and e.expr.func in primes
+
+
+def _name_derivative(e: sp.Basic, primes: dict) -> sp.Expr:
     if isinstance(e, sp.Subs):
         (point,) = e.point
         derivative = e.expr
@@ -184,7 +195,7 @@ def _name_derivative(e: sp.Basic) -> sp.Expr:
         point = derivative.variables[0]
     if derivative.derivative_count != 1:
         raise InternalError(f"unexpected higher derivative {derivative}")
-    return (mo.sigma_prime if derivative.expr.func is mo.sigma else mo.g_prime)(point)
+    return primes[derivative.expr.func](point)
 
 
 @dataclass(frozen=True)
@@ -201,26 +212,41 @@ class ParameterGradient:
     """Everything derived for one parameter.
 
     Attributes:
-        name: ``"W1"``, ``"b1"``, ``"W2"`` or ``"b2"``.
+        name: ``"W1"``, ``"b1"``, ``"W2"``, ``"b2"``, … (layer l's parameters are Wl, bl).
         component: the generic component, e.g. ``W2[m, j]``.
         steps: the chain-rule factors, outermost (∂R/∂f) first.
-        sum_indices: the indices summed over in the chain rule (i, and k for layer 2).
+        sum_limits: the sums of the chain rule, (index, 1, size): the unit indices of the layers above, then i.
         direct: ∂R/∂component from ``sympy.diff`` of R, in the named intermediates.
-        backprop: the same gradient written with δ¹ or δ² (e.g. Σ_i δ²_{im} x_{ij}).
+        backprop: the same gradient written with δ^l (e.g. Σ_i δ²_{im} x_{ij}), penalty included.
+        penalty: the derivative of the L2 penalty (2λ W^l_{uv}), or 0.
     """
 
     name: str
     component: sp.Indexed
     steps: tuple[ChainStep, ...]
-    sum_indices: tuple[sp.Symbol, ...]
+    sum_limits: tuple[tuple[sp.Symbol, int, sp.Expr], ...]
     direct: sp.Expr
     backprop: sp.Expr
+    penalty: sp.Expr = sp.Integer(0)
+
+    @property
+    def layer(self) -> int:
+        return int(self.name[1:])
+
+    @property
+    def sum_indices(self) -> tuple[sp.Symbol, ...]:
+        return tuple(limit[0] for limit in self.sum_limits)
 
     @property
     def chain_product(self) -> sp.Expr:
-        """The product of the chain-rule factors, summed: it equals :attr:`direct`."""
+        """The product of the chain-rule factors, summed (and the penalty's derivative): it equals :attr:`direct`."""
         product = sp.Mul(*(s.value for s in self.steps))
-        return sp.Sum(product, *[(v, 1, mo.SIZE[v]) for v in self.sum_indices])
+        return sp.Sum(product, *self.sum_limits) + self.penalty
+
+    @property
+    def data_part(self) -> sp.Expr:
+        """:attr:`backprop` without the penalty: the sum over samples."""
+        return self.backprop - self.penalty
 
 
 @dataclass(frozen=True)
@@ -230,18 +256,26 @@ class Derivation:
     Attributes:
         spec: the network.
         model: its symbolic model.
-        sigma_prime, g_prime: σ′ and g′ as SymPy derived them.
-        deltas: ``{"delta1": δ¹_{ik}, "delta2": δ²_{im}}``, the backpropagated errors.
-        parameters: the per-parameter derivation, keyed W1, b1, W2, b2.
+        forms: σ_l′ and g′ as SymPy derived them, keyed by layer number (1: g).
+        deltas: ``{"delta1": δ¹_{ik}, "delta2": δ²_{im}, …}``, the backpropagated errors ∂R/∂a^l.
+        parameters: the per-parameter derivation, keyed W1, b1, W2, b2, ….
     """
 
     spec: Spec
     model: mo.Model
-    sigma_prime: DerivativeForm
-    g_prime: DerivativeForm
+    forms: dict[int, DerivativeForm]
     deltas: dict[str, sp.Expr]
     parameters: dict[str, ParameterGradient]
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sigma_prime(self) -> DerivativeForm:
+        """σ′ of the hidden layer next to the output (the σ′ of the reference case)."""
+        return self.forms[2]
+
+    @property
+    def g_prime(self) -> DerivativeForm:
+        return self.forms[1]
 
     @property
     def gradients(self) -> dict[str, sp.Expr]:
@@ -249,24 +283,27 @@ class Derivation:
         return {name: pg.direct for name, pg in self.parameters.items()}
 
     def expanded(self) -> dict[str, sp.Expr]:
-        """Every component of ∇₁R and ∇₂R for the spec's M and p, e.g. ``{"W2[1,2]": ...}`` (small M·p only)."""
+        """Every component of every gradient for the spec's sizes, e.g. ``{"W2[1,2]": ...}`` (small networks only)."""
         from symbp.expand import expanded_gradients
 
         if "expanded" not in self._cache:
             self._cache["expanded"] = expanded_gradients(self)
         return self._cache["expanded"]
 
-    def latex(self, expand: bool = False) -> str:
-        """The gradient formulas as LaTeX (an ``align*`` block); with ``expand``, every component too."""
+    def latex(self, expand: bool = False, view: str = "component") -> str:
+        """The gradient formulas as LaTeX (an ``align*`` block); with ``expand``, every component too.
+
+        ``view="matrix"`` gives the matrix form (∇_{W²}R = (Δ² )ᵀ X, …) instead of the component form.
+        """
         from symbp.latex import gradients_latex
 
-        return gradients_latex(self, expand=expand)
+        return gradients_latex(self, expand=expand, view=view)
 
-    def document(self, expand: bool = False) -> str:
-        """A complete LaTeX article deriving ∇₁R and ∇₂R step by step."""
+    def document(self, expand: bool = False, view: str = "component") -> str:
+        """A complete LaTeX article deriving the gradients step by step (``view="matrix"`` adds the matrix form)."""
         from symbp.document import render_document
 
-        return render_document(self, expand=expand)
+        return render_document(self, expand=expand, view=view)
 
     def _repr_latex_(self) -> str:
         from symbp.latex import gradients_latex
@@ -275,22 +312,28 @@ class Derivation:
 
 
 def derive(
-    hidden: int = 3,
-    sigma: str = "tanh",
+    hidden: int | str | tuple[int, ...] = 3,
+    sigma: str | tuple[str, ...] = "tanh",
     g: str = "identity",
     inputs: int | None = None,
     outputs: int = 1,
+    loss: str = "quadratic",
+    l2: float = 0.0,
     *,
     spec: Spec | None = None,
 ) -> Derivation:
-    """Derive ∇₁R and ∇₂R for a network with one hidden layer.
+    """Derive the gradient of R with respect to every layer's parameters.
 
     Args:
-        hidden: M, the number of hidden units.
-        sigma: activation: identity, sigmoid, tanh, relu, softplus, or an expression in x.
+        hidden: M, the number of hidden units, or the sizes of several hidden
+            layers from the input towards the output, e.g. ``(16, 8)``.
+        sigma: activation: identity, sigmoid, tanh, relu, softplus, or an expression in x
+            (or one per hidden layer).
         g: output function: identity, sigmoid, tanh, exp, or an expression in x.
         inputs: p, or None to leave it symbolic.
         outputs: d (1 in the reference case).
+        loss: ``"quadratic"`` or ``"bce"`` (binary cross-entropy, with g = sigmoid).
+        l2: λ for the penalty λ Σ_l ‖W^l‖² (0: none).
         spec: an already validated spec (overrides the other arguments).
 
     Returns:
@@ -301,77 +344,121 @@ def derive(
         >>> d.gradients["b2"]
         Sum(-2*(1 - h[i, m]**2)*(-f[i, k] + y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
     """
-    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs)
+    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2)
     try:
         with time_limit(DERIVATION_TIME_LIMIT):
             return _derive(spec)
     except TimeLimitExceeded as err:
         raise ExpressionError(
-            f"the derivation for sigma={spec.sigma.text!r}, g={spec.g.text!r} did not finish within {DERIVATION_TIME_LIMIT:g} s; use a simpler expression"
+            f"the derivation for sigma={spec.sigma_text()!r}, g={spec.g.text!r} did not finish within {DERIVATION_TIME_LIMIT:g} s; use a simpler expression"
         ) from err
 
 
 def _derive(spec: Spec) -> Derivation:
     model = mo.build(spec)
-    sigma_prime = derivative_form(spec.sigma)
-    g_prime = derivative_form(spec.g)
-    i, m, k, kk = mo.i, mo.m, mo.k, mo.kk
+    layers = model.parameter_layers
+    forms = {layer.number: derivative_form(spec.g if layer.number == 1 else spec.activation(layer.number)) for layer in layers}
+    by_prime = {layer.prime: layer for layer in layers}
+    by_pre = {layer.pre: layer for layer in layers}
+    i = mo.i
 
     def concrete(expr: sp.Expr) -> sp.Expr:
         """Put the spec's σ′ and g′ in place of the abstract ones."""
-        expr = expr.replace(
-            lambda e: isinstance(e, sp.Function) and e.func is mo.sigma_prime,
-            lambda e: sigma_prime.at(e.args[0], _value_of(e.args[0], mo.a, mo.h)),
-        )
-        return expr.replace(
-            lambda e: isinstance(e, sp.Function) and e.func is mo.g_prime,
-            lambda e: g_prime.at(e.args[0], _value_of(e.args[0], mo.z, mo.f)),
-        )
+
+        def value(e: sp.Function) -> sp.Expr:
+            argument = e.args[0]
+            if not (isinstance(argument, sp.Indexed) and argument.base in by_pre):
+                raise InternalError(f"derivative taken at {argument}, which is not a named pre-activation")
+            layer = by_pre[argument.base]
+            return forms[layer.number].at(argument, layer.post[argument.indices])
+
+        return expr.replace(lambda e: isinstance(e, sp.Function) and e.func in by_prime, value)
+
+    output = layers[0]
+    u = {layer.number: layer.unit for layer in model.layers}
 
     # Chain-rule factors, each one SymPy's derivative of one stage of the model.
-    dR_df = sp.diff(mo.loss_term(mo.y[i, k], mo.f[i, k]), mo.f[i, k])
-    df_dz = concrete(abbreviate(sp.diff(mo.g(mo.z[i, k]), mo.z[i, k])))
-    dz_dh = collapse(sp.diff(mo.z_def(i, k), mo.h[i, m]))
-    dh_da = concrete(abbreviate(sp.diff(mo.sigma(mo.a[i, m]), mo.a[i, m])))
-    dz = {name: collapse(sp.diff(mo.z_def(i, k), mo.COMPONENTS[name])) for name in ("W1", "b1")}
-    da = {name: collapse(sp.diff(mo.a_def(i, m), mo.COMPONENTS[name])) for name in ("W2", "b2")}
+    dR_df = sp.diff(model.loss_term(mo.y[i, mo.k], mo.f[i, mo.k]), mo.f[i, mo.k])
+    df_dz = concrete(abbreviate(sp.diff(mo.g(mo.z[i, mo.k]), mo.z[i, mo.k]), model))
+    # ∂a^{l−1}/∂h^l and ∂h^l/∂a^l for each hidden layer l.
+    dpre_dpost: dict[int, sp.Expr] = {}
+    dpost_dpre: dict[int, sp.Expr] = {}
+    for layer in layers[1:]:
+        above = model.layer(layer.number - 1)
+        dpre_dpost[layer.number] = collapse(sp.diff(model.pre_def(above, i, above.unit), layer.post[i, layer.unit]))
+        dpost_dpre[layer.number] = concrete(abbreviate(sp.diff(layer.function(layer.pre[i, layer.unit]), layer.pre[i, layer.unit]), model))
 
-    out_steps = (
-        ChainStep(mo.R_symbol, mo.f[i, k], dR_df),
-        ChainStep(mo.f[i, k], mo.z[i, k], df_dz),
-    )
-    hidden_steps = out_steps + (
-        ChainStep(mo.z[i, k], mo.h[i, m], dz_dh),
-        ChainStep(mo.h[i, m], mo.a[i, m], dh_da),
-    )
-
-    # Backpropagation: δ¹ = ∂R/∂z, δ² = ∂R/∂a = Σ_k δ¹ ∂z/∂h · ∂h/∂a.
+    # Backpropagation: δ¹ = ∂R/∂z, δ^l = ∂R/∂a^l = (Σ_{u'} δ^{l−1}_{iu'} ∂a^{l−1}_{iu'}/∂h^l) ∂h^l/∂a^l.
     delta1 = dR_df * df_dz
-    delta2 = sp.Sum(mo.delta1[i, kk] * dz_dh.xreplace({k: kk}), (kk, 1, mo.d)) * dh_da
-    deltas = {"delta1": delta1, "delta2": delta2}
+    # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
+    cancels = sp.fraction(sp.together(dR_df))[1] != 1
+    if cancels:
+        delta1 = _cancel(delta1)
+    deltas = {"delta1": delta1}
+    for layer in layers[1:]:
+        above = model.layer(layer.number - 1)
+        weighted = dpre_dpost[layer.number].xreplace({above.unit: above.bound})
+        deltas[f"delta{layer.number}"] = sp.Sum(above.delta[i, above.bound] * weighted, (above.bound, 1, above.size)) * dpost_dpre[layer.number]
 
     parameters: dict[str, ParameterGradient] = {}
-    for name in mo.PARAMETERS:
-        component = mo.COMPONENTS[name]
-        if name in dz:
-            steps = out_steps + (ChainStep(mo.z[i, k], component, dz[name]),)
-            backprop = sp.Sum(mo.delta1[i, k] * dz[name], (i, 1, mo.n))
-            sum_indices: tuple[sp.Symbol, ...] = (i,)
-        else:
-            steps = hidden_steps + (ChainStep(mo.a[i, m], component, da[name]),)
-            backprop = sp.Sum(mo.delta2[i, m] * da[name], (i, 1, mo.n))
-            sum_indices = (k, i)
-        direct = concrete(abbreviate(collapse(sp.diff(model.R, component))))
-        if not component.free_symbols & {k}:
-            direct = direct.xreplace({kk: k})
-        if direct.has(mo.sigma, mo.g, mo.sigma_prime, mo.g_prime, sp.KroneckerDelta):
-            raise InternalError(f"the gradient of {name} kept an unevaluated part: {direct}")
-        parameters[name] = ParameterGradient(name, component, steps, sum_indices, direct, backprop)
-    return Derivation(spec, model, sigma_prime, g_prime, deltas, parameters)
+    for layer in layers:
+        steps = [ChainStep(mo.R_symbol, mo.f[i, mo.k], dR_df), ChainStep(mo.f[i, mo.k], mo.z[i, mo.k], df_dz)]
+        for inner in layers[1 : layer.number]:
+            above = model.layer(inner.number - 1)
+            steps.append(ChainStep(above.pre[i, above.unit], inner.post[i, inner.unit], dpre_dpost[inner.number]))
+            steps.append(ChainStep(inner.post[i, inner.unit], inner.pre[i, inner.unit], dpost_dpre[inner.number]))
+        sum_limits = tuple((u[number], 1, model.layer(number).size) for number in range(layer.number - 1, 0, -1)) + ((i, 1, mo.n),)
+        for name in layer.parameter_names:
+            component = model.component(name)
+            local = collapse(sp.diff(model.pre_def(layer, i, layer.unit), component))
+            penalty = collapse(sp.diff(model.penalty, component)) if model.penalty != 0 else sp.Integer(0)
+            backprop = sp.Sum(layer.delta[i, layer.unit] * local, (i, 1, mo.n)) + penalty
+            direct = concrete(abbreviate(collapse(sp.diff(model.R, component)), model))
+            if cancels:
+                direct = _merge_sums(direct, _cancel_output_part)
+            # The bound indices of the layers above are the chain rule's summed indices.
+            direct = direct.xreplace({model.layer(number).bound: u[number] for number in range(1, layer.number)})
+            if direct.has(*by_prime, *(lay.function for lay in layers), sp.KroneckerDelta):
+                raise InternalError(f"the gradient of {name} kept an unevaluated part: {direct}")
+            all_steps = tuple(steps) + (ChainStep(layer.pre[i, layer.unit], component, local),)
+            parameters[name] = ParameterGradient(name, component, all_steps, sum_limits, direct, backprop, penalty)
+    return Derivation(spec, model, forms, deltas, parameters)
 
 
-def _value_of(argument: sp.Expr, pre: sp.IndexedBase, post: sp.IndexedBase) -> sp.Expr:
-    """h_{im} for a_{im}, f_{ik} for z_{ik}: the named value of the function at a named argument."""
-    if isinstance(argument, sp.Indexed) and argument.base == pre:
-        return post[argument.indices]
-    raise InternalError(f"derivative taken at {argument}, which is not a named pre-activation")
+def _cancel(expr: sp.Expr) -> sp.Expr:
+    """The rational function in lowest terms, factored: (−y/f + (1 − y)/(1 − f))·f(1 − f) → f − y."""
+    return sp.factor(sp.cancel(sp.together(expr)))
+
+
+def _cancel_output_part(expr: sp.Expr) -> sp.Expr:
+    """Cancel the factor of a product that involves only y and f (the loss's derivative times g′)."""
+    expr = sp.factor_terms(expr)
+    output_only = []
+    rest = []
+    for factor in sp.Mul.make_args(expr):
+        bases = {item.base for item in factor.atoms(sp.Indexed)}
+        (output_only if bases and bases <= {mo.y, mo.f} else rest).append(factor)
+    if not output_only:
+        return expr
+    return _cancel(sp.Mul(*output_only)) * sp.Mul(*rest)
+
+
+def _merge_sums(expr: sp.Expr, tidy) -> sp.Expr:
+    """Σ A + Σ B over the same limits → Σ tidy(A + B), inside out."""
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Tuple)):
+        return expr
+    expr = expr.func(*(_merge_sums(arg, tidy) for arg in expr.args))
+    if isinstance(expr, sp.Add):
+        groups: dict[tuple, list[sp.Expr]] = {}
+        rest = []
+        for term in expr.args:
+            if isinstance(term, sp.Sum):
+                groups.setdefault(term.limits, []).append(term.function)
+            else:
+                rest.append(term)
+        if any(len(bodies) > 1 for bodies in groups.values()):
+            merged = [sp.Sum(tidy(sp.Add(*bodies)), *limits) for limits, bodies in groups.items()]
+            return sp.Add(*merged, *rest)
+    if isinstance(expr, sp.Sum):
+        return sp.Sum(tidy(expr.function), *expr.limits)
+    return expr

@@ -42,81 +42,149 @@ class KernelSource:
     forward_lines: tuple[str, ...]
     loss_lines: tuple[str, ...]
     loss_init: tuple[str, ...]
+    loss_final: tuple[str, ...]
     grad_lines: tuple[str, ...]
     grad_init: tuple[str, ...]
+    grad_final: tuple[str, ...]
     imports: tuple[str, ...]
     forward_doc: tuple[str, ...]
     loss_doc: tuple[str, ...]
     grad_doc: tuple[str, ...]
 
 
-def statements(derivation: Derivation) -> dict[str, list[Statement]]:
-    """The kernel's three programs in index notation, straight from the derivation."""
-    i, k, m = mo.i, mo.k, mo.m
+@dataclass(frozen=True)
+class KernelLayout:
+    """The names and shapes the template places: the parameters, the intermediates, the size constants."""
+
+    parameters: tuple[str, ...]  # W1, b1, W2, b2, …
+    intermediates: tuple[str, ...]  # a, h, z, f (a3, h3, a2, h2, z, f for two hidden layers)
+    sizes: dict[sp.Symbol, str]  # axis → the kernel's constant for its size (D, M or M2, …, p)
+    size_constants: tuple[tuple[str, int], ...]  # (M2, 8), … (empty for one hidden layer: M is the size)
+    shapes: tuple[tuple[str, str], ...]  # (W1, "(D, M)"), …
+    fan_in: dict[str, str]  # W1 → "M", …: the scale of the random initial weights
+
+
+def layout(derivation: Derivation) -> KernelLayout:
+    """Names and shapes of a kernel for the derivation's network."""
     model = derivation.model
-    forward = [
-        Statement("a", (i, m), mo.a_def(i, m)),
-        Statement("h", (i, m), model.concrete_sigma(mo.a[i, m])),
-        Statement("z", (i, k), mo.z_def(i, k)),
-        Statement("f", (i, k), model.concrete_g(mo.z[i, k])),
-    ]
-    loss = [Statement("R", (), sp.Sum(mo.loss_term(mo.y[i, k], mo.f[i, k]), (k, 1, mo.d), (i, 1, mo.n)), total=True)]
-    backward = [
-        Statement("delta1", (i, k), derivation.deltas["delta1"]),
-        Statement("delta2", (i, m), derivation.deltas["delta2"]),
-    ]
-    for name in mo.PARAMETERS:
-        component = derivation.parameters[name].component
-        backward.append(Statement(f"g{name}", component.indices, derivation.parameters[name].backprop))
+    sizes: dict[sp.Symbol, str] = {mo.k: "D", mo.j: "p"}
+    constants = []
+    for layer in model.hidden_layers:
+        if derivation.spec.depth == 1:
+            sizes[layer.unit] = "M"
+        else:
+            sizes[layer.unit] = f"M{layer.number}"
+            constants.append((f"M{layer.number}", derivation.spec.size(layer.number)))
+    shapes, fan_in = [], {}
+    for layer in model.parameter_layers:
+        below = model.below(layer)
+        rows, cols = sizes[layer.unit], sizes[below.unit]
+        shapes += [(f"W{layer.number}", f"({rows}, {cols})"), (f"b{layer.number}", f"({rows},)")]
+        fan_in[f"W{layer.number}"] = cols
+    intermediates = []
+    for layer in reversed(model.parameter_layers):
+        intermediates += [str(layer.pre.label), str(layer.post.label)]
+    return KernelLayout(
+        parameters=model.parameters,
+        intermediates=tuple(intermediates),
+        sizes=sizes,
+        size_constants=tuple(constants),
+        shapes=tuple(shapes),
+        fan_in=fan_in,
+    )
+
+
+def statements(derivation: Derivation) -> dict[str, list[Statement]]:
+    """The kernel's programs in index notation, straight from the derivation.
+
+    ``forward``, ``loss`` and ``backward`` run once per block of samples; ``loss_final``
+    and ``backward_final`` once after the last block (the L2 penalty, which has no sum over samples).
+    """
+    i, k = mo.i, mo.k
+    model = derivation.model
+    forward = []
+    for layer in reversed(model.parameter_layers):
+        forward.append(Statement(str(layer.pre.label), (i, layer.unit), model.pre_def(layer, i, layer.unit)))
+        forward.append(Statement(str(layer.post.label), (i, layer.unit), model.concrete(layer, layer.pre[i, layer.unit])))
+    # A loss with logarithms is computed from z (log(1 + e^z) − y z for the cross-entropy), never from log f.
+    term = model.loss_in_z(mo.y[i, k], mo.z[i, k])
+    if term is None:
+        term = model.loss_term(mo.y[i, k], mo.f[i, k])
+    loss = [Statement("R", (), sp.Sum(term, (k, 1, mo.d), (i, 1, mo.n)), total=True)]
+    backward = [Statement(name, (i, layer.unit), derivation.deltas[name]) for layer in model.parameter_layers for name in [f"delta{layer.number}"]]
+    backward_final, loss_final = [], []
+    for name, pg in derivation.parameters.items():
+        backward.append(Statement(f"g{name}", pg.component.indices, pg.data_part))
+        if pg.penalty != 0:
+            accumulated = sp.IndexedBase(f"g{name}")[pg.component.indices]
+            backward_final.append(Statement(f"g{name}", pg.component.indices, accumulated + _numeric_lambda(pg.penalty, derivation)))
+    if model.penalty != 0:
+        loss_final.append(Statement("R", (), mo.R_symbol + _numeric_lambda(model.penalty, derivation)))
+    programs = {"forward": forward, "loss": loss, "backward": backward, "loss_final": loss_final, "backward_final": backward_final}
     # Overflow-free forms of σ, g and their derivatives (exact identities).
-    return {part: [replace(st, expr=stabilize(st.expr)) for st in program] for part, program in (("forward", forward), ("loss", loss), ("backward", backward))}
+    return {part: [replace(st, expr=stabilize(st.expr)) for st in program] for part, program in programs.items()}
+
+
+def _numeric_lambda(expr: sp.Expr, derivation: Derivation) -> sp.Expr:
+    """λ replaced by the spec's number: the kernel is built for one λ."""
+    return expr.xreplace({mo.LAMBDA: sp.Rational(repr(derivation.spec.l2))})
 
 
 def print_kernel(derivation: Derivation) -> KernelSource:
-    """Lower and print the three programs, and print the LaTeX for the docstrings."""
+    """Lower and print the programs, and print the LaTeX for the docstrings."""
     programs = statements(derivation)
+    sizes = layout(derivation).sizes
     unit = frozenset({mo.k}) if derivation.spec.outputs == 1 else frozenset()
-    forward = print_operations(lower(programs["forward"]), unit_axes=unit)
-    loss = print_operations(lower(programs["loss"]), blocked=True, unit_axes=unit)
-    backward = print_operations(lower(programs["backward"]), blocked=True, unit_axes=unit)
-    imports = tuple(sorted(forward.modules | loss.modules | backward.modules | {"numpy"}))
+    forward = print_operations(lower(programs["forward"]), unit_axes=unit, sizes=sizes)
+    loss = print_operations(lower(programs["loss"]), blocked=True, unit_axes=unit, sizes=sizes)
+    backward = print_operations(lower(programs["backward"]), blocked=True, unit_axes=unit, sizes=sizes)
+    loss_final = print_operations(lower(programs["loss_final"]), unit_axes=unit, sizes=sizes)
+    backward_final = print_operations(lower(programs["backward_final"]), unit_axes=unit, sizes=sizes)
+    parts = (forward, loss, backward, loss_final, backward_final)
+    imports = tuple(sorted(set().union(*(part.modules for part in parts)) | {"numpy"}))
     if imports != ("numpy",):
         raise InternalError(f"a kernel must import numpy only, but the printer used {imports}")
 
     def plain(lines: list[str]) -> tuple[str, ...]:
         return tuple(line.replace("&", "").replace(r"\text{where}\quad ", "") for line in lines)
 
-    i, k = mo.i, mo.k
-    total = sp.Sum(mo.loss_term(mo.y[i, k], mo.f[i, k]), (k, 1, mo.d), (i, 1, mo.n))
-    grad_doc = plain(lx.delta_tex(derivation) + [lx.backprop_tex(name, derivation) for name in mo.PARAMETERS])
+    model = derivation.model
+    grad_doc = plain(lx.delta_tex(derivation) + [lx.backprop_tex(name, derivation) for name in derivation.parameters])
     return KernelSource(
         forward_lines=tuple(forward.lines),
         loss_lines=tuple(loss.lines),
         loss_init=tuple(loss.init),
+        loss_final=tuple(loss_final.lines),
         grad_lines=tuple(backward.lines),
         grad_init=tuple(backward.init),
+        grad_final=tuple(backward_final.lines),
         imports=imports,
         forward_doc=plain(lx.definitions_tex(derivation)),
-        loss_doc=(f"R = {lx.tex(total, derivation)}",),
+        loss_doc=(f"R = {lx.tex(model.total_loss(), derivation)}",),
         grad_doc=grad_doc,
     )
 
 
 def command_for(spec: Spec, name: str | None = None) -> str:
     """The ``symbp emit`` command that regenerates a kernel for this spec (and name)."""
-    parts = ["symbp", "emit", "--hidden", str(spec.hidden), "--sigma", spec.sigma.text, "--g", spec.g.text]
+    parts = ["symbp", "emit", "--hidden", spec.hidden_text(), "--sigma", spec.sigma_text(), "--g", spec.g.text]
     if name is not None:
         parts += ["--name", name]
     if spec.inputs is not None:
         parts += ["--inputs", str(spec.inputs)]
     if spec.outputs != 1:
         parts += ["--outputs", str(spec.outputs)]
+    if spec.loss.value != "quadratic":
+        parts += ["--loss", spec.loss.value]
+    if spec.l2:
+        parts += ["--l2", repr(spec.l2)]
     return shlex.join(parts)
 
 
 def spec_hash(spec: Spec) -> str:
     """A digest of everything the kernel depends on (the spec and the kernel format)."""
-    text = repr(sorted(spec.as_dict().items())) + sp.srepr(spec.sigma.expr) + sp.srepr(spec.g.expr) + f"format={KERNEL_FORMAT}"
+    sigmas = "".join(sp.srepr(s.expr) for s in spec.sigma)
+    text = repr(sorted(spec.as_dict().items())) + sigmas + sp.srepr(spec.g.expr) + f"format={KERNEL_FORMAT}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -124,22 +192,39 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
     """The complete text of the kernel module, ending with the hash of its own body."""
     spec = derivation.spec
     source = print_kernel(derivation)
+    shape = layout(derivation)
     body = render(
         TEMPLATE,
         template=TEMPLATE,
         spec_line=spec.describe(),
         command=command_for(spec, name),
-        hidden=spec.hidden,
+        model_text=_model_text(spec.depth),
+        size_text=f"M = {spec.hidden[0]} hidden units" if spec.depth == 1 else f"hidden layers of {spec.hidden_text()} units (input to output)",
+        loss_text=_loss_text(spec),
+        hidden=spec.hidden[0] if spec.depth == 1 else repr(spec.hidden),
         outputs=spec.outputs,
         inputs=repr(spec.inputs),
         spec_dict=repr(spec.as_dict()),
         spec_hash=spec_hash(spec),
         kernel_format=KERNEL_FORMAT,
+        size_constants=[f"{const} = {value}" for const, value in shape.size_constants],
+        parameters=shape.parameters,
+        param_tuple="(" + ", ".join(f'"{name}"' for name in shape.parameters) + ")",
+        param_args=", ".join(shape.parameters),
+        intermediates=", ".join(shape.intermediates),
+        output_position=len(shape.intermediates) - 1,
+        arrays_text=", ".join(f"{n} {s.replace('D', 'd')}" for n, s in shape.shapes),
+        shapes=shape.shapes,
+        shapes_text=", ".join(f"{n} {s}" for n, s in shape.shapes),
+        fan_in=shape.fan_in,
+        size_note=", ".join(["D={D}"] + [f"{c}={{{c}}}" for c in (["M"] if spec.depth == 1 else [c for c, _ in shape.size_constants])] + ["p={p}"]),
         forward_lines=source.forward_lines,
         loss_lines=source.loss_lines,
         loss_init=source.loss_init,
+        loss_final=source.loss_final,
         grad_lines=source.grad_lines,
         grad_init=source.grad_init,
+        grad_final=source.grad_final,
         block=BLOCK_ROWS,
         imports=source.imports,
         forward_doc=source.forward_doc,
@@ -147,6 +232,21 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
         grad_doc=source.grad_doc,
     )
     return body + BODY_HASH_PREFIX + body_hash(body) + "\n"
+
+
+def _model_text(depth: int) -> str:
+    """g(A1(s(A2(x)))) and deeper, in plain text for the kernel's docstring."""
+    inner = "x"
+    for number in range(depth + 1, 1, -1):
+        inner = f"s(A{number}({inner}))"
+    return f"g(A1({inner}))"
+
+
+def _loss_text(spec: Spec) -> str:
+    text = "R = sum_i ||y_i - f(x_i)||^2" if spec.loss.value == "quadratic" else "R = -sum_i sum_k (y_ik log f_k(x_i) + (1 - y_ik) log(1 - f_k(x_i)))"
+    if spec.l2:
+        text += f" + lambda sum_l ||W^l||^2 with lambda = {spec.l2!r}"
+    return text
 
 
 def body_hash(body: str) -> str:

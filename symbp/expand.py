@@ -1,4 +1,4 @@
-"""The expanded view: every component of ∇₁R and ∇₂R for concrete M, p and d.
+"""The expanded view: every component of every gradient for concrete sizes.
 
 Here R is written out in full — no index notation, no chain rule — and SymPy
 differentiates it by each parameter component in turn.  This is independent
@@ -18,54 +18,70 @@ from symbp.errors import SpecError
 if TYPE_CHECKING:
     from symbp.derivation import Derivation
 
-#: Largest number of hidden-layer weights M·p written out component by component.
+#: Largest number of hidden-layer weights (M·p for one hidden layer) written out component by component.
 MAX_EXPANDED = 50
 
 
 def check_expandable(derivation: Derivation) -> tuple[int, int, int]:
-    """(M, p, d) if the expanded view is allowed for this spec, else a SpecError saying why not."""
+    """(M, p, d) — M the first hidden size — if the expanded view is allowed for this spec, else a SpecError saying why not."""
     spec = derivation.spec
     if spec.inputs is None:
         raise SpecError("the expanded view needs a concrete input size: pass --inputs P (with M·p ≤ 50), or drop --expand")
-    size = spec.hidden * spec.inputs
+    sizes = (spec.inputs, *spec.hidden)
+    size = sum(a * b for a, b in zip(sizes, sizes[1:]))
     if size > MAX_EXPANDED:
+        what = f"M·p = {spec.hidden[0]}·{spec.inputs} = {size}" if spec.depth == 1 else f"{size} hidden-layer weights"
         raise SpecError(
-            f"not expanding: M·p = {spec.hidden}·{spec.inputs} = {size} components of W² would not be readable; "
-            f"the expanded view is limited to M·p ≤ {MAX_EXPANDED} (the generic view holds for any M)"
+            f"not expanding: {what} components would not be readable; "
+            + (f"the expanded view is limited to M·p ≤ {MAX_EXPANDED} " if spec.depth == 1 else f"the expanded view is limited to {MAX_EXPANDED} hidden-layer weights ")
+            + "(the generic view holds for any size)"
         )
-    return spec.hidden, spec.inputs, spec.outputs
+    return spec.hidden[0], spec.inputs, spec.outputs
+
+
+def _layer_sizes(derivation: Derivation) -> dict[int, int]:
+    """Layer number → number of units, the input pseudo-layer included."""
+    spec = derivation.spec
+    sizes = {layer.number: spec.size(layer.number) for layer in derivation.model.parameter_layers}
+    sizes[spec.depth + 2] = spec.inputs
+    return sizes
+
+
+def penalty_value(derivation: Derivation) -> sp.Expr:
+    """λ as the spec's exact number."""
+    return sp.Rational(repr(derivation.spec.l2))
 
 
 def expanded_loss(derivation: Derivation) -> sp.Expr:
-    """R = Σ_i Σ_k (y_ik − g(b¹_k + Σ_m W¹_km σ(b²_m + Σ_j W²_mj x_ij)))², sums over k, m, j written out."""
-    M, p, d = check_expandable(derivation)
+    """R = Σ_i Σ_k ℓ(y_ik, g(b¹_k + Σ_m W¹_km σ(…))) (+ λ Σ W²), every sum but the one over samples written out."""
+    check_expandable(derivation)
     model, i = derivation.model, mo.i
-    hidden = [model.concrete_sigma(_a(i, m, p)) for m in range(1, M + 1)]
-    terms = []
-    for k in range(1, d + 1):
-        z = mo.b1[k] + sp.Add(*(mo.W1[k, m] * hidden[m - 1] for m in range(1, M + 1)))
-        terms.append(mo.loss_term(mo.y[i, k], model.concrete_g(z)))
-    return sp.Sum(sp.Add(*terms), (i, 1, mo.n))
-
-
-def _a(i: sp.Symbol, m: int, p: int) -> sp.Expr:
-    return mo.b2[m] + sp.Add(*(mo.W2[m, j] * mo.x[i, j] for j in range(1, p + 1)))
+    sizes = _layer_sizes(derivation)
+    inputs = model.layers[-1]
+    values = [mo.x[i, v] for v in range(1, sizes[inputs.number] + 1)]
+    for layer in reversed(model.parameter_layers):
+        pre = [layer.b[u] + sp.Add(*(layer.W[u, v] * values[v - 1] for v in range(1, len(values) + 1))) for u in range(1, sizes[layer.number] + 1)]
+        values = [model.concrete(layer, value) for value in pre]
+    terms = [model.loss_term(mo.y[i, k], values[k - 1]) for k in range(1, sizes[1] + 1)]
+    R = sp.Sum(sp.Add(*terms), (i, 1, mo.n))
+    if derivation.spec.l2:
+        R += penalty_value(derivation) * sp.Add(*(c**2 for key, c in components(derivation).items() if key.startswith("W")))
+    return R
 
 
 def components(derivation: Derivation) -> dict[str, sp.Indexed]:
-    """Every parameter component, keyed like ``"W2[1,2]"``, in the order W1, b1, W2, b2."""
-    M, p, d = check_expandable(derivation)
+    """Every parameter component, keyed like ``"W2[1,2]"``, in the order W1, b1, W2, b2, …"""
+    check_expandable(derivation)
+    model = derivation.model
+    sizes = _layer_sizes(derivation)
     out: dict[str, sp.Indexed] = {}
-    for k in range(1, d + 1):
-        for m in range(1, M + 1):
-            out[f"W1[{k},{m}]"] = mo.W1[k, m]
-    for k in range(1, d + 1):
-        out[f"b1[{k}]"] = mo.b1[k]
-    for m in range(1, M + 1):
-        for j in range(1, p + 1):
-            out[f"W2[{m},{j}]"] = mo.W2[m, j]
-    for m in range(1, M + 1):
-        out[f"b2[{m}]"] = mo.b2[m]
+    for layer in model.parameter_layers:
+        rows, cols = sizes[layer.number], sizes[layer.number + 1]
+        for u in range(1, rows + 1):
+            for v in range(1, cols + 1):
+                out[f"W{layer.number}[{u},{v}]"] = layer.W[u, v]
+        for u in range(1, rows + 1):
+            out[f"b{layer.number}[{u}]"] = layer.b[u]
     return out
 
 
@@ -76,21 +92,21 @@ def expanded_gradients(derivation: Derivation) -> dict[str, sp.Expr]:
 
 
 def abbreviate_expanded(expr: sp.Expr, derivation: Derivation) -> sp.Expr:
-    """Name a_{im}, h_{im}, z_{ik}, f(x_i) in an expanded expression, for reading.
+    """Name a_{im}, h_{im}, z_{ik}, f(x_i) (every layer's) in an expanded expression, for reading.
 
     SymPy rearranges the written-out pre-activations (e^{-(b + Wx)} becomes
     e^{-Wx - b}), so they are named by eliminating the bias instead of by
     pattern: b²_m = a_{im} − Σ_j W²_{mj} x_{ij}, which is exact.
     """
-    M, p, d = check_expandable(derivation)
+    check_expandable(derivation)
     model, i = derivation.model, mo.i
-    for m in range(1, M + 1):
-        expr = expr.subs(mo.b2[m], mo.a[i, m] - (_a(i, m, p) - mo.b2[m]))
-        expr = expr.xreplace({model.concrete_sigma(mo.a[i, m]): mo.h[i, m]})
-    for k in range(1, d + 1):
-        weighted = sp.Add(*(mo.W1[k, m] * mo.h[i, m] for m in range(1, M + 1)))
-        expr = expr.subs(mo.b1[k], mo.z[i, k] - weighted)
-        expr = expr.xreplace({model.concrete_g(mo.z[i, k]): mo.f[i, k]})
+    sizes = _layer_sizes(derivation)
+    for layer in reversed(model.parameter_layers):
+        below = model.below(layer)
+        for u in range(1, sizes[layer.number] + 1):
+            weighted = sp.Add(*(layer.W[u, v] * below.post[i, v] for v in range(1, sizes[below.number] + 1)))
+            expr = expr.subs(layer.b[u], layer.pre[i, u] - weighted)
+            expr = expr.xreplace({model.concrete(layer, layer.pre[i, u]): layer.post[i, u]})
     return expr
 
 

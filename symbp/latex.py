@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -25,18 +27,38 @@ if TYPE_CHECKING:
 _NAMES: dict[str, tuple[str, int | None]] = {
     "x": ("x", None),
     "y": ("y", 1),
-    "W1": ("W^{1}", 0),
-    "b1": ("b^{1}", 0),
-    "W2": ("W^{2}", None),
-    "b2": ("b^{2}", None),
     "a": ("a", None),
     "h": ("h", None),
     "z": ("z", 1),
     "f": ("f", 1),
-    "delta1": (r"\delta^{1}", 1),
-    "delta2": (r"\delta^{2}", None),
 }
-_FUNCTIONS = {"sigma": r"\sigma", "sigma_prime": r"\sigma'", "g": "g", "g_prime": "g'"}
+_LAYERED = re.compile(r"^(W|b|a|h|delta)(\d+)$")
+_STEMS = {"W": "W", "b": "b", "a": "a", "h": "h", "delta": r"\delta"}
+_FUNCTION = re.compile(r"^(sigma|g)(\d*)(_prime)?$")
+
+
+def array_name(name: str) -> tuple[str, int | None] | None:
+    """(LaTeX stem, output axis) for an array of the notation: W^{2}, \\delta^{1}, a^{3}, …; None for others."""
+    if name in _NAMES:
+        return _NAMES[name]
+    match = _LAYERED.match(name)
+    if match is None:
+        return None
+    kind, layer = match.group(1), int(match.group(2))
+    # Layer 1's arrays carry the output index k (first for W¹, b¹, second for δ¹).
+    out_axis = (0 if kind in ("W", "b") else 1) if layer == 1 else None
+    return f"{_STEMS[kind]}^{{{layer}}}", out_axis
+
+
+def function_name(name: str) -> str | None:
+    r"""\sigma, \sigma_{3}', g' … for the abstract functions of the model; None for others."""
+    match = _FUNCTION.match(name)
+    if match is None:
+        return None
+    stem = r"\sigma" if match.group(1) == "sigma" else "g"
+    if match.group(2):
+        stem += f"_{{{match.group(2)}}}"
+    return stem + ("'" if match.group(3) else "")
 
 
 class Printer(LatexPrinter):
@@ -52,9 +74,10 @@ class Printer(LatexPrinter):
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         name = str(expr.base.label)
-        if name not in _NAMES:
+        known = array_name(name)
+        if known is None:
             return super()._print_Indexed(expr)
-        stem, out_axis = _NAMES[name]
+        stem, out_axis = known
         indices = list(expr.indices)
         output_index = indices[out_axis] if out_axis is not None else None
         if self.single_output and out_axis is not None:
@@ -69,12 +92,21 @@ class Printer(LatexPrinter):
         return f"{stem}_{{{sub}}}" if sub else stem
 
     def _print_Function(self, expr: sp.Function, exp: str | None = None) -> str:
-        name = expr.func.__name__
-        if name in _FUNCTIONS:
+        stem = function_name(expr.func.__name__)
+        if stem is not None:
             args = ", ".join(self._print(a) for a in expr.args)
-            tex = rf"{_FUNCTIONS[name]}\left({args}\right)"
+            tex = rf"{stem}\left({args}\right)"
             return f"{tex}^{{{exp}}}" if exp else tex
         return super()._print_Function(expr, exp)
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        base = expr.base
+        if isinstance(base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 1:
+            known = array_name(str(base.base.label))
+            if known is not None and "^" in known[0]:
+                # h^{2}_{im} squared: a second superscript needs brackets.
+                return rf"\left({self._print(base)}\right)^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr)
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
         tex = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
@@ -157,20 +189,23 @@ def partial_tex(of: sp.Expr, by: sp.Expr, derivation: Derivation) -> str:
     return rf"\frac{{\partial {tex(of, derivation)}}}{{\partial {tex(by, derivation)}}}"
 
 
-def sum_prefix(indices: tuple[sp.Symbol, ...], derivation: Derivation) -> str:
-    """\\sum_{i=1}^{n} \\sum_{k=1}^{d} for the indices that are really summed (k only when d > 1)."""
+def sum_prefix(limits: tuple[tuple[sp.Symbol, int, sp.Expr], ...], derivation: Derivation) -> str:
+    """\\sum_{i=1}^{n} \\sum_{k=1}^{d} … for the sums that are really there (k only when d > 1)."""
     parts = []
-    for index in reversed(indices):
+    for index, _, size in reversed(limits):
         if derivation.spec.outputs == 1 and index in (mo.k, mo.kk):
             continue
-        parts.append(rf"\sum_{{{index}=1}}^{{{tex(mo.SIZE[index], derivation)}}}")
+        parts.append(rf"\sum_{{{index}=1}}^{{{tex(size, derivation)}}}")
     return " ".join(parts) + (" " if parts else "")
 
 
 def chain_product_tex(name: str, derivation: Derivation) -> str:
-    """Σ … (factor)(factor)…: the chain-rule product for one parameter, with SymPy's factors."""
+    """Σ … (factor)(factor)…: the chain-rule product for one parameter, with SymPy's factors (+ the penalty's derivative)."""
     pg = derivation.parameters[name]
-    return sum_prefix(pg.sum_indices, derivation) + product_tex([s.value for s in pg.steps], derivation)
+    product = sum_prefix(pg.sum_limits, derivation) + product_tex([s.value for s in pg.steps], derivation)
+    if pg.penalty != 0:
+        product += " + " + tex(pg.penalty, derivation)
+    return product
 
 
 def chain_tex(name: str, derivation: Derivation) -> str:
@@ -180,36 +215,51 @@ def chain_tex(name: str, derivation: Derivation) -> str:
 
 
 def backprop_tex(name: str, derivation: Derivation) -> str:
-    """∂R/∂θ = Σ_i δ · (∂z/∂θ or ∂a/∂θ)."""
+    """∂R/∂θ = Σ_i δ · (∂z/∂θ or ∂a/∂θ) (+ 2λθ)."""
     pg = derivation.parameters[name]
-    total = pg.backprop
-    return rf"{partial_tex(mo.R_symbol, pg.component, derivation)} &= {tex(total, derivation)}"
+    return rf"{partial_tex(mo.R_symbol, pg.component, derivation)} &= {tex(pg.backprop, derivation)}"
 
 
 def delta_tex(derivation: Derivation) -> list[str]:
-    """δ¹ and δ² as equations (one LaTeX line each)."""
-    i, k, m = mo.i, mo.k, mo.m
-    d2 = derivation.deltas["delta2"]
+    """δ¹, δ², … as equations (one LaTeX line each): δ^l = ∂R/∂a^l, computed from δ^{l−1}."""
+    i = mo.i
+    model = derivation.model
     outer = derivation.parameters["W1"].steps
-    line1 = rf"{tex(mo.delta1[i, k], derivation)} &= {partial_tex(mo.R_symbol, mo.z[i, k], derivation)} = {product_tex([s.value for s in outer[:2]], derivation)}"
-    sum_part = d2.atoms(sp.Sum)
-    rest = sp.Mul(*[f for f in sp.Mul.make_args(d2) if not isinstance(f, sp.Sum)])
-    factors = sorted(sum_part, key=str) + [rest]
-    factors = [f.xreplace({mo.kk: mo.k}) for f in factors]  # Σ_k reads better than Σ_{k'} here
-    line2 = rf"{tex(mo.delta2[i, m], derivation)} &= {partial_tex(mo.R_symbol, mo.a[i, m], derivation)} = {product_tex(factors, derivation)}"
-    return [line1, line2]
+    lines = [rf"{tex(mo.delta1[i, mo.k], derivation)} &= {partial_tex(mo.R_symbol, mo.z[i, mo.k], derivation)} = {_delta1_tex(derivation, outer)}"]
+    for layer in model.hidden_layers:
+        above = model.layer(layer.number - 1)
+        value = derivation.deltas[f"delta{layer.number}"]
+        sum_part = value.atoms(sp.Sum)
+        rest = sp.Mul(*[f for f in sp.Mul.make_args(value) if not isinstance(f, sp.Sum)])
+        factors = sorted(sum_part, key=str) + [rest]
+        factors = [f.xreplace({above.bound: above.unit}) for f in factors]  # Σ_k reads better than Σ_{k'} here
+        lines.append(
+            rf"{tex(layer.delta[i, layer.unit], derivation)} &= {partial_tex(mo.R_symbol, layer.pre[i, layer.unit], derivation)} = {product_tex(factors, derivation)}"
+        )
+    return lines
+
+
+def _delta1_tex(derivation: Derivation, outer: tuple) -> str:
+    product = product_tex([s.value for s in outer[:2]], derivation)
+    delta1 = derivation.deltas["delta1"]
+    if sp.expand(delta1 - outer[0].value * outer[1].value) != 0:
+        # The loss's derivative cancelled against g′ (cross-entropy): show both.
+        return product + " = " + tex(delta1, derivation)
+    return product
 
 
 def definitions_tex(derivation: Derivation) -> list[str]:
-    """The forward pass a, h, z, f with the spec's σ and g written out."""
-    i, k, m = mo.i, mo.k, mo.m
+    """The forward pass, first hidden layer first: a, h (a^l, h^l for each layer), z, f, with σ and g written out."""
+    i = mo.i
     model = derivation.model
-    lines = [
-        rf"{tex(mo.a[i, m], derivation)} &= {tex(mo.a_def(i, m).xreplace({mo.jj: mo.j}), derivation)}",
-        rf"{tex(mo.h[i, m], derivation)} &= \sigma\left({tex(mo.a[i, m], derivation)}\right) = {tex(model.concrete_sigma(mo.a[i, m]), derivation)}",
-        rf"{tex(mo.z[i, k], derivation)} &= {tex(mo.z_def(i, k).xreplace({mo.mm: m}), derivation)}",
-        rf"{tex(mo.f[i, k], derivation)} &= g\left({tex(mo.z[i, k], derivation)}\right) = {tex(model.concrete_g(mo.z[i, k]), derivation)}",
-    ]
+    lines = []
+    for layer in reversed(model.parameter_layers):
+        below = model.below(layer)
+        pre, post = layer.pre[i, layer.unit], layer.post[i, layer.unit]
+        definition = model.pre_def(layer, i, layer.unit).xreplace({below.bound: below.unit})
+        lines.append(rf"{tex(pre, derivation)} &= {tex(definition, derivation)}")
+        abstract = tex(layer.function(pre), derivation)
+        lines.append(rf"{tex(post, derivation)} &= {abstract} = {tex(model.concrete(layer, pre), derivation)}")
     return lines
 
 
@@ -217,27 +267,42 @@ def derivative_tex(derivation: Derivation) -> list[str]:
     r"""σ(u), σ′(u), g(u), g′(u) as SymPy derived them, and the value form of σ′, g′ when there is one."""
     u = sp.Symbol("u", real=True)
     lines = []
-    for fn, form in ((mo.sigma, derivation.sigma_prime), (mo.g, derivation.g_prime)):
-        prime = mo.sigma_prime if fn is mo.sigma else mo.g_prime
-        line = rf"{tex(fn(u), derivation)} &= {tex(form.function.expr.xreplace({X: u}), derivation)}, \\"
-        line += "\n" + rf"{tex(prime(u), derivation)} &= {tex(form.expr.xreplace({X: u}), derivation)}"
+    seen = set()
+    for layer in reversed(derivation.model.parameter_layers):
+        if layer.function in seen:
+            continue
+        seen.add(layer.function)
+        form = derivation.forms[layer.number]
+        line = rf"{tex(layer.function(u), derivation)} &= {tex(form.function.expr.xreplace({X: u}), derivation)}, \\"
+        line += "\n" + rf"{tex(layer.prime(u), derivation)} &= {tex(form.expr.xreplace({X: u}), derivation)}"
         if form.value_form is not None and form.value_form != form.expr.xreplace({X: u}):
-            line += rf" = {tex(form.value_form.xreplace({VALUE: fn(u)}), derivation)}"
+            line += rf" = {tex(form.value_form.xreplace({VALUE: layer.function(u)}), derivation)}"
         lines.append(line)
     return lines
 
 
-def gradients_latex(derivation: Derivation, expand: bool = False, display: bool = False) -> str:
-    """The gradient formulas: the generic components, the forward pass they use, δ¹ and δ².
+def gradients_latex(derivation: Derivation, expand: bool = False, display: bool = False, view: str = "component") -> str:
+    """The gradient formulas: the generic components (or the matrix form), the forward pass they use.
 
     Args:
         derivation: what :func:`symbp.derive` returned.
-        expand: also write every component for the spec's M and p.
+        expand: also write every component for the spec's sizes.
         display: wrap in ``$$ … $$`` with ``aligned`` (for notebooks) instead of ``align*``.
+        view: ``"component"`` (one generic component of each gradient) or ``"matrix"``
+            (the same gradients as matrix products, with the forward pass in matrix form).
     """
-    lines = [chain_tex(name, derivation) for name in mo.PARAMETERS]
-    definitions = definitions_tex(derivation)
-    lines += [r"\text{where}\quad " + definitions[0], *definitions[1:]]
+    if view == "matrix":
+        from symbp.matrix import matrix_lines
+
+        lines = matrix_lines(derivation)
+    elif view == "component":
+        lines = [chain_tex(name, derivation) for name in derivation.parameters]
+        definitions = definitions_tex(derivation)
+        lines += [r"\text{where}\quad " + definitions[0], *definitions[1:]]
+    else:
+        from symbp.errors import SpecError
+
+        raise SpecError(f"unknown view {view!r}: choose component or matrix")
     if expand:
         from symbp.expand import expanded_lines
 

@@ -23,10 +23,12 @@ import sympy as sp
 from symbp import model as mo
 from symbp.errors import InternalError
 
-#: The canonical order of axes: samples, outputs, hidden units, inputs.
-AXIS_ORDER = (mo.i, mo.k, mo.m, mo.j)
+_UNITS = tuple(sp.Symbol(letter, integer=True, positive=True) for letter in mo.UNIT_LETTERS)
+_BOUND = tuple(sp.Symbol(letter + "'", integer=True, positive=True) for letter in mo.UNIT_LETTERS)
+#: The canonical order of axes: samples, outputs, the hidden layers' units from the output inwards, inputs.
+AXIS_ORDER = (mo.i, *_UNITS, mo.j)
 #: Bound indices stand for the same axis as their free counterpart.
-AXIS_OF = {mo.i: mo.i, mo.k: mo.k, mo.kk: mo.k, mo.m: mo.m, mo.mm: mo.m, mo.j: mo.j, mo.jj: mo.j}
+AXIS_OF = {mo.i: mo.i, mo.j: mo.j, mo.jj: mo.j, **dict(zip(_UNITS, _UNITS)), **dict(zip(_BOUND, _UNITS))}
 
 
 @dataclass(frozen=True)

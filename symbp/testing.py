@@ -172,8 +172,15 @@ def _parse_key(key: str) -> tuple[str, tuple[int, ...]]:
 
 def _shapes(derivation: Derivation) -> dict[str, tuple[int, ...]]:
     spec = derivation.spec
-    M, p, d = spec.hidden, spec.inputs, spec.outputs
-    return {"W1": (d, M), "b1": (d,), "W2": (M, p), "b2": (M,)}
+    model = derivation.model
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in model.parameter_layers:
+        below = model.below(layer)
+        rows = spec.size(layer.number)
+        cols = spec.inputs if below.is_input else spec.size(below.number)
+        shapes[f"W{layer.number}"] = (rows, cols)
+        shapes[f"b{layer.number}"] = (rows,)
+    return shapes
 
 
 def reference(derivation: Derivation) -> Reference:
@@ -187,23 +194,26 @@ def reference(derivation: Derivation) -> Reference:
 
 
 def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, int]) -> sp.Expr:
-    """A generic formula for concrete indices: M, p, d fixed, a, h, z, f written out, inner sums done."""
-    from symbp.expand import check_expandable
+    """A generic formula for concrete indices: sizes fixed, every layer's a, h (z, f) written out, inner sums done."""
+    from symbp.expand import _layer_sizes, check_expandable, penalty_value
 
-    M, p, d = check_expandable(derivation)
+    check_expandable(derivation)
     model, i = derivation.model, mo.i
-    expr = _unroll(expr.xreplace({**values, mo.M: M, mo.p: p, mo.d: d}))
-
-    expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == mo.f, lambda e: model.concrete_g(mo.z[e.indices]))
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Indexed) and e.base == mo.z,
-        lambda e: mo.b1[e.indices[1]] + sp.Add(*(mo.W1[e.indices[1], m] * mo.h[i, m] for m in range(1, M + 1))),
-    )
-    expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == mo.h, lambda e: model.concrete_sigma(mo.a[e.indices]))
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Indexed) and e.base == mo.a,
-        lambda e: mo.b2[e.indices[1]] + sp.Add(*(mo.W2[e.indices[1], j] * mo.x[i, j] for j in range(1, p + 1))),
-    )
+    sizes = _layer_sizes(derivation)
+    concrete_sizes = {layer.size: sizes[layer.number] for layer in model.layers}
+    expr = _unroll(expr.xreplace({**values, **concrete_sizes, mo.LAMBDA: penalty_value(derivation)}))
+    for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
+        below = model.below(layer)
+        width = sizes[below.number]
+        expr = expr.replace(
+            lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.post and layer.post != layer.pre,
+            lambda e, layer=layer: model.concrete(layer, layer.pre[e.indices]),
+        )
+        expr = expr.replace(
+            lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.pre,
+            lambda e, layer=layer, below=below, width=width: layer.b[e.indices[1]]
+            + sp.Add(*(layer.W[e.indices[1], v] * below.post[i, v] for v in range(1, width + 1))),
+        )
     return _unroll(expr)
 
 
@@ -229,7 +239,7 @@ def generic_gradient(derivation: Derivation) -> Callable[[Params, np.ndarray, np
     parts = {}
     for key, component in components(derivation).items():
         name, _ = _parse_key(key)
-        generic = mo.COMPONENTS[name]
+        generic = derivation.model.component(name)
         values = {g: c for g, c in zip(generic.indices, component.indices)}
         parts[key] = _sample_sum(instantiate(derivation.gradients[name], derivation, values))
     return _assemble(parts, _shapes(derivation))
@@ -242,5 +252,9 @@ def random_problem(derivation: Derivation, n: int = 7, seed: int = 0, scale: flo
     params = {name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}
     p, d = derivation.spec.inputs, derivation.spec.outputs
     X = rng.standard_normal((n, p))
-    y = rng.standard_normal((n, d)) if d > 1 else rng.standard_normal(n)
+    if derivation.spec.loss.value == "bce":
+        # Targets of the cross-entropy lie in [0, 1] (labels, or probabilities).
+        y = rng.uniform(0.0, 1.0, (n, d)) if d > 1 else rng.uniform(0.0, 1.0, n)
+    else:
+        y = rng.standard_normal((n, d)) if d > 1 else rng.standard_normal(n)
     return params, X, y

@@ -137,7 +137,7 @@ def test_derivation_is_deterministic() -> None:
 def test_symbolic_p_is_allowed() -> None:
     d = derive(hidden=4, sigma="relu")
     assert d.gradients["W2"].limits[-1] == (mo.i, 1, mo.n)
-    assert np.isscalar(d.spec.hidden)
+    assert d.spec.hidden == (4,) and d.spec.M == 4
 
 
 def test_derivation_is_bounded_in_time(monkeypatch) -> None:

@@ -353,7 +353,7 @@ def check_latex(derivation, text: str) -> None:
 def check_raw_text_in_kernel(source: str, spec) -> None:
     """The raw σ text appears only in the header comments and in SPEC, and round-trips through both."""
     lines = source.splitlines()
-    text = spec.sigma.text
+    text = spec.sigma[0].text
     if len(text) > 3:
         holders = [line for line in lines if text in line]
         assert all(line.startswith(("# Spec: ", "# Regenerate with: ", "SPEC = ")) for line in holders), holders
@@ -382,7 +382,7 @@ def test_random_sigma_gives_a_clean_kernel_with_the_right_gradient(reference_ker
         assert one_line(str(err))
         return
     event("derived")
-    check_latex(derivation, derivation.spec.sigma.text)
+    check_latex(derivation, derivation.spec.sigma[0].text)
 
     folder = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp()))
     path = emit(derivation, folder)
@@ -400,7 +400,7 @@ def test_random_sigma_gives_a_clean_kernel_with_the_right_gradient(reference_ker
         # Overflow (exp(cosh(x**3)) at |x| = 3) makes the check meaningless; so does a loss so
         # large that rounding in the finite differences exceeds rtol.
         assume(np.isfinite(loss) and abs(loss) < 1e8 and all(np.all(np.isfinite(v)) for v in grad.values()))
-        if kink_near(switching_functions(derivation.spec.sigma.expr), params, X_data, eps=1e-3):
+        if kink_near(switching_functions(derivation.spec.sigma[0].expr), params, X_data, eps=1e-3):
             event("skipped: kink within the finite-difference step")
             assume(False)
         numeric = numeric_grad(lambda prm: k.loss(prm, X_data, y), params, eps=1e-3)
@@ -420,7 +420,7 @@ def test_random_sigma_gives_a_clean_kernel_with_the_right_gradient(reference_ker
 def test_kink_detector_sees_a_kink_under_the_step_and_only_there() -> None:
     derivation = symbp.derive(hidden=2, sigma="relu(x) + abs(x - 1)", inputs=2)
     params, X_data, _ = random_problem(derivation, n=5, seed=0)
-    switches = switching_functions(derivation.spec.sigma.expr)
+    switches = switching_functions(derivation.spec.sigma[0].expr)
     assert len(switches) == 2
     a = X_data @ params["W2"].T + params["b2"]
     on_kink = {**params, "b2": params["b2"] - a[2] + np.array([0.0, 1.0])}  # a[2, 0] = 0, a[2, 1] = 1

@@ -16,7 +16,7 @@ def test_bad_hidden_size(hidden: object) -> None:
 
 def test_good_spec_and_name() -> None:
     spec = make_spec(hidden="4", sigma="relu", g="exp", inputs=3)
-    assert spec.hidden == 4 and spec.inputs == 3
+    assert spec.hidden == (4,) and spec.M == 4 and spec.inputs == 3
     assert spec.name == "relu_exp_m4_p3"
     assert make_spec(sigma="x/(1+exp(-x))").name.startswith("sigma_custom")
     assert make_spec(sigma="x/(1+exp(-x))").name == make_spec(sigma=" x/(1+exp(-x)) ").name
