@@ -26,6 +26,7 @@ from symbp.load import load_kernel
 from symbp.train import train
 
 if TYPE_CHECKING:
+    from symbp.checker import CheckResult, check
     from symbp.derivation import Derivation, derive
     from symbp.emitter import emit
     from symbp.spec import Spec, make_spec
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 # The SymPy side (deriving, emitting, specs) is imported on first use: loading a
 # kernel and training with it never pay for importing SymPy.
 _LAZY = {
+    "CheckResult": "symbp.checker",
+    "check": "symbp.checker",
     "Derivation": "symbp.derivation",
     "derive": "symbp.derivation",
     "emit": "symbp.emitter",
@@ -54,6 +57,7 @@ def __getattr__(name: str) -> object:
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckResult",
     "DataError",
     "Derivation",
     "ExpressionError",
@@ -63,6 +67,7 @@ __all__ = [
     "SpecError",
     "SymbpError",
     "UserError",
+    "check",
     "derive",
     "emit",
     "load_kernel",

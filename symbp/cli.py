@@ -26,24 +26,36 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hidden", "-M", default="3", metavar="M", help="number of hidden units M, a positive integer (default 3)")
+    parser.add_argument(
+        "--hidden", "-M", default="3", metavar="M",
+        help="number of hidden units M, a positive integer (default 3); several hidden layers as sizes from the input "
+        "towards the output, e.g. 16,8",
+    )
     parser.add_argument(
         "--sigma",
         default="tanh",
         metavar="SIGMA",
-        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh)",
+        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh); "
+        "with several hidden layers one for all or one per layer, e.g. relu,tanh",
     )
     parser.add_argument(
         "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x (default identity)"
     )
     parser.add_argument("--inputs", "-p", default=None, metavar="P", help="input size p (default: symbolic)")
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")
+    parser.add_argument(
+        "--loss", default="quadratic", metavar="LOSS",
+        help="quadratic (default: sum of squared errors) or bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1])",
+    )
+    parser.add_argument("--l2", default="0", metavar="LAMBDA", help="add the penalty LAMBDA * sum of the squared weights (default 0: none)")
 
 
 def _spec(args: argparse.Namespace):
     from symbp.spec import make_spec
 
-    return make_spec(hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs)
+    return make_spec(
+        hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("-o", "--output", type=Path, metavar="FILE.tex", help="write the document here instead of stdout")
     derive.add_argument("--pdf", action="store_true", help="also compile FILE.pdf next to FILE.tex with pdflatex (needs -o)")
     derive.add_argument("--formulas", action="store_true", help="print only the gradient formulas (an align* block), not a whole document")
+    derive.add_argument(
+        "--view", default="component", choices=("component", "matrix"),
+        help="component: one generic component of each gradient (default); matrix: the same gradients as matrix products "
+        "(with --formulas: instead of the components; in a document: an extra section)",
+    )
     derive.set_defaults(run=_cmd_derive)
 
     emit = sub.add_parser("emit", help="write a NumPy gradient kernel for a spec and print its path")
@@ -110,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar (on a terminal) and no periodic log lines (otherwise)")
     train.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the loss and gradient-norm curves (log scale); needs matplotlib: pip install 'symbp[plot]'")
     train.set_defaults(run=_cmd_train)
+
+    check = sub.add_parser(
+        "check",
+        help="check a hand-derived gradient formula against the derived one",
+        description="Check a hand-derived formula for one generic component of a gradient, e.g. dR/dW2[m,j]. "
+        "Arrays are written x[i,j], y[i], W1[m], b1, W2[m,j], b2[m], a[i,m], h[i,m], z[i], f[i] (with d > 1 add the output index k: "
+        "y[i,k], W1[k,m], z[i,k], f[i,k]); sums as sum(BODY, i) or sum(BODY, i, k); functions sigma, sigma_prime, g, g_prime, "
+        "exp, log, tanh, ... See the README, 'Checking a hand-derived gradient'.",
+        epilog="exit status: 0 the formula equals the derived gradient; 1 it does not; 2 a mistake in the arguments or the formula.",
+    )
+    _spec_arguments(check)
+    check.add_argument("--param", required=True, metavar="NAME", help="the parameter whose gradient the formula gives: W1, b1, W2, b2, ...")
+    check.add_argument("formula", metavar="FORMULA", help="the formula for one generic component of the gradient")
+    check.set_defaults(run=_cmd_check)
 
     demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
     demo.add_argument("--out", default="symbp-demo", type=Path, metavar="DIR", help="folder for the results (default symbp-demo/)")
@@ -171,7 +202,10 @@ def _cmd_derive(args: argparse.Namespace) -> int:
             if path.is_dir():
                 raise UserError(f"-o {args.output}: {path} is a folder")
     derivation = derive(spec=_spec(args))
-    text = derivation.latex(expand=args.expand) if args.formulas else derivation.document(expand=args.expand)
+    if args.formulas:
+        text = derivation.latex(expand=args.expand, view=args.view)
+    else:
+        text = derivation.document(expand=args.expand, view=args.view)
     if args.output is None:
         sys.stdout.write(text)
         return 0
@@ -196,6 +230,14 @@ def _cmd_emit(args: argparse.Namespace) -> int:
     path = emit(derive(spec=spec), args.out, name=args.name)
     print(path)
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from symbp.checker import check
+
+    result = check(args.formula, args.param, spec=_spec(args))
+    print(result.report())
+    return 0 if result.correct else 1
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -210,8 +210,13 @@ def chain_product_tex(name: str, derivation: Derivation) -> str:
 
 def chain_tex(name: str, derivation: Derivation) -> str:
     """∂R/∂θ = Σ … (factor)(factor)…, one aligned line."""
-    component = derivation.parameters[name].component
-    return rf"{partial_tex(mo.R_symbol, component, derivation)} &= {chain_product_tex(name, derivation)}"
+    pg = derivation.parameters[name]
+    line = rf"{partial_tex(mo.R_symbol, pg.component, derivation)} &= {chain_product_tex(name, derivation)}"
+    steps = pg.steps
+    if sp.expand(derivation.deltas["delta1"] - steps[0].value * steps[1].value) != 0:
+        # The loss's derivative cancels against g′ (cross-entropy): show the cancelled form too.
+        line += " = " + tex(pg.direct, derivation)
+    return line
 
 
 def backprop_tex(name: str, derivation: Derivation) -> str:

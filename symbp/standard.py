@@ -18,10 +18,16 @@ STANDARD = (
     (3, "tanh", "sigmoid"),
     (3, "x/(1+exp(-x))", "identity"),
 )
+#: Beyond the reference case (make_spec arguments): two outputs, two hidden layers, cross-entropy.
+STANDARD_BEYOND = (
+    {"hidden": 3, "sigma": "tanh", "g": "identity", "outputs": 2},
+    {"hidden": (16, 8), "sigma": "tanh", "g": "identity"},
+    {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce"},
+)
 
 
 def standard_specs() -> list[Spec]:
-    return [make_spec(hidden=h, sigma=s, g=g) for h, s, g in STANDARD]
+    return [make_spec(hidden=h, sigma=s, g=g) for h, s, g in STANDARD] + [make_spec(**kwargs) for kwargs in STANDARD_BEYOND]
 
 
 def standard_kernels() -> dict[str, str]:

@@ -110,8 +110,22 @@ def _columns(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, tuple[str, tuple[i
     return expr.xreplace(replacements), table
 
 
+#: The unit step kept whole: SymPy rewrites Heaviside of a nested max into a Piecewise that NumPy cannot broadcast.
+STEP = sp.Function("step", real=True)
+
+
+def _step(u: np.ndarray) -> np.ndarray:
+    return np.heaviside(u, 0.0)
+
+
 def _sample_sum(total: sp.Expr) -> Callable[[Params, np.ndarray, np.ndarray], float]:
-    """A NumPy function (params, X, Y) ↦ value of an expression Σ_i (summand) with concrete indices."""
+    """A NumPy function (params, X, Y) ↦ value of an expression Σ_i (summand) with concrete indices.
+
+    A sum of such sums and terms without samples (the L2 penalty) is evaluated term by term.
+    """
+    if isinstance(total, sp.Add) and total.has(sp.Sum):
+        parts = [_sample_sum(term) for term in total.args]
+        return lambda params, X, Y: float(sum(part(params, X, Y) for part in parts))
     if isinstance(total, sp.Sum):
         (var, _, _), = total.limits
         assert var == mo.i, total.limits
@@ -120,7 +134,7 @@ def _sample_sum(total: sp.Expr) -> Callable[[Params, np.ndarray, np.ndarray], fl
         summand = total
     flat, table = _columns(summand)
     symbols = sorted(table, key=str)
-    fn = sp.lambdify(symbols, flat, modules="numpy")
+    fn = sp.lambdify(symbols, flat, modules=[{"step": _step}, "numpy"])
     summed = isinstance(total, sp.Sum)
 
     def evaluate(params: Params, X: np.ndarray, Y: np.ndarray) -> float:
@@ -201,6 +215,7 @@ def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, i
     model, i = derivation.model, mo.i
     sizes = _layer_sizes(derivation)
     concrete_sizes = {layer.size: sizes[layer.number] for layer in model.layers}
+    expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
     expr = _unroll(expr.xreplace({**values, **concrete_sizes, mo.LAMBDA: penalty_value(derivation)}))
     for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
         below = model.below(layer)

@@ -43,6 +43,14 @@ def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "
         bad = np.argwhere(~np.isfinite(array))
         if bad.size:
             raise DataError(f"{source}: {what} contain NaN or infinity at row {bad[0][0]} (0-based); clean the data first")
+    if getattr(kernel, "SPEC", {}).get("loss") == "bce":
+        outside = np.argwhere((y < 0) | (y > 1))
+        if outside.size:
+            row = outside[0][0]
+            raise DataError(
+                f"{source}: target {float(y[tuple(outside[0])]):g} at row {row} (0-based) "
+                "is outside [0, 1]; the cross-entropy loss needs labels 0/1 or probabilities (or emit a kernel with --loss quadratic)"
+            )
     return X, y
 
 

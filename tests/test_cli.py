@@ -48,6 +48,16 @@ def test_derive_custom_sigma_formulas(capsys) -> None:
         (["emit", "--name", "Bad-Name"], "kernel name"),
         (["train", "missing.py", "--data", "missing.csv"], "does not exist"),
         (["derive", "--hidden"], "expected one argument"),
+        (["derive", "--hidden", "16,0"], "each hidden size must be a positive integer"),
+        (["derive", "--hidden", "1,2,3,4,5,6,7"], "more than the 6 symbp supports"),
+        (["derive", "--hidden", "4,3", "--sigma", "relu,tanh,tanh"], "3 activations for 2 hidden layers"),
+        (["derive", "--loss", "hinge"], "unknown loss 'hinge': choose quadratic or bce"),
+        (["emit", "--loss", "bce"], "use --g sigmoid with --loss bce"),
+        (["derive", "--l2", "-1"], "must be a finite number >= 0"),
+        (["derive", "--view", "tensor"], "invalid choice: 'tensor'"),
+        (["check", "--param", "W5", "x[i,j]"], "unknown parameter 'W5': choose one of W1, b1, W2, b2"),
+        (["check", "--param", "W2", "__import__('os')"], "not allowed"),
+        (["check", "--param", "W2", "sum(x[i,q], i)"], "formula"),
         (["nonsense"], "invalid choice"),
     ],
 )
@@ -198,3 +208,43 @@ def test_train_on_a_local_dask_cluster_matches_single_process(tmp_path) -> None:
         np.testing.assert_allclose(b[name], a[name], rtol=1e-9, atol=1e-12)
     bad = run_cli("train", kernel, "--data", "d.csv", "--target", "y", "--dask=http://example.org", cwd=tmp_path)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_deep_network_derive_emit_train(tmp_path) -> None:
+    """The issue's commands: a two-hidden-layer, two-output network in matrix view, emitted and trained."""
+    result = run_cli("derive", "--hidden", "16,8", "--outputs", "2", "--sigma", "tanh", "--g", "identity", "--view", "matrix", "--formulas", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert r"\nabla_{W^{3}} R" in result.stdout and r"\Delta^{3}" in result.stdout
+    emitted = run_cli("emit", "--hidden", "4,3", "--outputs", "2", "--out", str(tmp_path), cwd=tmp_path)
+    assert emitted.returncode == 0, emitted.stderr
+    kernel = Path(emitted.stdout.strip())
+    assert kernel.name == "tanh_identity_m4x3_d2.py"
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    np.savez(tmp_path / "data.npz", X=X, y=np.stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]], axis=1))
+    trained = run_cli("train", str(kernel), "--data", str(tmp_path / "data.npz"), "--steps", "50", "-o", str(tmp_path / "run"), cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    params = np.load(tmp_path / "run.params.npz")
+    assert params["W3"].shape == (4, 3) and params["W2"].shape == (3, 4) and params["W1"].shape == (2, 3)
+    history = np.genfromtxt(tmp_path / "run.history.csv", delimiter=",", names=True)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_cross_entropy_training_refuses_targets_outside_0_1(tmp_path) -> None:
+    kernel = run_cli("emit", "--hidden", "3", "--g", "sigmoid", "--loss", "bce", "--out", str(tmp_path), cwd=tmp_path).stdout.strip()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    np.savez(tmp_path / "labels.npz", X=X, y=(X[:, 0] > 0).astype(float))
+    ok = run_cli("train", kernel, "--data", str(tmp_path / "labels.npz"), "--steps", "30", "-o", str(tmp_path / "ok"), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    np.savez(tmp_path / "bad.npz", X=X, y=X[:, 0])
+    bad = run_cli("train", kernel, "--data", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "bad"), cwd=tmp_path)
+    assert bad.returncode == 2 and "outside [0, 1]" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.params.npz").exists()
+
+
+def test_check_exit_status_says_right_or_wrong(tmp_path) -> None:
+    right = run_cli("check", "--hidden", "3", "--sigma", "sigmoid", "--param", "W2", "sum(-2*(y[i]-f[i])*W1[m]*h[i,m]*(1-h[i,m])*x[i,j], i)", cwd=tmp_path)
+    assert right.returncode == 0 and "CORRECT" in right.stdout, right.stderr
+    wrong = run_cli("check", "--hidden", "3", "--param", "W1", "sum((f[i]-y[i])*h[i,m], i)", cwd=tmp_path)
+    assert wrong.returncode == 1 and "CONSTANT FACTOR" in wrong.stdout and "counterexample" in wrong.stdout

@@ -154,3 +154,88 @@ def test_derivation_is_bounded_in_time(monkeypatch) -> None:
     with pytest.raises(ExpressionError, match=r"did not finish within 0\.05 s; use a simpler expression"):
         derive(hidden=3, sigma="atan(x)*exp(sin(x)**3)/(1+x**2)", g="tanh")
     assert time.monotonic() - started < 5
+
+
+# --- deeper networks, other losses, the L2 penalty ----------------------------------------------
+
+NETWORKS = [
+    # (hidden sizes, sigma, g, outputs, loss, l2)
+    ((2, 2), "tanh", "identity", 1, "quadratic", 0.0),
+    ((2, 3), ("relu", "sigmoid"), "identity", 2, "quadratic", 0.0),
+    ((2, 2, 2), "sigmoid", "tanh", 1, "quadratic", 0.0),
+    ((2, 2), "x/(1+exp(-x))", "identity", 1, "quadratic", 0.0),
+    ((2, 1, 2, 2), "tanh", "identity", 1, "quadratic", 0.0),
+    ((3,), "tanh", "sigmoid", 1, "bce", 0.0),
+    ((2, 2), "softplus", "sigmoid", 2, "bce", 0.25),
+    ((3,), "sigmoid", "identity", 2, "quadratic", 0.1),
+]
+
+
+def _network(spec, inputs=2):
+    hidden, sigma, g, outputs, loss, l2 = spec
+    return derive(hidden=hidden, sigma=sigma, g=g, outputs=outputs, loss=loss, l2=l2, inputs=inputs)
+
+
+@pytest.mark.parametrize("spec", NETWORKS, ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}-d{s[3]}-{s[4]}-l2={s[5]}")
+def test_deep_and_other_loss_gradients_match_finite_differences(spec) -> None:
+    """Depth 1–4, vector outputs, cross-entropy and the penalty: generic formula = expanded R's derivative = finite differences."""
+    d = _network(spec)
+    params, X, y = random_problem(d, n=5, seed=3)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    assert set(numeric) == set(d.model.parameters) == {f"{w}{l}" for l in range(1, len(spec[0]) + 2) for w in "Wb"}
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-7, what="expanded reference vs finite differences")
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="generic formula vs finite differences")
+
+
+@pytest.mark.parametrize("spec", NETWORKS[:3] + NETWORKS[4:6], ids=lambda s: f"{s[0]}-{s[4]}")
+def test_backprop_recursion_equals_direct_derivative(spec) -> None:
+    """Each δ^l from δ^{l−1}: the backprop form, with the deltas substituted, is SymPy's direct derivative."""
+    d = _network(spec)
+    model = d.model
+    sizes = {layer.size: d.spec.size(layer.number) for layer in model.parameter_layers} | {mo.p: 2, mo.n: 3}
+
+    def unfold(expr):
+        # Put δ^l in, outermost first, so that δ^{l-1} inside δ^l is then put in too.
+        for layer in reversed(model.parameter_layers):
+            value = d.deltas[f"delta{layer.number}"]
+            expr = expr.replace(
+                lambda e, base=layer.delta: isinstance(e, sp.Indexed) and e.base == base,
+                lambda e, value=value, unit=layer.unit: value.xreplace({unit: e.indices[1]}),
+            )
+        return expr
+
+    rng = np.random.default_rng(0)
+    for name, pg in d.parameters.items():
+        backprop = unfold(pg.backprop).xreplace(sizes).doit()
+        direct = pg.direct.xreplace(sizes).doit()
+        # Every named quantity (a, h, f, y, W, …) as an independent number: an identity in all of them.
+        for _ in range(3):
+            values = {item: sp.Float(rng.uniform(0.1, 0.9)) for item in backprop.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
+            left, right = float(backprop.xreplace(values).doit()), float(direct.xreplace(values).doit())
+            assert left == pytest.approx(right, rel=1e-12), name
+
+
+def test_deep_network_names_layers_from_the_output_inwards() -> None:
+    d = derive(hidden=(16, 8), outputs=2, sigma="tanh")
+    assert d.model.parameters == ("W1", "b1", "W2", "b2", "W3", "b3")
+    assert d.spec.size(1) == 2 and d.spec.size(2) == 8 and d.spec.size(3) == 16
+    W3 = d.parameters["W3"]
+    assert W3.component == d.model.layer(3).W[d.model.layer(3).unit, mo.j]
+    assert str(W3.backprop) == "Sum(delta3[i, q]*x[i, j], (i, 1, n))"
+    # The recursion: δ³ is computed from δ² alone (reverse mode), never from δ¹ directly.
+    assert d.deltas["delta3"].has(d.model.layer(2).delta) and not d.deltas["delta3"].has(mo.delta1)
+
+
+def test_cross_entropy_cancels_the_logistic_derivative() -> None:
+    d = derive(hidden=3, sigma="tanh", g="sigmoid", loss="bce")
+    assert d.deltas["delta1"] == mo.f[mo.i, mo.k] - mo.y[mo.i, mo.k]
+    assert d.gradients["W1"] == sp.Sum((mo.f[mo.i, mo.k] - mo.y[mo.i, mo.k]) * mo.h[mo.i, mo.m], (mo.i, 1, mo.n))
+    stable = d.model.loss_in_z(mo.y[mo.i, mo.k], mo.z[mo.i, mo.k])
+    assert sp.simplify(stable - (sp.log(1 + sp.exp(mo.z[mo.i, mo.k])) - mo.y[mo.i, mo.k] * mo.z[mo.i, mo.k])) == 0
+
+
+def test_l2_penalty_adds_two_lambda_w_to_weights_only() -> None:
+    d = derive(hidden=3, l2=0.5)
+    assert d.parameters["W2"].penalty == 2 * mo.LAMBDA * mo.W2[mo.m, mo.j]
+    assert d.parameters["b2"].penalty == 0 and not d.gradients["b1"].has(mo.LAMBDA)

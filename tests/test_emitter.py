@@ -168,3 +168,69 @@ def test_working_memory_does_not_grow_with_n(tmp_path) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < n * M * 8 / 4, f"peak {peak} bytes"
+
+
+# --- beyond the reference case: deeper networks, vector outputs, cross-entropy, L2 ------------------
+
+BEYOND = [
+    # make_spec arguments (p = 2 for the expanded reference)
+    {"hidden": 2, "sigma": "tanh", "outputs": 3},
+    {"hidden": (3, 2), "sigma": "tanh", "outputs": 2},
+    {"hidden": (2, 3), "sigma": ("relu", "x/(1+exp(-x))")},
+    {"hidden": (2, 2, 2), "sigma": "sigmoid", "g": "tanh"},
+    {"hidden": (2, 1, 2, 2), "sigma": "tanh"},
+    {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce"},
+    {"hidden": (2, 2), "sigma": "softplus", "g": "sigmoid", "loss": "bce", "outputs": 2, "l2": 0.25},
+    {"hidden": 3, "sigma": "sigmoid", "l2": 0.1},
+]
+
+
+@pytest.mark.parametrize("kwargs", BEYOND, ids=lambda kw: derive(**kw).spec.name)
+def test_beyond_kernels_match_reference_and_finite_differences(tmp_path, kwargs) -> None:
+    """Symbolic-p kernels for depth 1–4, d > 1, cross-entropy and the penalty against the expanded R and finite differences."""
+    k = load_kernel(emit(derive(**kwargs), tmp_path))
+    d = derive(**kwargs, inputs=2)
+    params, X, y = random_problem(d, n=9, seed=8)
+    ref = reference(d)
+    loss, grad = k.loss_and_grad(params, X, y)
+    assert tuple(grad) == k.PARAMETERS == d.model.parameters
+    assert loss == pytest.approx(ref.loss(params, X, y), rel=1e-12)
+    check_grad(grad, ref.grad(params, X, y), rtol=1e-8, what="kernel vs lambdified expanded reference")
+    check_grad(grad, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-8, what="kernel vs finite differences")
+    assert {name: v.shape for name, v in k.init_params(2).items()} == {name: v.shape for name, v in params.items()}
+
+
+def test_deep_kernel_costs_a_constant_number_of_matrix_products_per_layer() -> None:
+    """Reverse mode: each layer adds the same statements to the backward pass, never a number growing with depth."""
+    counts = []
+    for depth in (1, 2, 3, 4):
+        text = render_kernel(derive(hidden=(3,) * depth, sigma="tanh"))
+        backward = text.split("# The sums over samples accumulate block by block.")[1].split("return R")[0]
+        counts.append(backward.count("@"))
+    steps = [b - a for a, b in zip(counts, counts[1:])]
+    assert steps == [steps[0]] * 3 and steps[0] == 2, counts  # δ^l = (δ^{l-1} W^{l-1}) ⊙ σ′ and g_W = δᵀ h
+
+
+def test_cross_entropy_kernel_is_finite_where_the_logistic_saturates(tmp_path) -> None:
+    k = load_kernel(emit(derive(hidden=3, sigma="tanh", g="sigmoid", loss="bce"), tmp_path))
+    params = k.init_params(2, seed=0)
+    params["b1"] = np.array([800.0])  # f rounds to 1: log(1 − f) would be −inf
+    X = np.zeros((4, 2))
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss, grad = k.loss_and_grad(params, X, y)
+    assert loss == pytest.approx(2 * 800.0, rel=1e-6)
+    assert all(np.isfinite(v).all() for v in grad.values())
+
+
+def test_l2_penalty_is_added_once_not_per_block(tmp_path) -> None:
+    k = load_kernel(emit(derive(hidden=3, sigma="tanh", l2=0.5), tmp_path))
+    plain = load_kernel(emit(derive(hidden=3, sigma="tanh"), tmp_path))
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((5000, 2)), rng.standard_normal(5000)  # three blocks of samples
+    params = k.init_params(2, seed=1)
+    loss, grad = k.loss_and_grad(params, X, y)
+    loss0, grad0 = plain.loss_and_grad(params, X, y)
+    assert loss == pytest.approx(loss0 + 0.5 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)), rel=1e-12)
+    np.testing.assert_allclose(grad["W2"], grad0["W2"] + 2 * 0.5 * params["W2"], rtol=1e-12)
+    np.testing.assert_array_equal(grad["b2"], grad0["b2"])
