@@ -339,7 +339,7 @@ def _csv_targets(
     if target is None:
         raise _error(
             f"{source}: no target column chosen; pass --target NAME (target= in Python) "
-            f"with one of the columns {_quote_list(names)}"
+            f"with one of the columns {_quote_list(names)}, or NAME1,NAME2 for several outputs"
         )
     wanted = [target] if isinstance(target, str) else list(target)
     if not wanted:

@@ -207,15 +207,19 @@ def reference(derivation: Derivation) -> Reference:
     return Reference(loss=lambda params, X, y: loss_fn(params, X, _as_2d(y)), grad=grad)
 
 
-def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, int]) -> sp.Expr:
-    """A generic formula for concrete indices: sizes fixed, every layer's a, h (z, f) written out, inner sums done."""
+def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, int], numeric: bool = False) -> sp.Expr:
+    """A generic formula for concrete indices: sizes fixed, every layer's a, h (z, f) written out, inner sums done.
+
+    With ``numeric`` the unit step is kept as :data:`STEP`, for evaluation with NumPy.
+    """
     from symbp.expand import _layer_sizes, check_expandable, penalty_value
 
     check_expandable(derivation)
     model, i = derivation.model, mo.i
     sizes = _layer_sizes(derivation)
     concrete_sizes = {layer.size: sizes[layer.number] for layer in model.layers}
-    expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
+    if numeric:
+        expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
     expr = _unroll(expr.xreplace({**values, **concrete_sizes, mo.LAMBDA: penalty_value(derivation)}))
     for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
         below = model.below(layer)
@@ -256,7 +260,7 @@ def generic_gradient(derivation: Derivation) -> Callable[[Params, np.ndarray, np
         name, _ = _parse_key(key)
         generic = derivation.model.component(name)
         values = {g: c for g, c in zip(generic.indices, component.indices)}
-        parts[key] = _sample_sum(instantiate(derivation.gradients[name], derivation, values))
+        parts[key] = _sample_sum(instantiate(derivation.gradients[name], derivation, values, numeric=True))
     return _assemble(parts, _shapes(derivation))
 
 
