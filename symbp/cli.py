@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symbp.errors import UserError
-from symbp.names import ACTIVATION_NAMES, OUTPUT_NAMES
+from symbp.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
 
 EXIT_USAGE = 2
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--pdf", action="store_true", help="also compile FILE.pdf next to FILE.tex with pdflatex (needs -o)")
     derive.add_argument("--formulas", action="store_true", help="print only the gradient formulas (an align* block), not a whole document")
     derive.add_argument(
-        "--view", default="component", choices=("component", "matrix"),
+        "--view", default="component", choices=VIEWS,
         help="component: one generic component of each gradient (default); matrix: the same gradients as matrix products "
         "(with --formulas: instead of the components; in a document: an extra section)",
     )

@@ -66,14 +66,10 @@ def render_document(derivation: Derivation, expand: bool = False, view: str = "c
 
         expanded = expanded_lines(derivation)
     matrix: list[str] = []
-    if view == "matrix":
+    if lx.check_view(view) == "matrix":
         from symbp.matrix import matrix_lines
 
         matrix = matrix_lines(derivation)
-    elif view != "component":
-        from symbp.errors import SpecError
-
-        raise SpecError(f"unknown view {view!r}: choose component or matrix")
     u = sp.Symbol("u")
     stable = model.loss_in_z(mo.y[i, k], mo.z[i, k])
     L = spec.depth

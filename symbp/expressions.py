@@ -140,29 +140,25 @@ def parse(text: str, role: str = "expression") -> sp.Expr:
     if len(source) > MAX_LENGTH:
         raise ExpressionError(f"{role} expression is {len(source)} characters long; at most {MAX_LENGTH} are allowed")
     if any(ord(c) > 127 or (not c.isprintable()) for c in source):
-        raise ExpressionError(f"{role} expression {_show(source)} contains a character outside printable ASCII")
+        raise ExpressionError(f"{role} expression {show(source)} contains a character outside printable ASCII")
     if "#" in source:
         # Python's parser would drop a comment silently; the text would still reach file headers.
-        raise ExpressionError(f"{role} expression {_show(source)}: a comment ('#') is not allowed; allowed are {_ALLOWED}")
+        raise ExpressionError(f"{role} expression {show(source)}: a comment ('#') is not allowed; allowed are {_ALLOWED}")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
-        raise ExpressionError(f"{role} expression {_show(source)} is malformed: {err.msg} at column {err.offset}") from err
+        raise ExpressionError(f"{role} expression {show(source)} is malformed: {err.msg} at column {err.offset}") from err
     builder = _Builder(source, role)
     expr = builder.build(tree.body, depth=0)
     if not isinstance(expr, sp.Expr) or expr.free_symbols - {X}:
-        raise ExpressionError(f"{role} expression {_show(source)} must be a function of x alone")
+        raise ExpressionError(f"{role} expression {show(source)} must be a function of x alone")
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ExpressionError(f"{role} expression {_show(source)} is undefined (it divides by zero or is infinite)")
+        raise ExpressionError(f"{role} expression {show(source)} is undefined (it divides by zero or is infinite)")
     if expr.has(sp.I):
-        raise ExpressionError(f"{role} expression {_show(source)} is not real-valued (it contains the imaginary unit); σ and g must map reals to reals")
+        raise ExpressionError(f"{role} expression {show(source)} is not real-valued (it contains the imaginary unit); σ and g must map reals to reals")
     if X not in expr.free_symbols:
-        raise ExpressionError(f"{role} expression {_show(source)} does not depend on x; an activation must be a function of x")
+        raise ExpressionError(f"{role} expression {show(source)} does not depend on x; an activation must be a function of x")
     return expr
-
-
-def _show(source: str) -> str:
-    return repr(source if len(source) <= 60 else source[:57] + "...")
 
 
 _ALLOWED = "x, numbers, + - * / **, parentheses, the constants pi and e, and the functions " + ", ".join(FUNCTIONS)
@@ -177,12 +173,12 @@ class _Builder:
         self.nodes = 0
 
     def refuse(self, what: str) -> ExpressionError:
-        return ExpressionError(f"{self.role} expression {_show(self.source)}: {what} is not allowed; allowed are {_ALLOWED}")
+        return ExpressionError(f"{self.role} expression {show(self.source)}: {what} is not allowed; allowed are {_ALLOWED}")
 
     def build(self, node: ast.AST, depth: int) -> sp.Expr:
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
-            raise ExpressionError(f"{self.role} expression {_show(self.source)} is nested too deeply or too long to be an activation")
+            raise ExpressionError(f"{self.role} expression {show(self.source)} is nested too deeply or too long to be an activation")
         match node:
             case ast.Constant(value=bool()):
                 raise self.refuse("a boolean")
@@ -206,19 +202,19 @@ class _Builder:
                 return -self.build(operand, depth + 1)
             case ast.UnaryOp(op=ast.UAdd(), operand=operand):
                 return self.build(operand, depth + 1)
-            case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINARY:
+            case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
                 lhs = self.build(left, depth + 1)
                 rhs = self.build(right, depth + 1)
                 if isinstance(op, ast.Pow):
                     return self.power(lhs, rhs)
                 if isinstance(op, ast.Div) and rhs == 0:
-                    raise ExpressionError(f"{self.role} expression {_show(self.source)} divides by zero")
-                return _BINARY[type(op)](lhs, rhs)
+                    raise ExpressionError(f"{self.role} expression {show(self.source)} divides by zero")
+                return BINARY[type(op)](lhs, rhs)
             case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in FUNCTIONS:
                 arity, make = FUNCTIONS[name]
                 if len(args) != arity or any(isinstance(a, ast.Starred) for a in args):
                     raise ExpressionError(
-                        f"{self.role} expression {_show(self.source)}: {name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}"
+                        f"{self.role} expression {show(self.source)}: {name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}"
                     )
                 return make(*(self.build(a, depth + 1) for a in args))
             case ast.Call(func=ast.Name(id=name)):
@@ -234,47 +230,67 @@ class _Builder:
             case ast.Subscript():
                 raise self.refuse("indexing with []")
             case ast.BinOp(op=op):
-                raise self.refuse(f"the operator {_OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
+                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
             case ast.UnaryOp(op=op):
-                raise self.refuse(f"the operator {_OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
+                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
             case ast.Compare() | ast.BoolOp():
                 raise self.refuse("a comparison or boolean operator")
             case _:
                 raise self.refuse(f"the construct {type(node).__name__!r}")
 
     def number(self, value: int | float) -> sp.Expr:
-        if not math.isfinite(value) or abs(value) > MAX_LITERAL:
-            raise ExpressionError(f"{self.role} expression {_show(self.source)}: the number {value!r} is out of range (|number| ≤ {MAX_LITERAL:g})")
-        if isinstance(value, int):
-            return sp.Integer(value)
-        # Exact rational from the decimal text so that 0.1 stays 1/10 in the derivation.
-        return sp.Rational(repr(value))
+        return literal(value, lambda problem: ExpressionError(f"{self.role} expression {show(self.source)}: {problem}"))
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        # Bound exponents before SymPy evaluates them: 9**9**9 would never finish.
-        if exponent.is_number:
-            try:
-                size = abs(float(exponent))
-            except (TypeError, ValueError):
-                size = math.inf
-            if not math.isfinite(size) or size > MAX_EXPONENT:
-                raise ExpressionError(
-                    f"{self.role} expression {_show(self.source)}: exponent {_short(exponent)} is too large (|exponent| ≤ {MAX_EXPONENT})"
-                )
-        elif exponent.has(X) and base.has(X) and _nested_power_depth(exponent) > 1:
-            raise ExpressionError(f"{self.role} expression {_show(self.source)}: towers of powers of x are not allowed")
-        if base.is_number and exponent.is_number:
-            magnitude = abs(float(exponent)) * math.log10(max(abs(float(base)), 1e-300))
-            if abs(magnitude) > 300:
-                raise ExpressionError(f"{self.role} expression {_show(self.source)}: the power {_short(base)}**{_short(exponent)} is out of range")
-        if base == 0 and exponent.is_number and exponent.is_negative:
-            raise ExpressionError(f"{self.role} expression {_show(self.source)} divides by zero")
+        problem = power_problem(base, exponent)
+        if problem is None and not exponent.is_number and exponent.has(X) and base.has(X) and _nested_power_depth(exponent) > 1:
+            problem = "towers of powers of x are not allowed"
+        if problem is not None:
+            raise ExpressionError(f"{self.role} expression {show(self.source)}: {problem}")
         return sp.Pow(base, exponent)
 
 
-def _short(expr: sp.Expr) -> str:
+# --- pieces shared with the reader of hand-derived formulas (symbp.formula) ---------------------
+
+
+def show(source: str) -> str:
+    """The user's text, quoted and cut to 60 characters, for a one-line message."""
+    return repr(source if len(source) <= 60 else source[:57] + "...")
+
+
+def short(expr: sp.Expr) -> str:
+    """An expression cut to 20 characters, for a one-line message."""
     text = str(expr)
     return text if len(text) <= 20 else text[:17] + "..."
+
+
+def literal(value: int | float, error: Callable[[str], Exception]) -> sp.Expr:
+    """A number of the text as an exact SymPy number (0.1 stays 1/10), or ``error(problem)`` when out of range."""
+    if not math.isfinite(value) or abs(value) > MAX_LITERAL:
+        raise error(f"the number {value!r} is out of range (|number| ≤ {MAX_LITERAL:g})")
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def power_problem(base: sp.Expr, exponent: sp.Expr) -> str | None:
+    """What is wrong with base**exponent before SymPy evaluates it (9**9**9 would never finish), or None."""
+    if not exponent.is_number:
+        return None
+    try:
+        size = abs(float(exponent))
+    except (TypeError, ValueError):
+        size = math.inf
+    if not math.isfinite(size) or size > MAX_EXPONENT:
+        return f"the exponent {short(exponent)} is too large (|exponent| ≤ {MAX_EXPONENT})"
+    if base.is_number:
+        try:
+            magnitude = size * math.log10(max(abs(float(base)), 1e-300))
+        except (OverflowError, TypeError, ValueError):
+            magnitude = math.inf
+        if abs(magnitude) > 300:
+            return f"the power {short(base)}**{short(exponent)} is out of range"
+    if base == 0 and exponent.is_negative:
+        return "divides by zero"
+    return None
 
 
 def _nested_power_depth(expr: sp.Expr) -> int:
@@ -283,9 +299,9 @@ def _nested_power_depth(expr: sp.Expr) -> int:
     return max((_nested_power_depth(a) for a in expr.args), default=0)
 
 
-_OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
+OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
 
-_BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
+BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,

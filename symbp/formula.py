@@ -20,7 +20,6 @@ that a derived formula can be read, and typed, like the user's.
 from __future__ import annotations
 
 import ast
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, reduce
@@ -32,14 +31,12 @@ from sympy.printing.str import StrPrinter
 from symbp import model as mo
 from symbp.derivation import Derivation, derive
 from symbp.errors import ExpressionError, SpecError
-from symbp.expressions import FUNCTIONS, X
+from symbp.expressions import BINARY, FUNCTIONS, OPERATOR_NAMES, X, literal, power_problem, show
 from symbp.spec import Spec
 
 MAX_LENGTH = 1000
 MAX_NODES = 1000
 MAX_DEPTH = 100
-MAX_EXPONENT = 64
-MAX_LITERAL = 1e6
 
 #: The sample index and the output index (which may be left out when d = 1).
 SAMPLE = mo.i
@@ -138,14 +135,14 @@ class Notation:
         try:
             tree = ast.parse(source, mode="eval")
         except SyntaxError as err:
-            raise ExpressionError(f"the formula {_show(source)} is malformed: {err.msg} at column {err.offset}") from err
+            raise ExpressionError(f"the formula {show(source)} is malformed: {err.msg} at column {err.offset}") from err
         expr = _Reader(self, source, named).build(tree.body, depth=0)
         if not isinstance(expr, sp.Expr):
-            raise ExpressionError(f"the formula {_show(source)} is not a number-valued expression")
+            raise ExpressionError(f"the formula {show(source)} is not a number-valued expression")
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-            raise ExpressionError(f"the formula {_show(source)} is undefined (it divides by zero or is infinite)")
+            raise ExpressionError(f"the formula {show(source)} is undefined (it divides by zero or is infinite)")
         if expr.has(sp.I):
-            raise ExpressionError(f"the formula {_show(source)} is not real-valued")
+            raise ExpressionError(f"the formula {show(source)} is not real-valued")
         component = self.model.component(param)
         allowed = set(component.indices) | ({OUTPUT} if self.single_output else set())
         stray = sorted((s for s in expr.free_symbols if s in self.index_symbols and s not in allowed), key=str)
@@ -198,15 +195,6 @@ class Notation:
 _UNICODE_HINTS = {"σ": "sigma", "−": "-", "–": "-", "·": "*", "×": "*", "Σ": "sum(..., i)", "∑": "sum(..., i)", "′": "_prime", "λ": "lam", "²": "**2"}
 
 
-def _show(source: str) -> str:
-    return repr(source if len(source) <= 60 else source[:57] + "...")
-
-
-def _short(expr: sp.Expr) -> str:
-    text = str(expr)
-    return text if len(text) <= 20 else text[:17] + "..."
-
-
 class _Reader:
     """Walks the Python expression tree of a formula and builds SymPy, refusing anything off the whitelist."""
 
@@ -217,7 +205,7 @@ class _Reader:
         self.nodes = 0
 
     def fail(self, what: str) -> ExpressionError:
-        return ExpressionError(f"formula {_show(self.source)}: {what}")
+        return ExpressionError(f"formula {show(self.source)}: {what}")
 
     def refuse(self, what: str) -> ExpressionError:
         functions = ", ".join([*self.notation.layer_functions, *self.notation.functions])
@@ -245,13 +233,13 @@ class _Reader:
                 return -self.build(operand, depth + 1)
             case ast.UnaryOp(op=ast.UAdd(), operand=operand):
                 return self.build(operand, depth + 1)
-            case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINARY:
+            case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
                 lhs, rhs = self.build(left, depth + 1), self.build(right, depth + 1)
                 if isinstance(op, ast.Pow):
                     return self.power(lhs, rhs)
                 if isinstance(op, ast.Div) and rhs == 0:
                     raise self.fail("divides by zero")
-                value = _BINARY[type(op)](lhs, rhs)
+                value = BINARY[type(op)](lhs, rhs)
                 return _name_pre(value, self.notation) if self.named and isinstance(value, sp.Add) else value
             case ast.Subscript(value=ast.Name(id=name), slice=index):
                 return self.array(name, index)
@@ -272,16 +260,14 @@ class _Reader:
             case ast.Lambda():
                 raise self.refuse("lambda")
             case ast.BinOp(op=op) | ast.UnaryOp(op=op):
-                raise self.refuse(f"the operator {_OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
+                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
             case ast.Compare() | ast.BoolOp():
                 raise self.refuse("a comparison or boolean operator")
             case _:
                 raise self.refuse(f"the construct {type(node).__name__!r}")
 
     def number(self, value: int | float) -> sp.Expr:
-        if not math.isfinite(value) or abs(value) > MAX_LITERAL:
-            raise self.fail(f"the number {value!r} is out of range (|number| <= {MAX_LITERAL:g})")
-        return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+        return literal(value, self.fail)
 
     def name(self, name: str) -> sp.Expr:
         notation = self.notation
@@ -367,36 +353,12 @@ class _Reader:
         return form.at(u, layer.post[u.indices]) if named_pre else form.expr.xreplace({X: u})
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        if exponent.is_number:
-            try:
-                size = abs(float(exponent))
-            except (TypeError, ValueError):
-                size = math.inf
-            if not math.isfinite(size) or size > MAX_EXPONENT:
-                raise self.fail(f"the exponent {_short(exponent)} is too large (|exponent| <= {MAX_EXPONENT})")
-            if base.is_number:
-                try:
-                    magnitude = size * math.log10(max(abs(float(base)), 1e-300))
-                except (OverflowError, TypeError, ValueError):
-                    magnitude = math.inf
-                if abs(magnitude) > 300:
-                    raise self.fail(f"the power {_short(base)}**{_short(exponent)} is out of range")
-            if base == 0 and exponent.is_negative:
-                raise self.fail("divides by zero")
-        elif exponent.has(sp.Pow) and base.free_symbols:
-            raise self.fail("towers of powers are not allowed")
+        problem = power_problem(base, exponent)
+        if problem is None and not exponent.is_number and exponent.has(sp.Pow) and base.free_symbols:
+            problem = "towers of powers are not allowed"
+        if problem is not None:
+            raise self.fail(problem)
         return sp.Pow(base, exponent)
-
-
-_OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
-
-_BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
-}
 
 
 def _name_pre(expr: sp.Add, notation: Notation) -> sp.Expr:

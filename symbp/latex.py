@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter
 from symbp import model as mo
 from symbp.derivation import VALUE
 from symbp.expressions import X
+from symbp.names import VIEWS
 
 if TYPE_CHECKING:
     from symbp.derivation import Derivation
@@ -286,6 +287,15 @@ def derivative_tex(derivation: Derivation) -> list[str]:
     return lines
 
 
+def check_view(view: str) -> str:
+    """``view`` if it is one of :data:`VIEWS`, else a SpecError naming them."""
+    if view not in VIEWS:
+        from symbp.errors import SpecError
+
+        raise SpecError(f"unknown view {view!r}: choose {' or '.join(VIEWS)}")
+    return view
+
+
 def gradients_latex(derivation: Derivation, expand: bool = False, display: bool = False, view: str = "component") -> str:
     """The gradient formulas: the generic components (or the matrix form), the forward pass they use.
 
@@ -296,18 +306,14 @@ def gradients_latex(derivation: Derivation, expand: bool = False, display: bool 
         view: ``"component"`` (one generic component of each gradient) or ``"matrix"``
             (the same gradients as matrix products, with the forward pass in matrix form).
     """
-    if view == "matrix":
+    if check_view(view) == "matrix":
         from symbp.matrix import matrix_lines
 
         lines = matrix_lines(derivation)
-    elif view == "component":
+    else:
         lines = [chain_tex(name, derivation) for name in derivation.parameters]
         definitions = definitions_tex(derivation)
         lines += [r"\text{where}\quad " + definitions[0], *definitions[1:]]
-    else:
-        from symbp.errors import SpecError
-
-        raise SpecError(f"unknown view {view!r}: choose component or matrix")
     if expand:
         from symbp.expand import expanded_lines
 

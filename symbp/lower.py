@@ -165,7 +165,10 @@ def lower(statements: list[Statement]) -> tuple[Operation, ...]:
     """Lower statements to array operations, in order.
 
     Example:
-        >>> ops = lower([Statement("a", (mo.i, mo.m), mo.a_def(mo.i, mo.m))])
+        >>> from symbp.spec import make_spec
+        >>> model = mo.build(make_spec(hidden=3))
+        >>> hidden = model.layer(2)
+        >>> ops = lower([Statement("a", (mo.i, mo.m), model.pre_def(hidden, mo.i, mo.m))])
         >>> [type(op).__name__ for op in ops]
         ['Contract', 'Elementwise']
     """

@@ -60,18 +60,6 @@ g = sp.Function("g", real=True)
 sigma_prime = sp.Function("sigma_prime", real=True)
 g_prime = sp.Function("g_prime", real=True)
 
-#: Parameter names of the reference case in the order of the notation (W¹, b¹, W², b²), with their generic component.
-PARAMETERS = ("W1", "b1", "W2", "b2")
-COMPONENTS: dict[str, sp.Indexed] = {
-    "W1": W1[k, m],
-    "b1": b1[k],
-    "W2": W2[m, j],
-    "b2": b2[m],
-}
-#: Which size each index of the reference case runs up to.
-SIZE: dict[sp.Symbol, sp.Symbol] = {i: n, j: p, m: M, k: d, jj: p, mm: M, kk: d}
-
-
 @dataclass(frozen=True)
 class Layer:
     """Layer l of the network: a^l = W^l h^{l+1} + b^l and h^l = σ_l(a^l) (z, f and g for l = 1).
@@ -189,13 +177,6 @@ class Model:
     def concrete(self, layer: Layer, u: sp.Expr) -> sp.Expr:
         return self.function_expr(layer).subs(X, u)
 
-    def concrete_sigma(self, u: sp.Expr) -> sp.Expr:
-        """σ of the hidden layer next to the output (the σ of the reference case)."""
-        return self.concrete(self.layers[1], u)
-
-    def concrete_g(self, u: sp.Expr) -> sp.Expr:
-        return self.concrete(self.layers[0], u)
-
     def pre_def(self, layer: Layer, sample: sp.Expr, unit: sp.Expr, inner: sp.Expr | None = None) -> sp.Expr:
         """a^l_{i u} = b^l_u + Σ_{v'} W^l_{u v'} h^{l+1}_{i v'}; ``inner`` replaces h^{l+1}_{i v'} when given."""
         below = self.below(layer)
@@ -214,7 +195,7 @@ class Model:
         term = self.loss_term(target, sp.Symbol("_f"))
         if not term.has(sp.log):
             return None
-        term = term.xreplace({sp.Symbol("_f"): self.concrete_g(pre)})
+        term = term.xreplace({sp.Symbol("_f"): self.concrete(self.layers[0], pre)})
         expanded = term.replace(lambda e: isinstance(e, sp.log), lambda e: sp.expand_log(sp.log(sp.factor(sp.together(e.args[0]))), force=True))
         return sp.collect(sp.expand(expanded), [target], evaluate=True)
 
@@ -225,17 +206,6 @@ class Model:
     def total_loss(self) -> sp.Expr:
         """R in the named output: the data term and the penalty."""
         return self.data_loss() + self.penalty
-
-
-def a_def(sample: sp.Expr, unit: sp.Expr) -> sp.Expr:
-    """a_{i m} = b²_m + Σ_j W²_{m j} x_{i j}, the hidden pre-activation of the reference case."""
-    return b2[unit] + sp.Sum(W2[unit, jj] * x[sample, jj], (jj, 1, p))
-
-
-def z_def(sample: sp.Expr, out: sp.Expr, hidden: sp.Expr | None = None) -> sp.Expr:
-    """z_{i k} = b¹_k + Σ_m W¹_{k m} h_{i m} of the reference case; ``hidden`` replaces h_{i m} (m bound) when given."""
-    inner = h[sample, mm] if hidden is None else hidden
-    return b1[out] + sp.Sum(W1[out, mm] * inner, (mm, 1, M))
 
 
 def build(spec: Spec) -> Model:

@@ -8,3 +8,6 @@ from __future__ import annotations
 
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "softplus")
 OUTPUT_NAMES = ("identity", "sigmoid", "tanh", "exp")
+
+#: The views of the gradients in LaTeX: one generic component each, or matrix products.
+VIEWS = ("component", "matrix")

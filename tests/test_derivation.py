@@ -89,7 +89,7 @@ def test_generic_formula_instantiated_equals_expanded_components(sigma: str, g: 
     assert len(expanded) == 2 + 1 + 4 + 2
     for key, component in components(d).items():
         name, _ = _parse_key(key)
-        values = dict(zip(mo.COMPONENTS[name].indices, component.indices))
+        values = dict(zip(d.model.component(name).indices, component.indices))
         generic = instantiate(d.gradients[name], d, values)
         assert isinstance(generic, sp.Sum) and isinstance(expanded[key], sp.Sum)
         difference = generic.function - expanded[key].function

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import replace
 
@@ -15,7 +14,7 @@ from symbp.errors import InternalError
 from symbp.matrix import Part, evaluate, matrix_form, matrix_lines
 from symbp.pdf import latex_problems
 from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
-from tests.conftest import under_ci
+from tests.test_latex import _pdflatex
 
 CASES = [
     # (hidden sizes, sigma, g, outputs, loss)
@@ -143,15 +142,6 @@ def test_latex_view_matrix_uses_the_matrix_lines() -> None:
     d = derive(hidden=(3, 2), sigma="tanh")
     text = d.latex(view="matrix")
     assert text.startswith("\\begin{align*}") and " \\\\\n".join(matrix_lines(d)) in text
-
-
-def _pdflatex() -> str:
-    found = shutil.which("pdflatex")
-    if found is None:
-        if under_ci():
-            pytest.fail("pdflatex is missing under CI: .ci/run must install texlive-latex-base")
-        pytest.skip("pdflatex not installed (install texlive-latex-base)")
-    return found
 
 
 @pytest.mark.latex
