@@ -21,7 +21,7 @@ D = 1
 P = None
 PARAMETERS = ("W1", "b1", "W2", "b2", "W3", "b3")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
-BLOCK = 2048
+BLOCK = 8192
 
 
 def init_params(p, seed=0):
@@ -82,19 +82,45 @@ def forward(params, X):
     return f[:, 0] if D == 1 else f
 
 
+def _loss_block(W1, b1, W2, b2, W3, b3, X, Y):
+    """R over one block of samples."""
+    a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
+    _t0 = -f + Y
+    R = float(numpy.vdot(_t0, _t0))
+    return R
+
+
 def loss(params, X, y):
     r"""The loss
 
         R = \sum_{i=1}^{n} \left(y_{i} - f(x_{i})\right)^{2}
     """
-    W1, b1, W2, b2, W3, b3, X_all, Y_all = _check(params, X, y)
-    n, p = X_all.shape
+    W1, b1, W2, b2, W3, b3, X, Y = _check(params, X, y)
+    n = X.shape[0]
     R = 0.0
     for start in range(0, n, BLOCK):
-        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
-        a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-        R += float(numpy.sum((-f + Y)**2))
+        R += _loss_block(W1, b1, W2, b2, W3, b3, X[start:start + BLOCK], Y[start:start + BLOCK])
     return R
+
+
+def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
+    """R and the gradient's sums over the samples of one block."""
+    _ones = numpy.ones(X.shape[0])
+    a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
+    _t0 = -f + Y
+    R = float(numpy.vdot(_t0, _t0))
+    delta1 = 2*f - 2*Y
+    _c0 = delta1 * W1
+    delta2 = (1 - h2**2)*_c0
+    _c1 = delta2 @ W2
+    delta3 = (1 - h3**2)*_c1
+    gW1 = delta1.T @ h2
+    gb1 = _ones @ delta1
+    gW2 = delta2.T @ h3
+    gb2 = _ones @ delta2
+    gW3 = delta3.T @ X
+    gb3 = _ones @ delta3
+    return R, gW1, gb1, gW2, gb2, gW3, gb3
 
 
 def loss_and_grad(params, X, y):
@@ -112,31 +138,19 @@ def loss_and_grad(params, X, y):
 
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ..., "W3": ..., "b3": ...}) with the shapes of params.
     """
-    W1, b1, W2, b2, W3, b3, X_all, Y_all = _check(params, X, y)
-    n, p = X_all.shape
-    R = 0.0
-    gW1 = numpy.zeros((D, M2))
-    gb1 = numpy.zeros((D,))
-    gW2 = numpy.zeros((M2, M3))
-    gb2 = numpy.zeros((M2,))
-    gW3 = numpy.zeros((M3, p))
-    gb3 = numpy.zeros((M3,))
-    # The sums over samples accumulate block by block.
-    for start in range(0, n, BLOCK):
-        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
-        a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-        R += float(numpy.sum((-f + Y)**2))
-        delta1 = 2*f - 2*Y
-        _c0 = delta1 * W1
-        delta2 = (1 - h2**2)*_c0
-        _c1 = delta2 @ W2
-        delta3 = (1 - h3**2)*_c1
-        gW1 += delta1.T @ h2
-        gb1 += delta1.sum(axis=0)
-        gW2 += delta2.T @ h3
-        gb2 += delta2.sum(axis=0)
-        gW3 += delta3.T @ X
-        gb3 += delta3.sum(axis=0)
+    W1, b1, W2, b2, W3, b3, X, Y = _check(params, X, y)
+    n = X.shape[0]
+    # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
+    R, gW1, gb1, gW2, gb2, gW3, gb3 = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X[:BLOCK], Y[:BLOCK])
+    for start in range(BLOCK, n, BLOCK):
+        block = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X[start:start + BLOCK], Y[start:start + BLOCK])
+        R += block[0]
+        gW1 += block[1]
+        gb1 += block[2]
+        gW2 += block[3]
+        gb2 += block[4]
+        gW3 += block[5]
+        gb3 += block[6]
     return R, {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2, "W3": gW3, "b3": gb3}
 
 
@@ -169,4 +183,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 84e8ea0726a58dac1a8757f14a85722304efb9a981eacbf4c5a0bb78f09d6e2f
+# symbp-body-sha256: 185fc626b6488ba3f177e36b9189e14221cdf4b2dafab0ea033342c281e5f303

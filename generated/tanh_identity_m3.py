@@ -19,7 +19,7 @@ D = 1
 P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
-BLOCK = 2048
+BLOCK = 8192
 
 
 def init_params(p, seed=0):
@@ -70,19 +70,41 @@ def forward(params, X):
     return f[:, 0] if D == 1 else f
 
 
+def _loss_block(W1, b1, W2, b2, X, Y):
+    """R over one block of samples."""
+    a, h, z, f = _forward(W1, b1, W2, b2, X)
+    _t0 = -f + Y
+    R = float(numpy.vdot(_t0, _t0))
+    return R
+
+
 def loss(params, X, y):
     r"""The loss
 
         R = \sum_{i=1}^{n} \left(y_{i} - f(x_{i})\right)^{2}
     """
-    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
-    n, p = X_all.shape
+    W1, b1, W2, b2, X, Y = _check(params, X, y)
+    n = X.shape[0]
     R = 0.0
     for start in range(0, n, BLOCK):
-        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
-        a, h, z, f = _forward(W1, b1, W2, b2, X)
-        R += float(numpy.sum((-f + Y)**2))
+        R += _loss_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
     return R
+
+
+def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
+    """R and the gradient's sums over the samples of one block."""
+    _ones = numpy.ones(X.shape[0])
+    a, h, z, f = _forward(W1, b1, W2, b2, X)
+    _t0 = -f + Y
+    R = float(numpy.vdot(_t0, _t0))
+    delta1 = 2*f - 2*Y
+    _c0 = delta1 * W1
+    delta2 = (1 - h**2)*_c0
+    gW1 = delta1.T @ h
+    gb1 = _ones @ delta1
+    gW2 = delta2.T @ X
+    gb2 = _ones @ delta2
+    return R, gW1, gb1, gW2, gb2
 
 
 def loss_and_grad(params, X, y):
@@ -97,25 +119,17 @@ def loss_and_grad(params, X, y):
 
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}) with the shapes of params.
     """
-    W1, b1, W2, b2, X_all, Y_all = _check(params, X, y)
-    n, p = X_all.shape
-    R = 0.0
-    gW1 = numpy.zeros((D, M))
-    gb1 = numpy.zeros((D,))
-    gW2 = numpy.zeros((M, p))
-    gb2 = numpy.zeros((M,))
-    # The sums over samples accumulate block by block.
-    for start in range(0, n, BLOCK):
-        X, Y = X_all[start:start + BLOCK], Y_all[start:start + BLOCK]
-        a, h, z, f = _forward(W1, b1, W2, b2, X)
-        R += float(numpy.sum((-f + Y)**2))
-        delta1 = 2*f - 2*Y
-        _c0 = delta1 * W1
-        delta2 = (1 - h**2)*_c0
-        gW1 += delta1.T @ h
-        gb1 += delta1.sum(axis=0)
-        gW2 += delta2.T @ X
-        gb2 += delta2.sum(axis=0)
+    W1, b1, W2, b2, X, Y = _check(params, X, y)
+    n = X.shape[0]
+    # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
+    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
+    for start in range(BLOCK, n, BLOCK):
+        block = _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
+        R += block[0]
+        gW1 += block[1]
+        gb1 += block[2]
+        gW2 += block[3]
+        gb2 += block[4]
     return R, {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
 
 
@@ -148,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 959c4d8c76354ffbd56f5441add8c6e593c9e1133c059edf1ea009dd70da783b
+# symbp-body-sha256: 611bbddd7e877bf4df0369710d73fc938c047c7c63ba0fc59b696cf3e74e3e79

@@ -88,17 +88,19 @@ def broadcast(name: str, axes: tuple[sp.Symbol, ...], target: tuple[sp.Symbol, .
 class Printed:
     """The printed lines of one kernel function, and what they used.
 
-    With blocking, ``init`` holds the accumulators' initial values (before the
-    loop over blocks of samples) and ``lines`` the body of that loop.
+    With blocking, ``setup`` holds lines placed before the body of the
+    function that handles one block of samples (the vector of ones that sums
+    over the block's samples).
     """
 
     lines: list[str] = field(default_factory=list)
-    init: list[str] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
 
 
-#: Sizes of the axes in a kernel of the reference case, for the shapes of accumulators.
-SIZES = {mo.k: "D", mo.m: "M", mo.j: "p"}
+#: The vector of ones a blocked kernel sums over samples with: ``ONES @ delta2`` is a BLAS
+#: product, several times faster than ``delta2.sum(axis=0)`` for the kernels' shapes.
+ONES = "_ones"
 
 
 def _uses(operations: tuple[Operation, ...]) -> dict[str, int]:
@@ -133,21 +135,18 @@ def _in_place(op: Elementwise, uses: dict[str, int], fresh: set[str]) -> tuple[s
     return None
 
 
-def print_operations(
-    operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset(), sizes: dict | None = None
-) -> Printed:
+def print_operations(operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset()) -> Printed:
     """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``.
 
     Args:
         operations: from :func:`symbp.lower.lower`.
-        blocked: the lines run once per block of samples; every sum over the
-            samples i (a gradient, the loss) then accumulates with ``+=`` into an
-            array that ``init`` sets to zero.
+        blocked: the lines are the body of a function for one block of samples
+            (the kernel adds up the blocks' results); a sum over the samples of
+            one array is then printed as a product with the vector :data:`ONES`,
+            which ``setup`` defines.
         unit_axes: axes of length 1 (the outputs when d = 1): a product summed
             over one of them is a broadcast product, not a matrix product.
-        sizes: the kernel's name for the size of each axis (default :data:`SIZES`).
     """
-    sizes = SIZES if sizes is None else sizes
     printer = KernelPrinter()
     out = Printed()
     temps = sp.numbered_symbols("_t")
@@ -155,15 +154,12 @@ def print_operations(
     fresh: set[str] = set()
     for op in operations:
         if isinstance(op, Contract):
-            code = contraction(op, unit_axes)
+            code = contraction(op, unit_axes, ONES if blocked else None)
+            if ONES in code and not out.setup:
+                out.setup.append(f"{ONES} = {printer._module_format('numpy.ones')}(X.shape[0])")
             if not code.removesuffix(".T").isidentifier():
                 fresh.add(op.target.name)
-            if blocked and mo.i in op.summed and mo.i not in op.target.axes:
-                shape = ", ".join(sizes[ax] for ax in op.target.axes)
-                out.init.append(f"{op.target.name} = numpy.zeros(({shape},))" if len(op.target.axes) == 1 else f"{op.target.name} = numpy.zeros(({shape}))")
-                out.lines.append(f"{op.target.name} += {code}")
-            else:
-                out.lines.append(f"{op.target.name} = {code}")
+            out.lines.append(f"{op.target.name} = {code}")
             continue
         target = op.target.name if isinstance(op, Elementwise) else op.target
         axes = op.target.axes if isinstance(op, Elementwise) else op.axes
@@ -182,14 +178,15 @@ def print_operations(
         replacements, body = sp.cse([op.expr], symbols=temps)
         for temp, value in replacements:
             out.lines.append(f"{temp} = {printer.doprint(value)}")
+        if isinstance(op, Total) and isinstance(body[0], sp.Pow) and body[0].exp == 2:
+            # A sum of squares is the dot product of the array with itself: one pass instead of three.
+            temp = next(temps)
+            out.lines.append(f"{temp} = {printer.doprint(body[0].base)}")
+            out.lines.append(f"{target} = float({printer._module_format('numpy.vdot')}({temp}, {temp}))")
+            continue
         printed = printer.doprint(body[0])
         if isinstance(op, Total):
-            total = f"float({printer._module_format('numpy.sum')}({printed}))"
-            if blocked:
-                out.init.append(f"{target} = 0.0")
-                out.lines.append(f"{target} += {total}")
-            else:
-                out.lines.append(f"{target} = {total}")
+            out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printed}))")
         else:
             out.lines.append(f"{target} = {printed}")
     for module in printer.module_imports:
@@ -197,13 +194,16 @@ def print_operations(
     return out
 
 
-def contraction(op: Contract, unit_axes: frozenset = frozenset()) -> str:
-    """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``."""
+def contraction(op: Contract, unit_axes: frozenset = frozenset(), ones: str | None = None) -> str:
+    """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``.
+
+    With ``ones`` (the name of a vector of ones over the samples), a sum over the samples
+    of one array is printed as ``ones @ A``."""
     operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
     scale = [o.name for o in op.operands if not o.axes and _is_number(o.name)]
     code = (
         _matmul(operands, op.summed, op.target.axes, unit_axes)
-        or _reduce(operands, op.summed, op.target.axes)
+        or _reduce(operands, op.summed, op.target.axes, ones)
         or _einsum(operands, op.target.axes)
     )
     return " * ".join(scale + [code]) if scale else code
@@ -240,7 +240,7 @@ def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
     return None
 
 
-def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...]) -> str | None:
+def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...], ones: str | None = None) -> str | None:
     if len(operands) != 1:
         return None
     (only,) = operands
@@ -249,6 +249,8 @@ def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
         return None
     if not summed:
         return _name(only)
+    if ones is not None and summed == (mo.i,) and only.axes[0] == mo.i:
+        return f"{ones} @ {_name(only)}"
     axis = tuple(only.axes.index(ax) for ax in summed)
     return f"{_name(only)}.sum(axis={axis[0] if len(axis) == 1 else axis})"
 

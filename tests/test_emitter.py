@@ -100,16 +100,18 @@ def test_kernel_is_standalone_and_loop_free() -> None:
     imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in getattr(node, "names", [])}
     assert imports == {"numpy"}
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check"} <= set(functions)
-    for name in ("_forward", "forward", "loss", "loss_and_grad", "grad"):
+    assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check", "_loss_block", "_loss_and_grad_block"} <= set(functions)
+    block_loops = {"loss": "range(0, n, BLOCK)", "loss_and_grad": "range(BLOCK, n, BLOCK)"}
+    for name in ("_forward", "forward", "loss", "loss_and_grad", "grad", "_loss_block", "_loss_and_grad_block"):
         loops = [n for n in ast.walk(functions[name]) if isinstance(n, (ast.For, ast.While, ast.comprehension))]
         # The only loop allowed is over blocks of samples; never over single samples, units or inputs.
-        assert all(isinstance(n, ast.For) and ast.unparse(n.iter) == "range(0, n, BLOCK)" for n in loops), name
-        assert len(loops) == (1 if name in ("loss", "loss_and_grad") else 0), name
+        assert all(isinstance(n, ast.For) and ast.unparse(n.iter) == block_loops[name] for n in loops), name
+        assert len(loops) == (1 if name in block_loops else 0), name
         assert ast.get_docstring(functions[name])
-    # The shared error term δ¹ is computed once and feeds all four gradients.
-    body = ast.get_source_segment(text, functions["loss_and_grad"])
-    assert body.count("delta1 =") == 1 and "gW1 += delta1.T @ h" in body and "gW2 += delta2.T @ X" in body
+    # The shared error term δ¹ is computed once per block and feeds all four gradients.
+    body = ast.get_source_segment(text, functions["_loss_and_grad_block"])
+    assert body.count("delta1 =") == 1 and "gW1 = delta1.T @ h" in body and "gW2 = delta2.T @ X" in body
+    assert "gb2 = _ones @ delta2" in body  # a sum over the samples is a BLAS product with ones
     assert "\\frac{\\partial R}{\\partial W^{2}_{mj}}" in ast.get_docstring(functions["loss_and_grad"])
 
 
@@ -205,10 +207,11 @@ def test_deep_kernel_costs_a_constant_number_of_matrix_products_per_layer() -> N
     counts = []
     for depth in (1, 2, 3, 4):
         text = render_kernel(derive(hidden=(3,) * depth, sigma="tanh"))
-        backward = text.split("# The sums over samples accumulate block by block.")[1].split("return R")[0]
+        backward = text.split("def _loss_and_grad_block(")[1].split("return R")[0]
         counts.append(backward.count("@"))
     steps = [b - a for a, b in zip(counts, counts[1:])]
-    assert steps == [steps[0]] * 3 and steps[0] == 2, counts  # δ^l = (δ^{l-1} W^{l-1}) ⊙ σ′ and g_W = δᵀ h
+    # δ^l = (δ^{l-1} W^{l-1}) ⊙ σ′, g_W = δᵀ h and g_b = 1ᵀ δ (the forward pass's W h is in _forward)
+    assert steps == [steps[0]] * 3 and steps[0] == 3, counts
 
 
 def test_cross_entropy_kernel_is_finite_where_the_logistic_saturates(tmp_path) -> None:
