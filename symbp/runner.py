@@ -237,6 +237,8 @@ class Evaluation:
     loss: float
     grad: Params
     norm_sq: float
+    #: the gradient as one flat vector, in the runner's order of the parameters (None: not packed yet)
+    packed: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,7 +355,7 @@ def _copy_params(params0: Params, what: str = "params0") -> Params:
     return params
 
 
-def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None) -> Evaluation:
+def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, packing: _Packing) -> Evaluation:
     """Call the objective and check its answer against ``params``."""
     answer = objective(params, batch)
     if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], dict)):
@@ -366,25 +368,59 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None) ->
     if raw_grad.keys() != params.keys():
         missing, extra = sorted(params.keys() - raw_grad.keys()), sorted(raw_grad.keys() - params.keys())
         raise UserError(f"gradient keys differ from parameter keys: missing {missing}, unexpected {extra}")
-    grad: Params = {}
-    norm_sq = 0.0
-    for name, value in params.items():
-        g = np.asarray(raw_grad[name])
-        if g.shape != value.shape:
-            raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {value.shape}")
-        grad[name] = g
-        flat = g.ravel()
-        norm_sq += float(flat @ flat)
-    return Evaluation(loss, grad, norm_sq)
+    grad = {name: np.asarray(raw_grad[name]) for name in packing.names}
+    for (name, g), shape in zip(grad.items(), packing.shapes):
+        if g.shape != shape:
+            raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
+    packed = packing.pack(grad)
+    return Evaluation(loss, grad, float(packed @ packed), packed)
 
 
-def _step(params: Params, grad: Params, gamma: float) -> Params:
-    # New arrays every step (never in place), cast back so float32 stays float32.
-    return {name: (a - gamma * grad[name]).astype(a.dtype, copy=False) for name, a in params.items()}
+@dataclass(frozen=True, eq=False)
+class _Packing:
+    """Where each parameter lives in one flat vector a: a step is then two array operations, not two per parameter.
+
+    The parameters handed to the objective are views into a new flat vector each
+    step (never updated in place), each with its own shape and dtype.
+    """
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[np.dtype, ...]
+    bounds: tuple[tuple[int, int], ...]
+    dtype: np.dtype  # of the flat vector: the common type of all parameters
+
+    @classmethod
+    def of(cls, params: Params) -> _Packing:
+        sizes = [a.size for a in params.values()]
+        ends = list(itertools.accumulate(sizes))
+        return cls(
+            names=tuple(params), shapes=tuple(a.shape for a in params.values()), dtypes=tuple(a.dtype for a in params.values()),
+            bounds=tuple(zip([0, *ends[:-1]], ends)), dtype=np.result_type(*params.values()),
+        )
+
+    def pack(self, arrays: Params) -> np.ndarray:
+        """The arrays (parameters or gradients, by name) as one flat vector."""
+        return np.concatenate([arrays[name].ravel() for name in self.names])
+
+    def unpack(self, flat: np.ndarray) -> Params:
+        """Views into ``flat``, each cast back to its parameter's dtype (so float32 stays float32)."""
+        views = {name: flat[start:end].reshape(shape) for name, shape, (start, end) in zip(self.names, self.shapes, self.bounds)}
+        if any(dtype != flat.dtype for dtype in self.dtypes):
+            views = {name: view.astype(dtype, copy=False) for (name, view), dtype in zip(views.items(), self.dtypes)}
+        return views
 
 
-def _all_finite(params: Params) -> bool:
-    return all(bool(np.isfinite(a).all()) for a in params.values())
+def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -> tuple[np.ndarray, Params]:
+    """a − γ g as a new flat vector (never in place: earlier points stay valid) and its parameter views."""
+    packed = here.packed if here.packed is not None else packing.pack(here.grad)
+    new = flat - gamma * packed
+    return new, packing.unpack(new)
+
+
+def _all_finite(flat: np.ndarray) -> bool:
+    # ‖a‖² is finite only if every entry is; an overflow of the sum itself is settled entry by entry.
+    return math.isfinite(float(flat @ flat)) or bool(np.isfinite(flat).all())
 
 
 # The bit generators numpy ships; a state naming anything else is refused rather than looked up.
@@ -408,18 +444,17 @@ def _generator(state: dict[str, Any]) -> np.random.Generator:
 def _line_search(
     objective: Objective,
     rule: Armijo,
-    params: Params,
-    grad: Params,
-    loss: float,
-    norm_sq: float,
+    packing: _Packing,
+    flat: np.ndarray,
+    here: Evaluation,
     batch: np.ndarray | None,
     start: float,
-) -> tuple[float, Params, Evaluation] | None:
-    """Backtrack from γ = start; return (γ, a − γ g, evaluation there), or None if no γ passes."""
-    gamma = start
+) -> tuple[float, tuple[np.ndarray, Params], Evaluation] | None:
+    """Backtrack from γ = start; return (γ, a − γ g as (flat, params), evaluation there), or None if no γ passes."""
+    gamma, loss, norm_sq = start, here.loss, here.norm_sq
     for _ in range(rule.max_backtracks + 1):
-        candidate = _step(params, grad, gamma)
-        answer = _evaluate(objective, candidate, batch)  # the same batch as g
+        candidate = _step(packing, flat, here, gamma)
+        answer = _evaluate(objective, candidate[1], batch, packing)  # the same batch as g
         # `<=` is False for NaN, so a trial that blows up just backtracks.  The strict
         # `<` matters only when c·γ·‖g‖² vanishes in rounding: then `<=` alone would
         # accept points that do not lower the loss, and the run would stall there.
@@ -577,6 +612,9 @@ def run(
         _check_state(state, full_batch, n_samples)
     step = state.step
     params = _copy_params(state.params, "state.params")
+    packing = _Packing.of(params)
+    flat = packing.pack(params).astype(packing.dtype, copy=False)
+    params = packing.unpack(flat)
     previous = None if state.previous is None else _copy_params(state.previous, "state.previous")
     history = list(state.history)
     best = list(itertools.accumulate((row.loss for row in history), min))  # best[l] = lowest loss of rows 0..l
@@ -598,7 +636,7 @@ def run(
             position = min(position + batch_size, n_samples)  # type: ignore[operator]
 
         # --- evaluate at a_l ---
-        here = pending if pending is not None else _evaluate(objective, params, batch)
+        here = pending if pending is not None else _evaluate(objective, params, batch, packing)
         pending = None
         loss, grad, norm_sq = here.loss, here.grad, here.norm_sq
         grad_norm = math.sqrt(norm_sq)
@@ -611,7 +649,7 @@ def run(
         detail = ""
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             reason, detail = StopReason.DIVERGED, f"at step {step} the loss is {loss:.6g} and the gradient norm {grad_norm:.6g}"
-        elif not _all_finite(params):
+        elif not _all_finite(flat):
             reason, detail = StopReason.DIVERGED, f"at step {step} the parameters are not finite"
         elif bound is not None and loss > bound:
             reason = StopReason.DIVERGED
@@ -627,19 +665,19 @@ def run(
 
         # --- choose γ_l and step ---
         gamma = 0.0
-        new_params = params
+        new_flat, new_params = flat, params
         if reason is None:
             if isinstance(rule, Constant):
                 gamma = rule.gamma
-                new_params = _step(params, grad, gamma)
+                new_flat, new_params = _step(packing, flat, here, gamma)
             elif isinstance(rule, Decaying):
                 gamma = rule.gamma(step)
-                new_params = _step(params, grad, gamma)
+                new_flat, new_params = _step(packing, flat, here, gamma)
             else:
                 start = rule.gamma0 if last_gamma is None else min(rule.gamma0, rule.grow * last_gamma)
-                found = _line_search(objective, rule, params, grad, loss, norm_sq, batch, start)
+                found = _line_search(objective, rule, packing, flat, here, batch, start)
                 if found is not None:
-                    gamma, new_params, answer = found
+                    gamma, (new_flat, new_params), answer = found
                     last_gamma = gamma
                     pending = answer if full_batch else None  # R and ∇R at a_{l+1}: reuse them
                 elif full_batch:
@@ -655,7 +693,7 @@ def run(
             return RunResult(params=previous, history=tuple(history), reason=reason, steps=step - 1, detail=detail)
         if reason is not None:
             return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
-        previous, params = params, new_params
+        previous, params, flat = params, new_params, new_flat
         step += 1
 
         # --- between steps: stop here if asked, handing back the whole state ---
