@@ -638,7 +638,7 @@ def run(
         # --- evaluate at a_l ---
         here = pending if pending is not None else _evaluate(objective, params, batch, packing)
         pending = None
-        loss, grad, norm_sq = here.loss, here.grad, here.norm_sq
+        loss, norm_sq = here.loss, here.norm_sq
         grad_norm = math.sqrt(norm_sq)
         best.append(min(best[-1], loss) if best else loss)
         if bound is None and divergence_factor is not None:
