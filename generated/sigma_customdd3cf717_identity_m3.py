@@ -46,12 +46,12 @@ def _forward(W1, b1, W2, b2, X):
         z_{i} = b^{1} + \sum_{m=1}^{M} W^{1}_{m} h_{im}
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
-    _c0 = X @ W2.T
-    _c0 += b2
+    _c0 = W2 @ X.T
+    _c0 += b2[:, None]
     a = _c0
     h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*a
-    _c1 = h @ W1.T
-    _c1 += b1
+    _c1 = W1 @ h
+    _c1 += b1[:, None]
     z = _c1
     f = z
     return a, h, z, f
@@ -67,13 +67,13 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[:, 0] if D == 1 else f
+    return f[0] if D == 1 else f.T
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,16 +95,16 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y
-    _c0 = delta1 * W1
+    delta1 = 2*f - 2*Y.T
+    _c0 = W1.T * delta1
     _t0 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
     delta2 = (_t0*(0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + _t0)*_c0
-    gW1 = delta1.T @ h
-    gb1 = _ones @ delta1
-    gW2 = delta2.T @ X
-    gb2 = _ones @ delta2
+    gW1 = delta1 @ h.T
+    gb1 = delta1 @ _ones
+    gW2 = delta2 @ X
+    gb2 = delta2 @ _ones
     return R, gW1, gb1, gW2, gb2
 
 
@@ -163,4 +163,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 9ecc85351a12dd337ea7b1403127d37cf83a32ed6cc79e7b75c9ea38c984e77d
+# symbp-body-sha256: c5f60fe4798149ed4a23a98cb444ca850e3ee219111ae0d6620b213bf7088070

@@ -52,16 +52,16 @@ def _forward(W1, b1, W2, b2, W3, b3, X):
         z_{i} = b^{1} + \sum_{m=1}^{M_{2}} W^{1}_{m} h^{2}_{im}
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
-    _c0 = X @ W3.T
-    _c0 += b3
+    _c0 = W3 @ X.T
+    _c0 += b3[:, None]
     a3 = _c0
     h3 = numpy.tanh(a3)
-    _c1 = h3 @ W2.T
-    _c1 += b2
+    _c1 = W2 @ h3
+    _c1 += b2[:, None]
     a2 = _c1
     h2 = numpy.tanh(a2)
-    _c2 = h2 @ W1.T
-    _c2 += b1
+    _c2 = W1 @ h2
+    _c2 += b1[:, None]
     z = _c2
     f = z
     return a3, h3, a2, h2, z, f
@@ -79,13 +79,13 @@ def forward(params, X):
     """
     W1, b1, W2, b2, W3, b3, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, W3, b3, X)[5]
-    return f[:, 0] if D == 1 else f
+    return f[0] if D == 1 else f.T
 
 
 def _loss_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R over one block of samples."""
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -107,19 +107,19 @@ def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y
-    _c0 = delta1 * W1
+    delta1 = 2*f - 2*Y.T
+    _c0 = W1.T * delta1
     delta2 = (1 - h2**2)*_c0
-    _c1 = delta2 @ W2
+    _c1 = W2.T @ delta2
     delta3 = (1 - h3**2)*_c1
-    gW1 = delta1.T @ h2
-    gb1 = _ones @ delta1
-    gW2 = delta2.T @ h3
-    gb2 = _ones @ delta2
-    gW3 = delta3.T @ X
-    gb3 = _ones @ delta3
+    gW1 = delta1 @ h2.T
+    gb1 = delta1 @ _ones
+    gW2 = delta2 @ h3.T
+    gb2 = delta2 @ _ones
+    gW3 = delta3 @ X
+    gb3 = delta3 @ _ones
     return R, gW1, gb1, gW2, gb2, gW3, gb3
 
 
@@ -183,4 +183,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 185fc626b6488ba3f177e36b9189e14221cdf4b2dafab0ea033342c281e5f303
+# symbp-body-sha256: 14a45d7945371f85c1c3b1244790ba8056fd881ab5f6dda7129adc249151e502

@@ -46,12 +46,12 @@ def _forward(W1, b1, W2, b2, X):
         z_{ik} = b^{1}_{k} + \sum_{m=1}^{M} W^{1}_{km} h_{im}
         f_{k}(x_{i}) = g\left(z_{ik}\right) = z_{ik}
     """
-    _c0 = X @ W2.T
-    _c0 += b2
+    _c0 = W2 @ X.T
+    _c0 += b2[:, None]
     a = _c0
     h = numpy.tanh(a)
-    _c1 = h @ W1.T
-    _c1 += b1
+    _c1 = W1 @ h
+    _c1 += b1[:, None]
     z = _c1
     f = z
     return a, h, z, f
@@ -67,13 +67,13 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[:, 0] if D == 1 else f
+    return f[0] if D == 1 else f.T
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,15 +95,15 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y
+    _t0 = -f + Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y
-    _c0 = delta1 @ W1
+    delta1 = 2*f - 2*Y.T
+    _c0 = W1.T @ delta1
     delta2 = (1 - h**2)*_c0
-    gW1 = delta1.T @ h
-    gb1 = _ones @ delta1
-    gW2 = delta2.T @ X
-    gb2 = _ones @ delta2
+    gW1 = delta1 @ h.T
+    gb1 = delta1 @ _ones
+    gW2 = delta2 @ X
+    gb2 = delta2 @ _ones
     return R, gW1, gb1, gW2, gb2
 
 
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: e1b8da9246284255fec22985e154e389daa23c5bc42c5ba72b871e866de74172
+# symbp-body-sha256: 688fad5ad7a612e858af3d25fd9cb3bc02a8f9f41fc8b404854fb785223e3522

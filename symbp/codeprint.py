@@ -18,7 +18,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symbp import model as mo
 from symbp.errors import InternalError
-from symbp.lower import AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total
+from symbp.lower import AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total, stored_axes
 
 #: Names the arrays have in the kernels (the data are capitalised, X and Y).
 ARRAY_NAMES = {"x": "X", "y": "Y"}
@@ -33,9 +33,9 @@ class KernelPrinter(NumPyPrinter):
         self.target_axes: tuple[sp.Symbol, ...] = ()
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
-        name = ARRAY_NAMES.get(str(expr.base.label), str(expr.base.label))
-        axes = tuple(_axis(ix) for ix in expr.indices)
-        return broadcast(name, axes, self.target_axes)
+        label = str(expr.base.label)
+        axes = stored_axes(label, tuple(_axis(ix) for ix in expr.indices))
+        return broadcast(ARRAY_NAMES.get(label, label), axes, self.target_axes)
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         # The step is 0 at 0, as the LaTeX's 1[u > 0] says (and as relu′(0) is taken in practice).
@@ -98,7 +98,7 @@ class Printed:
     modules: set[str] = field(default_factory=set)
 
 
-#: The vector of ones a blocked kernel sums over samples with: ``ONES @ delta2`` is a BLAS
+#: The vector of ones a blocked kernel sums over samples with: ``delta2 @ ONES`` is a BLAS
 #: product, several times faster than ``delta2.sum(axis=0)`` for the kernels' shapes.
 ONES = "_ones"
 
@@ -198,7 +198,7 @@ def contraction(op: Contract, unit_axes: frozenset = frozenset(), ones: str | No
     """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``.
 
     With ``ones`` (the name of a vector of ones over the samples), a sum over the samples
-    of one array is printed as ``ones @ A``."""
+    of one array is printed as ``A @ ones``."""
     operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
     scale = [o.name for o in op.operands if not o.axes and _is_number(o.name)]
     code = (
@@ -234,8 +234,8 @@ def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
             continue
         lhs = _name(left) if left.axes[-1] == s else f"{_name(left)}.T"
         rhs = _name(right) if right.axes[0] == s else f"{_name(right)}.T"
-        if s in unit_axes and not lhs.endswith(".T") and not rhs.endswith(".T"):
-            return f"{lhs} * {rhs}"  # (n, 1) @ (1, M) is an outer product: broadcasting is cheaper than a matrix product
+        if s in unit_axes:
+            return f"{lhs} * {rhs}"  # (M, 1) @ (1, n) is an outer product: broadcasting is cheaper than a matrix product
         return f"{lhs} @ {rhs}"
     return None
 
@@ -249,8 +249,8 @@ def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
         return None
     if not summed:
         return _name(only)
-    if ones is not None and summed == (mo.i,) and only.axes[0] == mo.i:
-        return f"{ones} @ {_name(only)}"
+    if ones is not None and summed == (mo.i,) and only.axes[-1] == mo.i:
+        return f"{_name(only)} @ {ones}"
     axis = tuple(only.axes.index(ax) for ax in summed)
     return f"{_name(only)}.sum(axis={axis[0] if len(axis) == 1 else axis})"
 

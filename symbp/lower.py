@@ -25,10 +25,24 @@ from symbp.errors import InternalError
 
 _UNITS = tuple(sp.Symbol(letter, integer=True, positive=True) for letter in mo.UNIT_LETTERS)
 _BOUND = tuple(sp.Symbol(letter + "'", integer=True, positive=True) for letter in mo.UNIT_LETTERS)
-#: The canonical order of axes: samples, outputs, the hidden layers' units from the output inwards, inputs.
-AXIS_ORDER = (mo.i, *_UNITS, mo.j)
+#: The order of axes in the kernels' arrays: outputs, the hidden layers' units from the output
+#: inwards, inputs, and the samples last.  With the samples along the rows, every elementwise
+#: operation (a bias added, σ, a product with δ) runs over contiguous rows of n (or a block's)
+#: numbers, also when a layer has a handful of units: on the diabetes network (n = 442, M = 8)
+#: loss_and_grad took 35 µs this way against 41 µs with the samples first.
+AXIS_ORDER = (*_UNITS, mo.j, mo.i)
 #: Bound indices stand for the same axis as their free counterpart.
 AXIS_OF = {mo.i: mo.i, mo.j: mo.j, mo.jj: mo.j, **dict(zip(_UNITS, _UNITS)), **dict(zip(_BOUND, _UNITS))}
+
+
+#: The data arrays, stored as the user gives them: x as X (n, p) and y as Y (n, d), samples first.
+#: Every other array (parameters, intermediates, δ, gradients) is stored in AXIS_ORDER.
+DATA_ARRAYS = frozenset({"x", "y"})
+
+
+def stored_axes(name: str, axes: tuple[sp.Symbol, ...]) -> tuple[sp.Symbol, ...]:
+    """The axes of array ``name`` in the order its dimensions are stored, from the axes of a reference to it."""
+    return axes if name in DATA_ARRAYS else _ordered(axes)
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,7 @@ class Lowerer:
             self.total(st.name, st.expr)
             return
         expr = self.contractions(st.expr)
-        self.operations.append(Elementwise(Operand(st.name, axes_of(st.axes)), expr))
+        self.operations.append(Elementwise(Operand(st.name, _ordered(axes_of(st.axes))), expr))
 
     def total(self, name: str, expr: sp.Expr) -> None:
         """A full sum Σ over every index of an elementwise body (the loss)."""
@@ -118,7 +132,8 @@ class Lowerer:
             operands: list[Operand] = []
             for factor in sp.Mul.make_args(body):
                 if isinstance(factor, sp.Indexed) and all(ix in AXIS_OF for ix in factor.indices):
-                    operands.append(Operand(str(factor.base.label), tuple(AXIS_OF[ix] for ix in factor.indices)))
+                    name = str(factor.base.label)
+                    operands.append(Operand(name, stored_axes(name, tuple(AXIS_OF[ix] for ix in factor.indices))))
                 else:
                     groups.setdefault(_ordered(frozenset(_indices(factor))), []).append(factor)
             for axes, factors in groups.items():

@@ -110,8 +110,10 @@ def test_kernel_is_standalone_and_loop_free() -> None:
         assert ast.get_docstring(functions[name])
     # The shared error term δ¹ is computed once per block and feeds all four gradients.
     body = ast.get_source_segment(text, functions["_loss_and_grad_block"])
-    assert body.count("delta1 =") == 1 and "gW1 = delta1.T @ h" in body and "gW2 = delta2.T @ X" in body
-    assert "gb2 = _ones @ delta2" in body  # a sum over the samples is a BLAS product with ones
+    assert body.count("delta1 =") == 1 and "gW1 = delta1 @ h.T" in body and "gW2 = delta2 @ X" in body
+    assert "gb2 = delta2 @ _ones" in body  # a sum over the samples is a BLAS product with ones
+    # Samples run along the rows (the last axis) of every array but the data: a is (M, n).
+    assert "_c0 = W2 @ X.T" in ast.get_source_segment(text, functions["_forward"])
     assert "\\frac{\\partial R}{\\partial W^{2}_{mj}}" in ast.get_docstring(functions["loss_and_grad"])
 
 
