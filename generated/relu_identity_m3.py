@@ -73,7 +73,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,9 +95,9 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y.T
+    delta1 = 2*_t0
     _c0 = W1.T * delta1
     delta2 = numpy.heaviside(a, 0.0)*_c0
     gW1 = delta1 @ h.T
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 436e46ff4b7507b42c2740800622b84277aeac28bd471b9c6f04877814a8e6e2
+# symbp-body-sha256: 0eba10cdc6308c514d532794d4d727bea47b2adb73e929d142252b6d70d0ca65

@@ -73,7 +73,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,12 +95,11 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y.T
+    delta1 = 2*_t0
     _c0 = W1.T * delta1
-    _t0 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
-    delta2 = (_t0*(0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + _t0)*_c0
+    delta2 = ((0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + 1)*(0.5 + 0.5*(numpy.tanh((1/2)*a)))*_c0
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -163,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: c5f60fe4798149ed4a23a98cb444ca850e3ee219111ae0d6620b213bf7088070
+# symbp-body-sha256: b3f5e2b0e038f9c6e3ff626a038a8d7ff29468f773070fc914f252da9fb4541f

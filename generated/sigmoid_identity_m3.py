@@ -73,7 +73,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,9 +95,9 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y.T
+    delta1 = 2*_t0
     _c0 = W1.T * delta1
     delta2 = (1 - h)*_c0*h
     gW1 = delta1 @ h.T
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 7d44243b24b03b73a1c791a44c42c016f38dbf7bc393b1ab3dfa3531e7e3b1cf
+# symbp-body-sha256: ac25ef6469e896d8c7b3381d597956d5646f5a750be20e876d1b45a99c696bf3

@@ -85,7 +85,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R over one block of samples."""
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -107,9 +107,9 @@ def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y.T
+    delta1 = 2*_t0
     _c0 = W1.T * delta1
     delta2 = (1 - h2**2)*_c0
     _c1 = W2.T @ delta2
@@ -183,4 +183,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 14a45d7945371f85c1c3b1244790ba8056fd881ab5f6dda7129adc249151e502
+# symbp-body-sha256: 506e9d1da9a9dc9e09df03832393649e76ab645c359d8637a1d8387537602e7e

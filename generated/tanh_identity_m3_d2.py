@@ -73,7 +73,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,9 +95,9 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*f - 2*Y.T
+    delta1 = 2*_t0
     _c0 = W1.T @ delta1
     delta2 = (1 - h**2)*_c0
     gW1 = delta1 @ h.T
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 688fad5ad7a612e858af3d25fd9cb3bc02a8f9f41fc8b404854fb785223e3522
+# symbp-body-sha256: a7a142738d2f7b5b347d12dfcd5f16c9c411b6e6a77a39ffa11652649ce01d7e

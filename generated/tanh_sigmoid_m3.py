@@ -73,7 +73,7 @@ def forward(params, X):
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
 
@@ -95,9 +95,9 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = -f + Y.T
+    _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = (1 - f)*(2*f - 2*Y.T)*f
+    delta1 = 2*_t0*(1 - f)*f
     _c0 = W1.T * delta1
     delta2 = (1 - h**2)*_c0
     gW1 = delta1 @ h.T
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 98e3ea2196846e5ab4436793155b6ee287e2b88937eff5d8880a26a8834bc884
+# symbp-body-sha256: 4be0b30493393aa9fb4b73a909565e10eda5af7bec3741fa08f7a97b266388f1

@@ -135,6 +135,33 @@ def _in_place(op: Elementwise, uses: dict[str, int], fresh: set[str]) -> tuple[s
     return None
 
 
+def _canonical(op: Elementwise | Total, rest: sp.Expr | None = None) -> sp.Expr:
+    """The expression to print for an elementwise operation, with common factors pulled out
+    (2f − 2y → 2(f − y)) and a squared difference written with the sign that δ uses
+    ((y − f)² → (f − y)²), so that CSE finds the difference both share."""
+    expr = sp.factor_terms(op.expr if rest is None else rest)
+    if isinstance(op, Total) and isinstance(expr, sp.Pow) and expr.exp == 2 and expr.base.could_extract_minus_sign():
+        expr = sp.Pow(-expr.base, 2)
+    return expr
+
+
+def _shared_cse(operations: tuple[Operation, ...], updates: dict[int, tuple[str, str, sp.Expr]], temps) -> tuple[dict[int, sp.Expr], dict[sp.Symbol, sp.Expr]]:
+    """CSE over all elementwise operations with the same axes at once: a difference that the loss and δ¹
+    both use is computed once.  Returns each operation's body and the temporaries' definitions."""
+    groups: dict[tuple[sp.Symbol, ...], list[int]] = {}
+    for index, op in enumerate(operations):
+        if not isinstance(op, Contract):
+            groups.setdefault(op.target.axes if isinstance(op, Elementwise) else op.axes, []).append(index)
+    bodies: dict[int, sp.Expr] = {}
+    definitions: dict[sp.Symbol, sp.Expr] = {}
+    for indices in groups.values():
+        exprs = [_canonical(operations[ix], updates[ix][2] if ix in updates else None) for ix in indices]
+        replacements, reduced = sp.cse(exprs, symbols=temps)
+        definitions.update(replacements)
+        bodies.update(zip(indices, reduced))
+    return bodies, definitions
+
+
 def print_operations(operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset()) -> Printed:
     """Print operations as assignment lines, with CSE temporaries ``_t0, _t1, …``.
 
@@ -153,12 +180,25 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
     uses = _uses(operations)
     fresh: set[str] = set()
     for op in operations:
+        if isinstance(op, Contract) and not contraction(op, unit_axes).removesuffix(".T").isidentifier():
+            fresh.add(op.target.name)
+    updates = {ix: u for ix, op in enumerate(operations) if isinstance(op, Elementwise) and (u := _in_place(op, uses, fresh))}
+    bodies, definitions = _shared_cse(operations, updates, temps)
+    placed: set[sp.Symbol] = set()
+
+    def place(expr: sp.Expr) -> None:
+        """Define the temporaries ``expr`` uses that are not defined yet, each after those it uses."""
+        for temp in sorted(expr.free_symbols & definitions.keys() - placed, key=lambda t: int(str(t)[2:])):
+            place(definitions[temp])
+            if temp not in placed:
+                out.lines.append(f"{temp} = {printer.doprint(definitions[temp])}")
+                placed.add(temp)
+
+    for index, op in enumerate(operations):
         if isinstance(op, Contract):
             code = contraction(op, unit_axes, ONES if blocked else None)
             if ONES in code and not out.setup:
                 out.setup.append(f"{ONES} = {printer._module_format('numpy.ones')}(X.shape[0])")
-            if not code.removesuffix(".T").isidentifier():
-                fresh.add(op.target.name)
             out.lines.append(f"{op.target.name} = {code}")
             continue
         target = op.target.name if isinstance(op, Elementwise) else op.target
@@ -166,29 +206,23 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
         if blocked and isinstance(op, Elementwise) and mo.i not in axes:
             raise InternalError(f"{target} is computed after a sum over samples; blocked kernels cannot place it")
         printer.target_axes = axes
-        update = _in_place(op, uses, fresh) if isinstance(op, Elementwise) else None
-        if update is not None:
-            temp_name, operator, rest = update
-            replacements, body = sp.cse([rest], symbols=temps)
-            for temp, value in replacements:
-                out.lines.append(f"{temp} = {printer.doprint(value)}")
-            out.lines.append(f"{temp_name} {operator} {printer.doprint(body[0])}")
+        body = bodies[index]
+        place(body)
+        if index in updates:
+            temp_name, operator, _ = updates[index]
+            out.lines.append(f"{temp_name} {operator} {printer.doprint(body)}")
             out.lines.append(f"{target} = {temp_name}")
-            continue
-        replacements, body = sp.cse([op.expr], symbols=temps)
-        for temp, value in replacements:
-            out.lines.append(f"{temp} = {printer.doprint(value)}")
-        if isinstance(op, Total) and isinstance(body[0], sp.Pow) and body[0].exp == 2:
+        elif isinstance(op, Total) and isinstance(body, sp.Pow) and body.exp == 2:
             # A sum of squares is the dot product of the array with itself: one pass instead of three.
-            temp = next(temps)
-            out.lines.append(f"{temp} = {printer.doprint(body[0].base)}")
-            out.lines.append(f"{target} = float({printer._module_format('numpy.vdot')}({temp}, {temp}))")
-            continue
-        printed = printer.doprint(body[0])
-        if isinstance(op, Total):
-            out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printed}))")
+            base = body.base
+            if not isinstance(base, sp.Symbol):
+                base = next(temps)
+                out.lines.append(f"{base} = {printer.doprint(body.base)}")
+            out.lines.append(f"{target} = float({printer._module_format('numpy.vdot')}({base}, {base}))")
+        elif isinstance(op, Total):
+            out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printer.doprint(body)}))")
         else:
-            out.lines.append(f"{target} = {printed}")
+            out.lines.append(f"{target} = {printer.doprint(body)}")
     for module in printer.module_imports:
         out.modules.add(module)
     return out

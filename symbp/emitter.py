@@ -151,7 +151,8 @@ def print_kernel(derivation: Derivation) -> KernelSource:
     unit = frozenset({mo.k}) if derivation.spec.outputs == 1 else frozenset()
     forward = print_operations(lower(programs["forward"]), unit_axes=unit)
     loss = print_operations(lower(programs["loss"]), blocked=True, unit_axes=unit)
-    backward = print_operations(lower(programs["backward"]), blocked=True, unit_axes=unit)
+    # The block function of loss_and_grad computes R and the backward pass together, sharing temporaries.
+    backward = print_operations(lower(programs["loss"] + programs["backward"]), blocked=True, unit_axes=unit)
     loss_final = print_operations(lower(programs["loss_final"]), unit_axes=unit)
     backward_final = print_operations(lower(programs["backward_final"]), unit_axes=unit)
     parts = (forward, loss, backward, loss_final, backward_final)
@@ -170,7 +171,7 @@ def print_kernel(derivation: Derivation) -> KernelSource:
         loss_setup=tuple(loss.setup),
         loss_final=tuple(loss_final.lines),
         grad_lines=tuple(backward.lines),
-        grad_setup=tuple(dict.fromkeys(loss.setup + backward.setup)),
+        grad_setup=tuple(backward.setup),
         grad_final=tuple(backward_final.lines),
         imports=imports,
         forward_doc=plain(lx.definitions_tex(derivation)),
