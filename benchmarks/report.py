@@ -13,7 +13,7 @@ import numpy as np
 from benchmarks.cases import SIZES, Size
 from benchmarks.peers import PEERS
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult
-from benchmarks.suite import SuiteResult
+from benchmarks.suite import CaseResult, SuiteResult
 
 #: A row whose batches vary by more than this fraction of its median is called noisy.
 NOISY_SPREAD: float = 0.5
@@ -151,7 +151,20 @@ def _ratio_target(result: SuiteResult, peer: str, bound: float, size: Size) -> T
     if missing:
         return Target("NOT CHECKED", f"{text}: {shown + '; ' if shown else ''}{'; '.join(missing)}")
     met = all(ratio <= bound for _, ratio in figures)
-    return Target("MET" if met else "NOT MET", f"{text}: {shown}")
+    return Target("MET" if met else "NOT MET", f"{text}: {shown}" + ("" if met else _below_floor(cases, peer, bound)))
+
+
+def _below_floor(cases: list[CaseResult], peer: str, bound: float) -> str:
+    """Where a ratio target asks for less time than the floor takes: the figures that show it cannot be met."""
+    notes = []
+    for c in cases:
+        theirs, floor = c.row(peer), c.row("floor")
+        if peer == "floor" or not (theirs and theirs.timing and floor and floor.timing):
+            continue
+        wanted = bound * theirs.timing.median
+        if wanted < floor.timing.median:
+            notes.append(f"{c.case.sigma} asks for ≤ {wanted * 1e3:.2f} ms, the floor alone takes {floor.timing.median * 1e3:.2f} ms")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def targets(result: SuiteResult) -> list[Target]:

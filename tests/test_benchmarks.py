@@ -14,7 +14,7 @@ import symbp
 from benchmarks import run, suite
 from benchmarks.cases import SIGMAS, SIZES, Case, Problem, Size, make_problem
 from benchmarks.peers import INSTALL_HINT, PEERS, HandWrittenNumPy, Prepared, numpy_backprop, relative_difference
-from benchmarks.measure import KERNEL, Check
+from benchmarks.measure import KERNEL, Check, PeerResult
 from benchmarks.suite import run_case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,3 +96,22 @@ def test_smoke_smallest_size(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert target in report
     assert "## Start-up" in report and "## Training" in report and "CPU:" in report
 
+
+
+def test_a_target_below_the_floor_says_so() -> None:
+    from benchmarks.report import _ratio_target
+    from benchmarks.suite import CaseResult, SuiteResult
+    from benchmarks.timing import Timing
+
+    def row(name: str, seconds: float) -> PeerResult:
+        return PeerResult(name, Check.NOT_A_GRADIENT if name == "floor" else Check.OK, 0.0, Timing(seconds, (seconds,), 1))
+
+    size = SIZES[1]
+    rows = (row(KERNEL, 0.010), row("JAX jit", 0.009), row("floor", 0.008))
+    result = SuiteResult(sizes=(size,), repeats=1, isolated=False, cases=(CaseResult(Case(size, "tanh"), rows),), memory=None,
+                         startup=None, training=None, load_before=(0.0, 0.0, 0.0), load_after=(0.0, 0.0, 0.0))
+    target = _ratio_target(result, "JAX jit", 0.8, size)
+    assert target.status == "NOT MET"
+    assert "tanh asks for ≤ 7.20 ms, the floor alone takes 8.00 ms" in target.text
+    met = _ratio_target(result, "floor", 1.3, size)
+    assert met.status == "MET" and "asks for" not in met.text
