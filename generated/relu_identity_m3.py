@@ -67,7 +67,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 0eba10cdc6308c514d532794d4d727bea47b2adb73e929d142252b6d70d0ca65
+# symbp-body-sha256: 17d9c6d78d487e7279e60d2521c2988bf229ce7e71152e7d2cb95d3493d74ed5

@@ -67,7 +67,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 4be3dda008d472e0fc29ec6ace164472087a7632f3bb7d1ca1e8392bc2a09a31
+# symbp-body-sha256: d6f07c27709f8b9b2bf14bbf98faea76197038717095a2c1e1e4ebda71606ebd

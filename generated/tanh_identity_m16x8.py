@@ -79,7 +79,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, W3, b3, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, W3, b3, X)[5]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, W3, b3, X, Y):
@@ -183,4 +183,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 506e9d1da9a9dc9e09df03832393649e76ab645c359d8637a1d8387537602e7e
+# symbp-body-sha256: 3a653009200f4ab3d56446061180849f8893726b044ae8422427f70d63134a5c

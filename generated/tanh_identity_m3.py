@@ -67,7 +67,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: e6f20466aa9973e61589435084ca9ff0b63ac76700a80150cfe3b96fdfc9a51e
+# symbp-body-sha256: 45f01a392b13a068357333154fe25d164e4a8bf5f96c002d95a3770d03dde2f4

@@ -67,7 +67,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
@@ -162,4 +162,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: a7a142738d2f7b5b347d12dfcd5f16c9c411b6e6a77a39ffa11652649ce01d7e
+# symbp-body-sha256: 5c894598cfa8d53db92b20bd9c128aaa880c0a01cbef62e8ff362bced298682f

@@ -67,7 +67,7 @@ def forward(params, X):
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
     f = _forward(W1, b1, W2, b2, X)[3]
-    return f[0] if D == 1 else f.T
+    return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
@@ -160,4 +160,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 0d6a06dd2c75141ebbc9c737f6af3a89a607afb17ba1406d96c5ce5bd1cf9a94
+# symbp-body-sha256: 08c7312bd8218626728b132a98d80d57419cbdd9ba2772a3ff86d9918675eb21

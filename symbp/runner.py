@@ -412,9 +412,15 @@ class _Packing:
 
 
 def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -> tuple[np.ndarray, Params]:
-    """a − γ g as a new flat vector (never in place: earlier points stay valid) and its parameter views."""
+    """a − γ g as a new flat vector (never in place: earlier points stay valid) and its parameter views.
+
+    Each parameter is rounded to its own dtype, as the objective will see it, so that the run goes
+    on from exactly the point a saved state holds (float32 parameters with float64 gradients)."""
     packed = here.packed if here.packed is not None else packing.pack(here.grad)
-    new = flat - gamma * packed
+    new = (flat - gamma * packed).astype(packing.dtype, copy=False)
+    for (start, end), dtype in zip(packing.bounds, packing.dtypes):
+        if dtype != new.dtype:  # mixed precisions only: a float32 parameter inside a float64 vector
+            new[start:end] = new[start:end].astype(dtype)
     return new, packing.unpack(new)
 
 

@@ -646,3 +646,23 @@ def test_full_batch_state_refused_by_a_minibatch_run():
     first = run(objective, {"w": np.zeros(3)}, steps=10, step_size="armijo", stop_requested=stop_after(2))
     with pytest.raises(UserError, match="line-search result"):
         run(objective, None, steps=10, step_size="armijo", n_samples=40, batch_size=8, state=first.state)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float32"), ("float32", "float64")], ids=["float32", "mixed"])
+@pytest.mark.parametrize("rule", ["constant:0.001", "armijo"])
+def test_float32_parameters_resume_bit_for_bit(dtypes, rule):
+    # float64 gradients on float32 parameters: each step is rounded to the parameter's dtype,
+    # so a resumed run starts from exactly the point the state holds.
+    rng = np.random.default_rng(0)
+    A, b = rng.standard_normal((20, 5)), rng.standard_normal(20)
+
+    def objective(params, batch):
+        r = A @ params["w"].astype(np.float64) + params["c"][0] - b
+        return float(r @ r), {"w": 2 * A.T @ r, "c": np.array([2 * r.sum()])}
+
+    start = {"w": np.zeros(5, dtypes[0]), "c": np.zeros(1, dtypes[1])}
+    whole = run(objective, start, steps=40, step_size=rule)
+    assert {name: a.dtype.name for name, a in whole.params.items()} == {"w": dtypes[0], "c": dtypes[1]}
+    first = run(objective, start, steps=40, step_size=rule, stop_requested=stop_after(7))
+    assert first.reason is StopReason.INTERRUPTED
+    assert_same_run(run(objective, None, steps=40, step_size=rule, state=first.state), whole)
