@@ -159,7 +159,8 @@ def _below_floor(cases: list[CaseResult], peer: str, bound: float) -> str:
     notes = []
     for c in cases:
         theirs, floor = c.row(peer), c.row("floor")
-        if peer == "floor" or not (theirs and theirs.timing and floor and floor.timing):
+        ratio = c.ratio(peer)
+        if peer == "floor" or ratio is None or ratio <= bound or not (theirs and theirs.timing and floor and floor.timing):
             continue
         wanted = bound * theirs.timing.median
         if wanted < floor.timing.median:
