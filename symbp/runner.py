@@ -405,7 +405,10 @@ class _Packing:
 
     def unpack(self, flat: np.ndarray) -> Params:
         """Views into ``flat``, each cast back to its parameter's dtype (so float32 stays float32)."""
-        views = {name: flat[start:end].reshape(shape) for name, shape, (start, end) in zip(self.names, self.shapes, self.bounds)}
+        views = {
+            name: flat[start:end] if len(shape) == 1 else flat[start:end].reshape(shape)
+            for name, shape, (start, end) in zip(self.names, self.shapes, self.bounds)
+        }
         if any(dtype != flat.dtype for dtype in self.dtypes):
             views = {name: view.astype(dtype, copy=False) for (name, view), dtype in zip(views.items(), self.dtypes)}
         return views

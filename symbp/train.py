@@ -108,9 +108,13 @@ def train(
     else:
         params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed)
 
+    # The kernels read X column by column (the product W² Xᵀ): on the full batch, one
+    # Fortran-ordered copy made here saves a transposition in every step.
+    full = X if batch_size is not None and batch_size < X.shape[0] else np.asfortranarray(X)
+
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
         if batch is None:
-            return kernel.loss_and_grad(current, X, y)
+            return kernel.loss_and_grad(current, full, y)
         return kernel.loss_and_grad(current, X[batch], y[batch])
 
     return run(
