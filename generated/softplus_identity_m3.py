@@ -120,6 +120,14 @@ def loss_and_grad(params, X, y):
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}) with the shapes of params.
     """
     W1, b1, W2, b2, X, Y = _check(params, X, y)
+    return _loss_and_grad_arrays(W1, b1, W2, b2, X, Y)
+
+
+def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
+    """loss_and_grad of arrays that _check has passed (float arrays of the right shapes, Y as (n, D)).
+
+    symbp.train calls it directly once the first step has checked the parameters: the runner keeps their shapes.
+    """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
     R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
@@ -162,4 +170,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: d6f07c27709f8b9b2bf14bbf98faea76197038717095a2c1e1e4ebda71606ebd
+# symbp-body-sha256: 6e5637bbbd44c83b842aeebcc571b99de8f969299b04320f53f361546c242ea8

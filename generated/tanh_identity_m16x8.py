@@ -139,6 +139,14 @@ def loss_and_grad(params, X, y):
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ..., "W3": ..., "b3": ...}) with the shapes of params.
     """
     W1, b1, W2, b2, W3, b3, X, Y = _check(params, X, y)
+    return _loss_and_grad_arrays(W1, b1, W2, b2, W3, b3, X, Y)
+
+
+def _loss_and_grad_arrays(W1, b1, W2, b2, W3, b3, X, Y):
+    """loss_and_grad of arrays that _check has passed (float arrays of the right shapes, Y as (n, D)).
+
+    symbp.train calls it directly once the first step has checked the parameters: the runner keeps their shapes.
+    """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
     R, gW1, gb1, gW2, gb2, gW3, gb3 = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X[:BLOCK], Y[:BLOCK])
@@ -183,4 +191,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 3a653009200f4ab3d56446061180849f8893726b044ae8422427f70d63134a5c
+# symbp-body-sha256: ef94d0c044e531a41547b3deb7f32d8c8af4e396a30e0f7c88d887c377340e71

@@ -118,6 +118,14 @@ def loss_and_grad(params, X, y):
     Returns (R, {"W1": ..., "b1": ..., "W2": ..., "b2": ...}) with the shapes of params.
     """
     W1, b1, W2, b2, X, Y = _check(params, X, y)
+    return _loss_and_grad_arrays(W1, b1, W2, b2, X, Y)
+
+
+def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
+    """loss_and_grad of arrays that _check has passed (float arrays of the right shapes, Y as (n, D)).
+
+    symbp.train calls it directly once the first step has checked the parameters: the runner keeps their shapes.
+    """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
     R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
@@ -160,4 +168,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 08c7312bd8218626728b132a98d80d57419cbdd9ba2772a3ff86d9918675eb21
+# symbp-body-sha256: 572c7709fed842f2027b1badf25369de21ae0d798e195b2f3b97d954937c59d2

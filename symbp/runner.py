@@ -369,9 +369,9 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
         missing, extra = sorted(params.keys() - raw_grad.keys()), sorted(raw_grad.keys() - params.keys())
         raise UserError(f"gradient keys differ from parameter keys: missing {missing}, unexpected {extra}")
     grad = {name: np.asarray(raw_grad[name]) for name in packing.names}
-    for (name, g), shape in zip(grad.items(), packing.shapes):
-        if g.shape != shape:
-            raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
+    if any(g.shape != shape for g, shape in zip(grad.values(), packing.shapes)):
+        name, g, shape = next((n, g, s) for (n, g), s in zip(grad.items(), packing.shapes) if g.shape != s)
+        raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
     packed = packing.pack(grad)
     return Evaluation(loss, grad, float(packed @ packed), packed)
 
@@ -389,14 +389,16 @@ class _Packing:
     dtypes: tuple[np.dtype, ...]
     bounds: tuple[tuple[int, int], ...]
     dtype: np.dtype  # of the flat vector: the common type of all parameters
+    mixed: bool  # some parameter has another dtype than the flat vector (float32 beside float64)
 
     @classmethod
     def of(cls, params: Params) -> _Packing:
         sizes = [a.size for a in params.values()]
         ends = list(itertools.accumulate(sizes))
+        dtype = np.result_type(*params.values())
         return cls(
             names=tuple(params), shapes=tuple(a.shape for a in params.values()), dtypes=tuple(a.dtype for a in params.values()),
-            bounds=tuple(zip([0, *ends[:-1]], ends)), dtype=np.result_type(*params.values()),
+            bounds=tuple(zip([0, *ends[:-1]], ends)), dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
         )
 
     def pack(self, arrays: Params) -> np.ndarray:
@@ -409,7 +411,7 @@ class _Packing:
             name: flat[start:end] if len(shape) == 1 else flat[start:end].reshape(shape)
             for name, shape, (start, end) in zip(self.names, self.shapes, self.bounds)
         }
-        if any(dtype != flat.dtype for dtype in self.dtypes):
+        if self.mixed:
             views = {name: view.astype(dtype, copy=False) for (name, view), dtype in zip(views.items(), self.dtypes)}
         return views
 
@@ -421,8 +423,8 @@ def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -
     on from exactly the point a saved state holds (float32 parameters with float64 gradients)."""
     packed = here.packed if here.packed is not None else packing.pack(here.grad)
     new = (flat - gamma * packed).astype(packing.dtype, copy=False)
-    for (start, end), dtype in zip(packing.bounds, packing.dtypes):
-        if dtype != new.dtype:  # mixed precisions only: a float32 parameter inside a float64 vector
+    if packing.mixed:  # a float32 parameter inside a float64 vector
+        for (start, end), dtype in zip(packing.bounds, packing.dtypes):
             new[start:end] = new[start:end].astype(dtype)
     return new, packing.unpack(new)
 

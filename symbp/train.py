@@ -111,11 +111,23 @@ def train(
     # The kernels read X column by column (the product W² Xᵀ): on the full batch, one
     # Fortran-ordered copy made here saves a transposition in every step.
     full = X if batch_size is not None and batch_size < X.shape[0] else np.asfortranarray(X)
+    Y = y[:, None] if y.ndim == 1 else y
+    # The data are checked above and the parameters by the kernel on the first full-batch step;
+    # the runner keeps their names and shapes, so later steps skip the kernel's checks
+    # (kernels emitted by an older symbp have no _loss_and_grad_arrays and are always checked).
+    unchecked = getattr(kernel, "_loss_and_grad_arrays", None)
+    names = tuple(kernel.PARAMETERS)
+    checked = False
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
-        if batch is None:
-            return kernel.loss_and_grad(current, full, y)
-        return kernel.loss_and_grad(current, X[batch], y[batch])
+        nonlocal checked
+        if batch is not None:
+            return kernel.loss_and_grad(current, X[batch], y[batch])
+        if checked and unchecked is not None:
+            return unchecked(*(current[name] for name in names), full, Y)
+        answer = kernel.loss_and_grad(current, full, y)
+        checked = True
+        return answer
 
     return run(
         objective,

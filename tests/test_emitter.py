@@ -100,9 +100,9 @@ def test_kernel_is_standalone_and_loop_free() -> None:
     imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in getattr(node, "names", [])}
     assert imports == {"numpy"}
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check", "_loss_block", "_loss_and_grad_block"} <= set(functions)
-    block_loops = {"loss": "range(0, n, BLOCK)", "loss_and_grad": "range(BLOCK, n, BLOCK)"}
-    for name in ("_forward", "forward", "loss", "loss_and_grad", "grad", "_loss_block", "_loss_and_grad_block"):
+    assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check", "_loss_block", "_loss_and_grad_block", "_loss_and_grad_arrays"} <= set(functions)
+    block_loops = {"loss": "range(0, n, BLOCK)", "_loss_and_grad_arrays": "range(BLOCK, n, BLOCK)"}
+    for name in ("_forward", "forward", "loss", "loss_and_grad", "grad", "_loss_block", "_loss_and_grad_block", "_loss_and_grad_arrays"):
         loops = [n for n in ast.walk(functions[name]) if isinstance(n, (ast.For, ast.While, ast.comprehension))]
         # The only loop allowed is over blocks of samples; never over single samples, units or inputs.
         assert all(isinstance(n, ast.For) and ast.unparse(n.iter) == block_loops[name] for n in loops), name

@@ -49,7 +49,7 @@ from symbp.testing import check_grad, max_relative_error, numeric_grad, random_p
 REPRODUCIBLE = dict(derandomize=True, database=None, deadline=None, print_blob=False)
 
 #: Every name a kernel module defines besides the attributes the import machinery sets.
-DOCUMENTED_NAMES = set(load.INTERFACE) | {"KERNEL_FORMAT", "SPEC_SHA256", "_forward", "_loss_block", "_loss_and_grad_block", "_check", "numpy"}
+DOCUMENTED_NAMES = set(load.INTERFACE) | {"KERNEL_FORMAT", "SPEC_SHA256", "_forward", "_loss_block", "_loss_and_grad_block", "_loss_and_grad_arrays", "_check", "numpy"}
 
 #: The spec of the reference kernel everything is compared with.
 REFERENCE_SPEC = dict(hidden=2, sigma="tanh", g="identity", inputs=2)
