@@ -95,11 +95,11 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = numpy.heaviside(a, 0.0)*_c0
+    delta2 = numpy.multiply(numpy.heaviside(a, 0.0), _c0)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +170,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 1fb444b0a023372e5d28348f6171af390332f566f579eed14383ffa2a3049c76
+# symbp-body-sha256: 876dd7dc9c2e20409a2bb7fd4b3ce2e3a553b888f8b08d74b20c25f5249eda0c

@@ -49,7 +49,11 @@ def _forward(W1, b1, W2, b2, X):
     _c0 = W2 @ X.T
     _c0 += b2[:, None]
     a = _c0
-    h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*a
+    h = numpy.multiply(a, 1/2)
+    numpy.tanh(h, out=h)
+    numpy.multiply(h, 1/2, out=h)
+    numpy.add(h, 1/2, out=h)
+    numpy.multiply(h, a, out=h)
     _c1 = W1 @ h
     _c1 += b1[:, None]
     z = _c1
@@ -95,11 +99,18 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = ((0.5 + 0.5*(-numpy.tanh((1/2)*a)))*a + 1)*(0.5 + 0.5*(numpy.tanh((1/2)*a)))*_c0
+    _t1 = numpy.multiply(a, 1/2)
+    numpy.tanh(_t1, out=_t1)
+    numpy.multiply(_t1, 1/2, out=_t1)
+    delta2 = numpy.subtract(1/2, _t1)
+    numpy.multiply(delta2, a, out=delta2)
+    numpy.add(delta2, 1, out=delta2)
+    numpy.multiply(delta2, _t1 + 1/2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +181,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 0e3692b4e05c87dd736eaaba5a54bf1d8d270ce2a9a8464b89426733fde6a318
+# symbp-body-sha256: dec65acb7483a2d6bec662247cda157694b2c7f35adc93986aab70b3c5e298b6

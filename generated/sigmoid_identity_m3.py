@@ -49,7 +49,10 @@ def _forward(W1, b1, W2, b2, X):
     _c0 = W2 @ X.T
     _c0 += b2[:, None]
     a = _c0
-    h = (0.5 + 0.5*(numpy.tanh((1/2)*a)))
+    h = numpy.multiply(a, 1/2)
+    numpy.tanh(h, out=h)
+    numpy.multiply(h, 1/2, out=h)
+    numpy.add(h, 1/2, out=h)
     _c1 = W1 @ h
     _c1 += b1[:, None]
     z = _c1
@@ -95,11 +98,13 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = (1 - h)*_c0*h
+    delta2 = numpy.subtract(1, h)
+    numpy.multiply(delta2, _c0, out=delta2)
+    numpy.multiply(delta2, h, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +175,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 7bb58b6cf7c997168e8265a250a8d328a9eff37a350a5f6d386b94c8bbfddd49
+# symbp-body-sha256: 709dfb4f250da89bdc79e3c160d2afb106000bcfaefcf56ed3efa36233196e13

@@ -95,11 +95,15 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = (0.5 + 0.5*(numpy.tanh((1/2)*a)))*_c0
+    delta2 = numpy.multiply(a, 1/2)
+    numpy.tanh(delta2, out=delta2)
+    numpy.multiply(delta2, 1/2, out=delta2)
+    numpy.add(delta2, 1/2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +174,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 6e5637bbbd44c83b842aeebcc571b99de8f969299b04320f53f361546c242ea8
+# symbp-body-sha256: b3f1a862422ef961ab8572937771535baf46c6f48b9be1ccb073ef25d4cb98b0

@@ -107,13 +107,17 @@ def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = (1 - h2**2)*_c0
+    delta2 = numpy.square(h2)
+    numpy.subtract(1, delta2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     _c1 = W2.T @ delta2
-    delta3 = (1 - h3**2)*_c1
+    delta3 = numpy.square(h3)
+    numpy.subtract(1, delta3, out=delta3)
+    numpy.multiply(delta3, _c1, out=delta3)
     gW1 = delta1 @ h2.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ h3.T
@@ -191,4 +195,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: ef94d0c044e531a41547b3deb7f32d8c8af4e396a30e0f7c88d887c377340e71
+# symbp-body-sha256: bcdc04ce2c07a8aab10a1875ed27d13f1d7ed1ae49c5b7a5b00b456b42e6a5cd

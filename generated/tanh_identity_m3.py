@@ -95,11 +95,13 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T * delta1
-    delta2 = (1 - h**2)*_c0
+    delta2 = numpy.square(h)
+    numpy.subtract(1, delta2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +172,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: b703489f6b17b1d4c08ce5f4133836c44b0e0da3a255fd0c621f5ff05928e16c
+# symbp-body-sha256: 2d26547c2c8b9ec64fbbdae27b0978d28681cd89b761a31c4a4cfabe5fb9a1cb

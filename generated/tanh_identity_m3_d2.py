@@ -95,11 +95,13 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0
+    delta1 = numpy.multiply(_t0, 2)
     _c0 = W1.T @ delta1
-    delta2 = (1 - h**2)*_c0
+    delta2 = numpy.square(h)
+    numpy.subtract(1, delta2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +172,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 14f72cfe5dc4aa5259759b459804cfbaf9f482a2fab3141922076d6eab727ccd
+# symbp-body-sha256: ae064534c5c906565172ebae326b0f4326ae0b65b49e8bd5f974362e0442b644

@@ -53,7 +53,10 @@ def _forward(W1, b1, W2, b2, X):
     _c1 = W1 @ h
     _c1 += b1[:, None]
     z = _c1
-    f = (0.5 + 0.5*(numpy.tanh((1/2)*z)))
+    f = numpy.multiply(z, 1/2)
+    numpy.tanh(f, out=f)
+    numpy.multiply(f, 1/2, out=f)
+    numpy.add(f, 1/2, out=f)
     return a, h, z, f
 
 
@@ -95,11 +98,16 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = f - Y.T
+    _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = 2*_t0*(1 - f)*f
+    delta1 = numpy.subtract(1, f)
+    numpy.multiply(delta1, 2, out=delta1)
+    numpy.multiply(delta1, _t0, out=delta1)
+    numpy.multiply(delta1, f, out=delta1)
     _c0 = W1.T * delta1
-    delta2 = (1 - h**2)*_c0
+    delta2 = numpy.square(h)
+    numpy.subtract(1, delta2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -170,4 +178,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 3e32be76e252be9f0940b150191f103d8800b527b462c7d77c25f1cd42b090b9
+# symbp-body-sha256: ddce5bc75c478a8f191aaaa7dc9c39a2ea63a3fdf125182981e373a8eed4e493

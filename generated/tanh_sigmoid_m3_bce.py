@@ -53,7 +53,10 @@ def _forward(W1, b1, W2, b2, X):
     _c1 = W1 @ h
     _c1 += b1[:, None]
     z = _c1
-    f = (0.5 + 0.5*(numpy.tanh((1/2)*z)))
+    f = numpy.multiply(z, 1/2)
+    numpy.tanh(f, out=f)
+    numpy.multiply(f, 1/2, out=f)
+    numpy.add(f, 1/2, out=f)
     return a, h, z, f
 
 
@@ -95,9 +98,11 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _ones = numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
     R = float(numpy.sum(numpy.logaddexp(0, z) - Y.T*z))
-    delta1 = f - Y.T
+    delta1 = numpy.subtract(f, Y.T)
     _c0 = W1.T * delta1
-    delta2 = (1 - h**2)*_c0
+    delta2 = numpy.square(h)
+    numpy.subtract(1, delta2, out=delta2)
+    numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
     gW2 = delta2 @ X
@@ -168,4 +173,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 572c7709fed842f2027b1badf25369de21ae0d798e195b2f3b97d954937c59d2
+# symbp-body-sha256: 36d07ab52452199f61a83d20c101ec67f5946c98a00fec32acf56039db966c0d

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from symbp import model as mo
 from symbp.errors import InternalError
-from symbp.lower import AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total, stored_axes
+from symbp.lower import AXIS_OF, AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total, stored_axes
+from symbp.stable import Logistic
 
 #: Names the arrays have in the kernels (the data are capitalised, X and Y).
 ARRAY_NAMES = {"x": "X", "y": "Y"}
@@ -140,6 +142,8 @@ def _canonical(op: Elementwise | Total, rest: sp.Expr | None = None) -> sp.Expr:
     (2f − 2y → 2(f − y)) and a squared difference written with the sign that δ uses
     ((y − f)² → (f − y)²), so that CSE finds the difference both share."""
     expr = sp.factor_terms(op.expr if rest is None else rest)
+    # The logistic as ½ + ½ tanh(u/2) (exact, overflow-free), spelled out so that it is computed in place.
+    expr = expr.replace(lambda e: isinstance(e, Logistic), lambda e: sp.Rational(1, 2) + sp.tanh(e.args[0] / 2) / 2)
     if isinstance(op, Total) and isinstance(expr, sp.Pow) and expr.exp == 2 and expr.base.could_extract_minus_sign():
         expr = sp.Pow(-expr.base, 2)
     return expr
@@ -160,6 +164,113 @@ def _shared_cse(operations: tuple[Operation, ...], updates: dict[int, tuple[str,
         definitions.update(replacements)
         bodies.update(zip(indices, reduced))
     return bodies, definitions
+
+
+#: Where an in-place operation reads the array being computed.
+_RUNNING = "\0"
+
+
+@dataclass
+class _Chain:
+    """An elementwise expression as a first operation that allocates its array, then in-place ufunc calls.
+
+    ``start`` is the printed array (or expression) the first operation reads; each of ``ops`` is a
+    ufunc and its printed arguments, one of them :data:`_RUNNING`, the array computed so far.
+    """
+
+    start: str
+    ops: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+
+class _ChainBuilder:
+    """Turns ``target = expr`` into ``target = ufunc(...)`` followed by ``ufunc(..., out=target)`` calls.
+
+    Each array of a block is then written once and updated in cache, instead of every
+    sub-expression allocating a new array: measured on blocks of 100 × 1 024, ½ + ½ tanh(a/2)
+    took 0.21 ms this way against 0.78 ms as one expression, in a process whose allocator hands
+    freed blocks back to the OS.  Only a sub-expression over all of the target's axes is
+    computed in place (so the array has its final shape from the first operation on); anything
+    else is printed as an ordinary expression and enters as an argument.
+    """
+
+    def __init__(self, printer: KernelPrinter, axes: tuple[sp.Symbol, ...], temp_axes: dict[sp.Symbol, frozenset]) -> None:
+        self.printer = printer
+        self.full = frozenset(axes)
+        self.temp_axes = temp_axes
+
+    def axes(self, expr: sp.Expr) -> frozenset:
+        found = {AXIS_OF[ix] for item in expr.atoms(sp.Indexed) for ix in item.indices if ix in AXIS_OF}
+        for symbol in expr.free_symbols & self.temp_axes.keys():
+            found |= self.temp_axes[symbol]
+        return frozenset(found)
+
+    def is_full(self, expr: sp.Expr) -> bool:
+        return not expr.is_number and self.axes(expr) == self.full
+
+    def ufunc(self, name: str) -> str:
+        return self.printer._module_format(name)
+
+    def text(self, expr: sp.Expr) -> str:
+        return self.printer.doprint(expr)
+
+    def spine(self, args: tuple[sp.Expr, ...]) -> sp.Expr | None:
+        """The argument to compute in place: over all axes, preferably not a bare array (which would need a copy)."""
+        full = [a for a in args if self.is_full(a)]
+        composite = [a for a in full if not isinstance(a, (sp.Indexed, sp.Symbol))]
+        return (composite or full or [None])[0]
+
+    def build(self, expr: sp.Expr) -> _Chain:
+        if isinstance(expr, sp.Add) and (spine := self.spine(expr.args)) is not None:
+            rest = sp.Add(*(a for a in expr.args if a is not spine))
+            if spine.could_extract_minus_sign():  # rest − s: s computed in place, then subtracted from
+                chain = self.build(-spine)
+                chain.ops.append((self.ufunc("numpy.subtract"), (self.text(rest), _RUNNING)))
+            elif rest.could_extract_minus_sign():
+                chain = self.build(spine)
+                chain.ops.append((self.ufunc("numpy.subtract"), (_RUNNING, self.text(-rest))))
+            else:
+                chain = self.build(spine)
+                chain.ops.append((self.ufunc("numpy.add"), (_RUNNING, self.text(rest))))
+            return chain
+        if isinstance(expr, sp.Mul) and (spine := self.spine(expr.args)) is not None:
+            chain = self.build(spine)
+            for factor in expr.args:
+                if factor is spine:
+                    continue
+                if factor == -1:
+                    chain.ops.append((self.ufunc("numpy.negative"), (_RUNNING,)))
+                elif isinstance(factor, sp.Pow) and factor.exp == -1:
+                    chain.ops.append((self.ufunc("numpy.divide"), (_RUNNING, self.text(factor.base))))
+                else:
+                    chain.ops.append((self.ufunc("numpy.multiply"), (_RUNNING, self.text(factor))))
+            return chain
+        if isinstance(expr, sp.Pow) and self.is_full(expr.base) and expr.exp.is_number:
+            chain = self.build(expr.base)
+            special = {2: "numpy.square", -1: "numpy.reciprocal", sp.Rational(1, 2): "numpy.sqrt"}
+            if expr.exp in special:
+                chain.ops.append((self.ufunc(special[expr.exp]), (_RUNNING,)))
+            else:
+                chain.ops.append((self.ufunc("numpy.power"), (_RUNNING, self.text(expr.exp))))
+            return chain
+        name = self.printer._kf.get(type(expr).__name__, "") if isinstance(expr, sp.Function) else ""
+        if name.startswith("numpy.") and len(expr.args) == 1 and self.is_full(expr.args[0]):
+            function = getattr(np, name.removeprefix("numpy."), None)
+            if isinstance(function, np.ufunc) and function.nin == 1:
+                chain = self.build(expr.args[0])
+                chain.ops.append((self.ufunc(name), (_RUNNING,)))
+                return chain
+        return _Chain(self.text(expr))
+
+
+def _chain_lines(target: str, chain: _Chain) -> list[str]:
+    """``target = first(start, …)`` then ``ufunc(…, out=target)`` for the rest of the chain."""
+    if not chain.ops:
+        return [f"{target} = {chain.start}"]
+    (first, args), *rest = chain.ops
+    lines = [f"{target} = {first}({', '.join(chain.start if a == _RUNNING else a for a in args)})"]
+    for ufunc, args in rest:
+        lines.append(f"{ufunc}({', '.join(target if a == _RUNNING else a for a in args)}, out={target})")
+    return lines
 
 
 def print_operations(operations: tuple[Operation, ...], blocked: bool = False, unit_axes: frozenset = frozenset()) -> Printed:
@@ -185,13 +296,18 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
     updates = {ix: u for ix, op in enumerate(operations) if isinstance(op, Elementwise) and (u := _in_place(op, uses, fresh))}
     bodies, definitions = _shared_cse(operations, updates, temps)
     placed: set[sp.Symbol] = set()
+    temp_axes: dict[sp.Symbol, frozenset] = {}
 
     def place(expr: sp.Expr) -> None:
         """Define the temporaries ``expr`` uses that are not defined yet, each after those it uses."""
         for temp in sorted(expr.free_symbols & definitions.keys() - placed, key=lambda t: int(str(t)[2:])):
             place(definitions[temp])
             if temp not in placed:
-                out.lines.append(f"{temp} = {printer.doprint(definitions[temp])}")
+                chains = _ChainBuilder(printer, printer.target_axes, temp_axes)
+                temp_axes[temp] = chains.axes(definitions[temp])
+                in_place = bool(printer.target_axes) and chains.is_full(definitions[temp])
+                built = chains.build(definitions[temp]) if in_place else _Chain(printer.doprint(definitions[temp]))
+                out.lines += _chain_lines(str(temp), built)
                 placed.add(temp)
 
     for index, op in enumerate(operations):
@@ -222,7 +338,11 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
         elif isinstance(op, Total):
             out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printer.doprint(body)}))")
         else:
-            out.lines.append(f"{target} = {printer.doprint(body)}")
+            chains = _ChainBuilder(printer, axes, temp_axes)
+            # In place only into a new array: not a scalar, and not an update such as gW1 = gW1 + 2λW1.
+            reads_target = target in {str(a.base.label) for a in body.atoms(sp.Indexed)} | {str(a) for a in body.free_symbols}
+            in_place = bool(axes) and not reads_target and chains.is_full(body)
+            out.lines += _chain_lines(target, chains.build(body) if in_place else _Chain(printer.doprint(body)))
     for module in printer.module_imports:
         out.modules.add(module)
     return out
