@@ -76,6 +76,19 @@ class PeerResult:
         )
 
 
+def pooled(rows: list[PeerResult]) -> PeerResult:
+    """One implementation's rows from several fresh processes as one row.
+
+    A row without a timing (missing, or disagreeing with the kernel) stands for all of them.
+    """
+    for row in rows:
+        if row.timing is None:
+            return row
+    differences = [r.difference for r in rows if r.difference is not None]
+    return PeerResult(rows[0].name, rows[0].check, max(differences) if differences else None,
+                      Timing.pooled([r.timing for r in rows if r.timing is not None]), rows[0].note)
+
+
 def kernel_prepared(kernel: ModuleType, problem: Problem) -> Prepared:
     """The kernel's own ``loss_and_grad`` as a contender."""
 

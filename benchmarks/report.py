@@ -259,9 +259,10 @@ def markdown(result: SuiteResult, command: str) -> str:
     peers = ", ".join(p.name for p in PEERS)
     lines = ["# symbp benchmark results", "", f"`{command}`", "", "## Machine", "", *machine_lines(result), "",
              "## loss_and_grad, time per call (float64, g = identity)", "",
-             f"Medians over {result.repeats} batches after a warm-up, "
-             + ("each implementation alone in a fresh process, its allocator warmed by one freed 32 MB array"
-               if result.isolated else "all implementations in one process (--in-process)")
+             (f"Each implementation alone in {result.rounds} fresh processes, taken in turn with the others', "
+                "its allocator warmed by one freed 32 MB array; medians over all their batches "
+                f"(at least {result.repeats}) after a warm-up"
+                if result.isolated else f"Medians over {result.repeats} batches after a warm-up, all implementations in one process (--in-process)")
              + "; best = the fastest batch; spread = (max − min) / median; kernel ÷ it = ratio of medians; "
              "others' CPU = share of the machine's CPU time other processes took while it was timed; "
              "page faults = minor page faults per call while timing (each maps in 4 KiB of fresh memory). "

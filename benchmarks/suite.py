@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks.cases import MEMORY_SIZE, SIGMAS, Case, Kernels, Size, make_problem
-from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult, kernel_prepared, measure
+from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult, kernel_prepared, measure, pooled
 from benchmarks.memory import MemoryResult, measure_memory
 from benchmarks.peers import PEERS, Peer
 from benchmarks.processes import run_python
@@ -58,6 +58,7 @@ class SuiteResult:
     training: Training | None
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    rounds: int = 1  # fresh processes per implementation and case, their batches pooled
 
     @property
     def mismatches(self) -> list[tuple[Case, PeerResult]]:
@@ -70,6 +71,12 @@ def _in_worker(job: Job) -> PeerResult:
     return PeerResult.from_dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
+#: Fresh processes per implementation and case, taken in turn (kernel, peers, kernel, peers, …).
+#: Their batches are pooled: a shared machine that slows down for a minute then slows
+#: every implementation alike instead of the one that happened to run then.
+ROUNDS: int = 3
+
+
 def run_case(
     kernel: ModuleType,
     case: Case,
@@ -77,17 +84,20 @@ def run_case(
     peers: tuple[Peer, ...] | None = None,
     *,
     isolate: bool = True,
+    rounds: int = ROUNDS,
 ) -> CaseResult:
     """Check every peer against the kernel on one case, then time the kernel and the peers that agree.
 
     Args:
         kernel: the loaded kernel module for the case's σ and M (its file is reused by the workers).
         case: size and σ.
-        repeats: timed batches per implementation.
+        repeats: timed batches per implementation (spread over the rounds).
         peers: default :data:`~benchmarks.peers.PEERS`.
-        isolate: one fresh process per implementation (the peers must then be
+        isolate: fresh processes for each implementation (the peers must then be
             ones in PEERS), plus the diagnostic row :data:`KERNEL_COLD`;
             False runs everything in this process.
+        rounds: with isolate, how many fresh processes each implementation gets,
+            in turn with the others'; their batches are pooled.
     """
     peers = PEERS if peers is None else peers
     problem = make_problem(kernel, case.size)
@@ -99,9 +109,15 @@ def run_case(
     reference_file = Path(kernel.__file__).with_suffix(f".n{case.size.n}.reference.npz")
     save_reference(reference_file, reference)
     size = case.size
-    jobs = [Job(name, case.sigma, size.n, size.p, size.M, str(kernel.__file__), str(reference_file), repeats)
-            for name in (KERNEL, KERNEL_COLD, *(p.name for p in peers))]
-    return CaseResult(case, tuple(_in_worker(job) for job in jobs))
+    rounds = max(1, min(rounds, repeats))
+    per_round = -(-repeats // rounds)  # at least repeats batches in all
+    names = (KERNEL, KERNEL_COLD, *(p.name for p in peers))
+    results: dict[str, list[PeerResult]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            job = Job(name, case.sigma, size.n, size.p, size.M, str(kernel.__file__), str(reference_file), per_round)
+            results[name].append(_in_worker(job))
+    return CaseResult(case, tuple(pooled(results[name]) for name in names))
 
 
 def run_suite(
@@ -111,6 +127,7 @@ def run_suite(
     extras: bool = True,
     quick: bool = False,
     isolate: bool = True,
+    rounds: int = ROUNDS,
     progress: Callable[[str], None] = lambda message: None,
 ) -> SuiteResult:
     """Run the benchmarks.
@@ -121,7 +138,8 @@ def run_suite(
         extras: also measure memory, start-up and training.
         quick: for the extras, one fresh process per start-up figure, derive
             and emit for M = 3 only, one training run each (for smoke tests).
-        isolate: time each implementation in a fresh process (see :func:`run_case`).
+        isolate: time each implementation in fresh processes (see :func:`run_case`).
+        rounds: fresh processes per implementation and case, in turn (see :func:`run_case`).
         progress: called with a line of text as each part starts.
 
     Returns:
@@ -134,7 +152,7 @@ def run_suite(
         for size in sizes:
             for sigma in SIGMAS:
                 progress(f"timing {size} sigma={sigma}")
-                cases.append(run_case(kernels.get(sigma, size.M), Case(size, sigma), repeats, isolate=isolate))
+                cases.append(run_case(kernels.get(sigma, size.M), Case(size, sigma), repeats, isolate=isolate, rounds=rounds))
         memory = startup = training = None
         if extras:
             progress(f"memory at {MEMORY_SIZE}")
@@ -152,6 +170,7 @@ def run_suite(
         sizes=sizes,
         repeats=repeats,
         isolated=isolate,
+        rounds=rounds if isolate else 1,
         cases=tuple(cases),
         memory=memory,
         startup=startup,

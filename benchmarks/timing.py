@@ -87,6 +87,16 @@ class Timing:
                 "faults_per_call": self.faults_per_call, "others_cpu": self.others_cpu}
 
     @classmethod
+    def pooled(cls, timings: list[Timing]) -> Timing:
+        """One timing from several processes' batches: the median of all their batches, the page
+        faults averaged, and the largest share other processes took."""
+        values = tuple(v for t in timings for v in t.values)
+        faults = [t.faults_per_call for t in timings if t.faults_per_call is not None]
+        others = [t.others_cpu for t in timings if t.others_cpu is not None]
+        return cls(statistics.median(values), values, timings[0].calls_per_repeat,
+                   sum(faults) / len(faults) if faults else None, max(others) if others else None)
+
+    @classmethod
     def from_dict(cls, data: dict[str, object]) -> Timing:
         """The inverse of :meth:`to_dict`."""
         values = tuple(float(v) for v in data["values"])  # type: ignore[union-attr]

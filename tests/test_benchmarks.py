@@ -115,3 +115,16 @@ def test_a_target_below_the_floor_says_so() -> None:
     assert "tanh asks for ≤ 7.20 ms, the floor alone takes 8.00 ms" in target.text
     met = _ratio_target(result, "floor", 1.3, size)
     assert met.status == "MET" and "asks for" not in met.text
+
+
+def test_rounds_pool_their_batches() -> None:
+    from benchmarks.measure import pooled
+    from benchmarks.timing import Timing
+
+    slow_then_fast = [PeerResult("x", Check.OK, 1e-15, Timing(0.030, (0.030, 0.031), 10, 4.0, 0.01)),
+                      PeerResult("x", Check.OK, 3e-15, Timing(0.010, (0.010, 0.011), 12, 2.0, 0.20))]
+    row = pooled(slow_then_fast)
+    assert row.timing.values == (0.030, 0.031, 0.010, 0.011) and row.timing.median == pytest.approx(0.0205)
+    assert row.timing.faults_per_call == 3.0 and row.timing.others_cpu == 0.20 and row.difference == 3e-15
+    missing = PeerResult("x", Check.MISSING, note="missing")
+    assert pooled([slow_then_fast[0], missing]) is missing  # a row that was not timed stands for all
