@@ -368,12 +368,12 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
     if raw_grad.keys() != params.keys():
         missing, extra = sorted(params.keys() - raw_grad.keys()), sorted(raw_grad.keys() - params.keys())
         raise UserError(f"gradient keys differ from parameter keys: missing {missing}, unexpected {extra}")
-    grad = {name: np.asarray(raw_grad[name]) for name in packing.names}
-    if any(g.shape != shape for g, shape in zip(grad.values(), packing.shapes)):
-        name, g, shape = next((n, g, s) for (n, g), s in zip(grad.items(), packing.shapes) if g.shape != s)
+    values = [np.asarray(raw_grad[name]) for name in packing.names]
+    if tuple(g.shape for g in values) != packing.shapes:
+        name, g, shape = next((n, g, s) for n, g, s in zip(packing.names, values, packing.shapes) if g.shape != s)
         raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
-    packed = packing.pack(grad)
-    return Evaluation(loss, grad, float(packed @ packed), packed)
+    packed = np.concatenate([g.ravel() for g in values])
+    return Evaluation(loss, dict(zip(packing.names, values)), float(packed @ packed), packed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -390,6 +390,7 @@ class _Packing:
     bounds: tuple[tuple[int, int], ...]
     dtype: np.dtype  # of the flat vector: the common type of all parameters
     mixed: bool  # some parameter has another dtype than the flat vector (float32 beside float64)
+    parts: tuple[slice, ...]  # the bounds as slices
 
     @classmethod
     def of(cls, params: Params) -> _Packing:
@@ -399,6 +400,7 @@ class _Packing:
         return cls(
             names=tuple(params), shapes=tuple(a.shape for a in params.values()), dtypes=tuple(a.dtype for a in params.values()),
             bounds=tuple(zip([0, *ends[:-1]], ends)), dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
+            parts=tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends)),
         )
 
     def pack(self, arrays: Params) -> np.ndarray:
@@ -407,10 +409,7 @@ class _Packing:
 
     def unpack(self, flat: np.ndarray) -> Params:
         """Views into ``flat``, each cast back to its parameter's dtype (so float32 stays float32)."""
-        views = {
-            name: flat[start:end] if len(shape) == 1 else flat[start:end].reshape(shape)
-            for name, shape, (start, end) in zip(self.names, self.shapes, self.bounds)
-        }
+        views = {name: flat[part] if len(shape) == 1 else flat[part].reshape(shape) for name, shape, part in zip(self.names, self.shapes, self.parts)}
         if self.mixed:
             views = {name: view.astype(dtype, copy=False) for (name, view), dtype in zip(views.items(), self.dtypes)}
         return views

@@ -11,6 +11,7 @@ for saving that state to a file).
 from __future__ import annotations
 
 import io
+import operator
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -116,7 +117,7 @@ def train(
     # the runner keeps their names and shapes, so later steps skip the kernel's checks
     # (kernels emitted by an older symbp have no _loss_and_grad_arrays and are always checked).
     unchecked = getattr(kernel, "_loss_and_grad_arrays", None)
-    names = tuple(kernel.PARAMETERS)
+    arrays = operator.itemgetter(*kernel.PARAMETERS)
     checked = False
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
@@ -124,7 +125,7 @@ def train(
         if batch is not None:
             return kernel.loss_and_grad(current, X[batch], y[batch])
         if checked and unchecked is not None:
-            return unchecked(*(current[name] for name in names), full, Y)
+            return unchecked(*arrays(current), full, Y)
         answer = kernel.loss_and_grad(current, full, y)
         checked = True
         return answer
