@@ -190,7 +190,7 @@ def targets(result: SuiteResult) -> list[Target]:
         else:
             out.append(Target(
                 "MET" if t.ratio <= 0.5 else "NOT MET",
-                f"training time ≤ 0.5 × scikit-learn's: {t.symbp.seconds * 1e3:.0f} ms vs {t.sklearn.seconds * 1e3:.0f} ms = {t.ratio:.2f}",
+                f"training time ≤ 0.5 × scikit-learn's: {t.symbp.seconds * 1e3:.1f} ms vs {t.sklearn.seconds * 1e3:.1f} ms = {t.ratio:.3f}",
             ))
     if result.startup is not None:
         loaded = [f.loader for f in result.startup.first_gradient if f.sympy_imported]
