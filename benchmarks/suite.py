@@ -170,7 +170,7 @@ def run_suite(
         sizes=sizes,
         repeats=repeats,
         isolated=isolate,
-        rounds=rounds if isolate else 1,
+        rounds=max(1, min(rounds, repeats)) if isolate else 1,  # as run_case runs them
         cases=tuple(cases),
         memory=memory,
         startup=startup,

@@ -114,20 +114,21 @@ def train(
     full = X if batch_size is not None and batch_size < X.shape[0] else np.asfortranarray(X)
     Y = y[:, None] if y.ndim == 1 else y
     # The data are checked above and the parameters by the kernel on the first full-batch step;
-    # the runner keeps their names and shapes, so later steps skip the kernel's checks
-    # (kernels emitted by an older symbp have no _loss_and_grad_arrays and are always checked).
+    # the runner keeps their names, shapes and dtypes, so when they are float64 (what the
+    # kernel's checks would make of them) later steps skip the checks.  Kernels emitted by an
+    # older symbp have no _loss_and_grad_arrays and are always checked.
     unchecked = getattr(kernel, "_loss_and_grad_arrays", None)
     arrays = operator.itemgetter(*kernel.PARAMETERS)
-    checked = False
+    fast = False
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
-        nonlocal checked
+        nonlocal fast
         if batch is not None:
             return kernel.loss_and_grad(current, X[batch], y[batch])
-        if checked and unchecked is not None:
+        if fast:
             return unchecked(*arrays(current), full, Y)
         answer = kernel.loss_and_grad(current, full, y)
-        checked = True
+        fast = unchecked is not None and all(a.dtype == np.float64 for a in current.values())
         return answer
 
     return run(

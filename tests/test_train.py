@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,15 @@ def test_a_wrong_starting_shape_is_refused_by_the_first_step(kernel) -> None:
     params0["W2"] = params0["W2"][:, :-1]
     with pytest.raises(ValueError, match="W2 has shape"):
         train(kernel, X, y, steps=3, step_size=0.01, params0=params0)
+
+
+def test_float32_parameters_keep_the_checked_float64_arithmetic(kernel) -> None:
+    # The kernel's checks compute in float64 whatever the parameters' dtype; with the L2 penalty
+    # (computed from the parameters alone) a float32 shortcut would show in the loss.
+    penalised = load_kernel(emit(derive(hidden=4, sigma="tanh", outputs=kernel.D, l2=0.1), Path(kernel.__file__).parent))
+    X, y = data(penalised)
+    params0 = {name: a.astype(np.float32) for name, a in penalised.init_params(X.shape[1], seed=2).items()}
+    ours = train(penalised, X, y, steps=10, step_size=0.01, params0=params0)
+    plain = run(lambda params, batch: penalised.loss_and_grad(params, X, y), params0, steps=10, step_size=0.01)
+    assert all(a.dtype == np.float32 for a in ours.params.values())
+    np.testing.assert_allclose([r.loss for r in ours.history], [r.loss for r in plain.history], rtol=1e-12)
