@@ -289,30 +289,34 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
     out = Printed()
     temps = sp.numbered_symbols("_t")
     uses = _uses(operations)
-    fresh: set[str] = set()
-    for op in operations:
-        if isinstance(op, Contract) and not contraction(op, unit_axes).removesuffix(".T").isidentifier():
-            fresh.add(op.target.name)
+    codes = {ix: contraction(op, unit_axes, ONES if blocked else None) for ix, op in enumerate(operations) if isinstance(op, Contract)}
+    # A contraction that is more than a (transposed) name makes a new array, which may be updated in place.
+    fresh = {operations[ix].target.name for ix, code in codes.items() if not code.removesuffix(".T").isidentifier()}
     updates = {ix: u for ix, op in enumerate(operations) if isinstance(op, Elementwise) and (u := _in_place(op, uses, fresh))}
     bodies, definitions = _shared_cse(operations, updates, temps)
     placed: set[sp.Symbol] = set()
     temp_axes: dict[sp.Symbol, frozenset] = {}
+
+    def assign(target: str, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> None:
+        """``target = expr``, computed in place into one new array where that is safe: not for a
+        scalar, and not for an update that reads its own target (gW1 = gW1 + 2λW1)."""
+        chains = _ChainBuilder(printer, axes, temp_axes)
+        reads_target = target in {str(a.base.label) for a in expr.atoms(sp.Indexed)} | {str(a) for a in expr.free_symbols}
+        in_place = bool(axes) and not reads_target and chains.is_full(expr)
+        out.lines.extend(_chain_lines(target, chains.build(expr) if in_place else _Chain(printer.doprint(expr))))
 
     def place(expr: sp.Expr) -> None:
         """Define the temporaries ``expr`` uses that are not defined yet, each after those it uses."""
         for temp in sorted(expr.free_symbols & definitions.keys() - placed, key=lambda t: int(str(t)[2:])):
             place(definitions[temp])
             if temp not in placed:
-                chains = _ChainBuilder(printer, printer.target_axes, temp_axes)
-                temp_axes[temp] = chains.axes(definitions[temp])
-                in_place = bool(printer.target_axes) and chains.is_full(definitions[temp])
-                built = chains.build(definitions[temp]) if in_place else _Chain(printer.doprint(definitions[temp]))
-                out.lines += _chain_lines(str(temp), built)
+                temp_axes[temp] = _ChainBuilder(printer, printer.target_axes, temp_axes).axes(definitions[temp])
+                assign(str(temp), definitions[temp], printer.target_axes)
                 placed.add(temp)
 
     for index, op in enumerate(operations):
         if isinstance(op, Contract):
-            code = contraction(op, unit_axes, ONES if blocked else None)
+            code = codes[index]
             if ONES in code and not out.setup:
                 out.setup.append(f"{ONES} = {printer._module_format('numpy.ones')}(X.shape[0])")
             out.lines.append(f"{op.target.name} = {code}")
@@ -338,11 +342,7 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
         elif isinstance(op, Total):
             out.lines.append(f"{target} = float({printer._module_format('numpy.sum')}({printer.doprint(body)}))")
         else:
-            chains = _ChainBuilder(printer, axes, temp_axes)
-            # In place only into a new array: not a scalar, and not an update such as gW1 = gW1 + 2λW1.
-            reads_target = target in {str(a.base.label) for a in body.atoms(sp.Indexed)} | {str(a) for a in body.free_symbols}
-            in_place = bool(axes) and not reads_target and chains.is_full(body)
-            out.lines += _chain_lines(target, chains.build(body) if in_place else _Chain(printer.doprint(body)))
+            assign(target, body, axes)
     for module in printer.module_imports:
         out.modules.add(module)
     return out
