@@ -372,8 +372,9 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
     if tuple(g.shape for g in values) != packing.shapes:
         name, g, shape = next((n, g, s) for n, g, s in zip(packing.names, values, packing.shapes) if g.shape != s)
         raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
-    packed = np.concatenate([g.ravel() for g in values])
-    return Evaluation(loss, dict(zip(packing.names, values)), float(packed @ packed), packed)
+    grad = dict(zip(packing.names, values))
+    packed = packing.pack(grad)
+    return Evaluation(loss, grad, float(packed @ packed), packed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,10 +388,9 @@ class _Packing:
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     dtypes: tuple[np.dtype, ...]
-    bounds: tuple[tuple[int, int], ...]
+    parts: tuple[slice, ...]  # where each parameter lies in the flat vector
     dtype: np.dtype  # of the flat vector: the common type of all parameters
     mixed: bool  # some parameter has another dtype than the flat vector (float32 beside float64)
-    parts: tuple[slice, ...]  # the bounds as slices
 
     @classmethod
     def of(cls, params: Params) -> _Packing:
@@ -399,8 +399,8 @@ class _Packing:
         dtype = np.result_type(*params.values())
         return cls(
             names=tuple(params), shapes=tuple(a.shape for a in params.values()), dtypes=tuple(a.dtype for a in params.values()),
-            bounds=tuple(zip([0, *ends[:-1]], ends)), dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
             parts=tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends)),
+            dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
         )
 
     def pack(self, arrays: Params) -> np.ndarray:
@@ -423,8 +423,8 @@ def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -
     packed = here.packed if here.packed is not None else packing.pack(here.grad)
     new = (flat - gamma * packed).astype(packing.dtype, copy=False)
     if packing.mixed:  # a float32 parameter inside a float64 vector
-        for (start, end), dtype in zip(packing.bounds, packing.dtypes):
-            new[start:end] = new[start:end].astype(dtype)
+        for part, dtype in zip(packing.parts, packing.dtypes):
+            new[part] = new[part].astype(dtype)
     return new, packing.unpack(new)
 
 
@@ -623,7 +623,7 @@ def run(
     step = state.step
     params = _copy_params(state.params, "state.params")
     packing = _Packing.of(params)
-    flat = packing.pack(params).astype(packing.dtype, copy=False)
+    flat = packing.pack(params)  # of dtype packing.dtype: concatenate promotes as result_type does
     params = packing.unpack(flat)
     previous = None if state.previous is None else _copy_params(state.previous, "state.previous")
     history = list(state.history)
