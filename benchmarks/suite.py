@@ -77,6 +77,11 @@ def _in_worker(job: Job) -> PeerResult:
 ROUNDS: int = 3
 
 
+def rounds_run(rounds: int, repeats: int) -> int:
+    """How many rounds :func:`run_case` runs: at least one, and never more than the batches asked for."""
+    return max(1, min(rounds, repeats))
+
+
 def run_case(
     kernel: ModuleType,
     case: Case,
@@ -109,7 +114,7 @@ def run_case(
     reference_file = Path(kernel.__file__).with_suffix(f".n{case.size.n}.reference.npz")
     save_reference(reference_file, reference)
     size = case.size
-    rounds = max(1, min(rounds, repeats))
+    rounds = rounds_run(rounds, repeats)
     per_round = -(-repeats // rounds)  # at least repeats batches in all
     names = (KERNEL, KERNEL_COLD, *(p.name for p in peers))
     results: dict[str, list[PeerResult]] = {name: [] for name in names}
@@ -170,7 +175,7 @@ def run_suite(
         sizes=sizes,
         repeats=repeats,
         isolated=isolate,
-        rounds=max(1, min(rounds, repeats)) if isolate else 1,  # as run_case runs them
+        rounds=rounds_run(rounds, repeats) if isolate else 1,
         cases=tuple(cases),
         memory=memory,
         startup=startup,
