@@ -365,47 +365,50 @@ def _train(args: argparse.Namespace, resources) -> int:
     from symbp.progress import Progress
 
     first = 0 if state is None else state.step
-    with StopOnSignals() as stop, Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
-        common = dict(
-            steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
-            grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
-            stop_requested=stop.requested, state=state, callback=progress,
-        )
-        if parts is not None:
-            from symbp.cluster import train_on_cluster
+    # The signals are held until the results are written: one that comes after the last step
+    # (or while saving) stops nothing and loses nothing; the run's outputs are written in full.
+    with StopOnSignals() as stop:
+        with Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
+            common = dict(
+                steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
+                grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
+                stop_requested=stop.requested, state=state, callback=progress,
+            )
+            if parts is not None:
+                from symbp.cluster import train_on_cluster
 
-            result = train_on_cluster(kernel_path, parts, client, trust=trust, **common)
-        else:
-            result = train(kernel, X, y, **common)
-    if result.reason is StopReason.INTERRUPTED:
-        save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
-        name = signal.Signals(stop.received).name
-        print(
-            f"symbp: {name} after {result.steps} of {settings.steps} steps: checkpoint in {checkpoint_path}; "
-            f"resume with: symbp train --resume {shlex.quote(str(checkpoint_path))}"
-        )
-        return 128 + stop.received  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+                result = train_on_cluster(kernel_path, parts, client, trust=trust, **common)
+            else:
+                result = train(kernel, X, y, **common)
+        if result.reason is StopReason.INTERRUPTED:
+            save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
+            name = signal.Signals(stop.received).name
+            print(
+                f"symbp: {name} after {result.steps} of {settings.steps} steps: checkpoint in {checkpoint_path}; "
+                f"resume with: symbp train --resume {shlex.quote(str(checkpoint_path))}"
+            )
+            return 128 + stop.received  # 130 for SIGINT, 143 for SIGTERM, as shells report them
 
-    save_params(params_path, result.params, **extra)
-    save_history(history_path, result.history)
-    if args.plot is not None:
-        from symbp.plot import plot_history
+        save_params(params_path, result.params, **extra)
+        save_history(history_path, result.history)
+        if args.plot is not None:
+            from symbp.plot import plot_history
 
-        plot_history(result.history, args.plot, title=Path(kernel_path).stem)
-    if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
-        checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
-    if result.reason is StopReason.DIVERGED:
-        if len(result.history) == 1:  # nothing finite to keep: the start itself
-            print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
+            plot_history(result.history, args.plot, title=Path(kernel_path).stem)
+        if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
+            checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
+        if result.reason is StopReason.DIVERGED:
+            if len(result.history) == 1:  # nothing finite to keep: the start itself
+                print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
+                return 1
+            print(
+                f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
+                f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
+                f"try a smaller --step-size, or --step-size armijo"
+            )
             return 1
-        print(
-            f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
-            f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
-            f"try a smaller --step-size, or --step-size armijo"
-        )
-        return 1
-    print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
-    return 0
+        print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
+        return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
