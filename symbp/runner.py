@@ -36,7 +36,7 @@ import numbers
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -214,13 +214,13 @@ class StopReason(enum.Enum):
     INTERRUPTED = "stopped on request (continue from the returned state)"
 
 
-@dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
     """One evaluated point a_l.
 
     ``loss`` and ``grad_norm`` (‖∇R(a_l)‖₂ over all arrays) are on the batch of
     step l; ``gamma`` is the step size used to leave a_l, and 0.0 on the last
     row (where the run stopped) or when a line search found no acceptable step.
+    A row is a named tuple: ``step, loss, grad_norm, gamma = row`` works too.
     """
 
     step: int
@@ -358,23 +358,37 @@ def _copy_params(params0: Params, what: str = "params0") -> Params:
 def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, packing: _Packing) -> Evaluation:
     """Call the objective and check its answer against ``params``."""
     answer = objective(params, batch)
-    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], dict)):
-        raise UserError(f"the objective must return (loss, grad dict), got {type(answer).__name__}")
-    raw_loss, raw_grad = answer
+    # The usual answer, a tuple (number, dict of arrays with the parameters' names and shapes), is
+    # recognised in a few operations; anything else goes through the checks that say what is wrong.
+    try:
+        raw_loss, raw_grad = answer
+        values = [raw_grad[name] for name in packing.names]
+        usual = type(answer) is tuple and len(raw_grad) == len(values) and [g.shape for g in values] == packing.shape_list
+    except (TypeError, ValueError, KeyError, AttributeError):
+        usual = False
+    if not usual:
+        raw_loss, values = _checked_answer(answer, params, packing)
     try:
         loss = float(raw_loss)
     except (TypeError, ValueError):
         raise UserError(f"the objective's loss must be a scalar, got {type(raw_loss).__name__}") from None
+    packed = np.concatenate([g.ravel() for g in values])
+    return Evaluation(loss, dict(zip(packing.names, values)), float(np.vdot(packed, packed)), packed)
+
+
+def _checked_answer(answer: object, params: Params, packing: _Packing) -> tuple[object, list[np.ndarray]]:
+    """The loss and the gradient's arrays in the parameters' order, or a UserError saying what does not fit."""
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], dict)):
+        raise UserError(f"the objective must return (loss, grad dict), got {type(answer).__name__}")
+    raw_loss, raw_grad = answer
     if raw_grad.keys() != params.keys():
         missing, extra = sorted(params.keys() - raw_grad.keys()), sorted(raw_grad.keys() - params.keys())
         raise UserError(f"gradient keys differ from parameter keys: missing {missing}, unexpected {extra}")
     values = [np.asarray(raw_grad[name]) for name in packing.names]
-    if tuple(g.shape for g in values) != packing.shapes:
-        name, g, shape = next((n, g, s) for n, g, s in zip(packing.names, values, packing.shapes) if g.shape != s)
-        raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
-    grad = dict(zip(packing.names, values))
-    packed = packing.pack(grad)
-    return Evaluation(loss, grad, float(packed @ packed), packed)
+    for name, g, shape in zip(packing.names, values, packing.shapes):
+        if g.shape != shape:
+            raise UserError(f"gradient {name!r} has shape {g.shape} but the parameter has shape {shape}")
+    return raw_loss, values
 
 
 @dataclass(frozen=True, eq=False)
@@ -391,16 +405,22 @@ class _Packing:
     parts: tuple[slice, ...]  # where each parameter lies in the flat vector
     dtype: np.dtype  # of the flat vector: the common type of all parameters
     mixed: bool  # some parameter has another dtype than the flat vector (float32 beside float64)
+    #: (name, part, shape), with shape None for a vector: what unpack needs, computed once
+    views: tuple[tuple[str, slice, tuple[int, ...] | None], ...]
+    shape_list: list[tuple[int, ...]]  # the shapes as a list, to compare with a list at every step
 
     @classmethod
     def of(cls, params: Params) -> _Packing:
         sizes = [a.size for a in params.values()]
         ends = list(itertools.accumulate(sizes))
         dtype = np.result_type(*params.values())
+        names, shapes = tuple(params), tuple(a.shape for a in params.values())
+        parts = tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends))
         return cls(
-            names=tuple(params), shapes=tuple(a.shape for a in params.values()), dtypes=tuple(a.dtype for a in params.values()),
-            parts=tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends)),
+            names=names, shapes=shapes, dtypes=tuple(a.dtype for a in params.values()), parts=parts,
             dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
+            views=tuple((name, part, None if len(shape) == 1 else shape) for name, part, shape in zip(names, parts, shapes)),
+            shape_list=list(shapes),
         )
 
     def pack(self, arrays: Params) -> np.ndarray:
@@ -409,7 +429,10 @@ class _Packing:
 
     def unpack(self, flat: np.ndarray) -> Params:
         """Views into ``flat``, each cast back to its parameter's dtype (so float32 stays float32)."""
-        views = {name: flat[part] if len(shape) == 1 else flat[part].reshape(shape) for name, shape, part in zip(self.names, self.shapes, self.parts)}
+        views = {}
+        for name, part, shape in self.views:  # a plain loop: this runs at every step
+            view = flat[part]
+            views[name] = view if shape is None else view.reshape(shape)
         if self.mixed:
             views = {name: view.astype(dtype, copy=False) for (name, view), dtype in zip(views.items(), self.dtypes)}
         return views
@@ -421,16 +444,32 @@ def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -
     Each parameter is rounded to its own dtype, as the objective will see it, so that the run goes
     on from exactly the point a saved state holds (float32 parameters with float64 gradients)."""
     packed = here.packed if here.packed is not None else packing.pack(here.grad)
-    new = (flat - gamma * packed).astype(packing.dtype, copy=False)
+    new = flat - gamma * packed
+    if new.dtype != packing.dtype:  # float32 parameters, float64 gradients
+        new = new.astype(packing.dtype)
     if packing.mixed:  # a float32 parameter inside a float64 vector
         for part, dtype in zip(packing.parts, packing.dtypes):
             new[part] = new[part].astype(dtype)
     return new, packing.unpack(new)
 
 
-def _all_finite(flat: np.ndarray) -> bool:
-    # ‖a‖² is finite only if every entry is; an overflow of the sum itself is settled entry by entry.
-    return math.isfinite(float(flat @ flat)) or bool(np.isfinite(flat).all())
+def _magnitude(flat: np.ndarray) -> float:
+    """A bound on max_i |a_i|: ‖a‖₂, or max_i |a_i| when ‖a‖² overflows; inf or NaN exactly when some a_i is."""
+    square = float(np.vdot(flat, flat))
+    return math.sqrt(square) if math.isfinite(square) else float(np.abs(flat).max())
+
+
+#: Growth of the bound on max_i |a_i| per step beyond γ‖g‖: covers the rounding of γg, of the
+#: subtraction and of a cast to float32 (relative errors of 2⁻²⁴ at most).  A ‖g‖ computed short
+#: by rounding is absorbed by the margin of :func:`_safe_magnitude`.
+_ROUNDING = 1.0 + 1e-6
+
+
+def _safe_magnitude(packing: _Packing) -> float:
+    """While max_i |a_i| stays below this, a − γg cannot overflow in one step of a run that has not
+    diverged: its entries are finite without looking at them (the largest float of the parameters'
+    narrowest type, with a margin of 10⁸)."""
+    return min(float(np.finfo(dtype).max) for dtype in (packing.dtype, *packing.dtypes)) * 1e-8
 
 
 # The bit generators numpy ships; a state naming anything else is refused rather than looked up.
@@ -635,6 +674,10 @@ def run(
     order = None if state.order is None else np.array(state.order, copy=True)
     position = state.position
     bound: float | None = None
+    # Whether a_l is finite is settled by the bound max_i |a_{l+1,i}| <= max_i |a_{l,i}| + γ‖g‖ (with
+    # rounding) while that stays far below the largest float; only past it are the entries looked at.
+    # The answer is the same as looking at every step, without a pass over a per step.
+    magnitude, safe = math.inf, _safe_magnitude(packing)
 
     while True:
         # --- this step's batch; a fresh permutation when the epoch is used up ---
@@ -659,7 +702,7 @@ def run(
         detail = ""
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             reason, detail = StopReason.DIVERGED, f"at step {step} the loss is {loss:.6g} and the gradient norm {grad_norm:.6g}"
-        elif not _all_finite(flat):
+        elif magnitude > safe and not math.isfinite(magnitude := _magnitude(flat)):
             reason, detail = StopReason.DIVERGED, f"at step {step} the parameters are not finite"
         elif bound is not None and loss > bound:
             reason = StopReason.DIVERGED
@@ -695,7 +738,7 @@ def run(
                     reason = StopReason.NO_IMPROVEMENT
                 # On a mini-batch, skip the step: the next batch may allow one.
 
-        row = HistoryRow(step=step, loss=loss, grad_norm=grad_norm, gamma=gamma)
+        row = HistoryRow(step, loss, grad_norm, gamma)
         history.append(row)
         if callback is not None:
             callback(row)
@@ -704,6 +747,7 @@ def run(
         if reason is not None:
             return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
         previous, params, flat = params, new_params, new_flat
+        magnitude = (magnitude + gamma * grad_norm) * _ROUNDING
         step += 1
 
         # --- between steps: stop here if asked, handing back the whole state ---

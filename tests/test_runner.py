@@ -423,11 +423,31 @@ def test_bad_settings_raise_spec_error(kwargs, fragment):
         ({"W1": np.zeros((2, 2))}, "missing \\['b1'\\]"),
         ({"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros(1)}, "unexpected \\['W2'\\]"),
         ({"W1": np.zeros(4), "b1": np.zeros(2)}, "'W1' has shape \\(4,\\)"),
+        ({"W1": np.zeros((2, 2)), "b1": np.zeros((2, 1))}, "'b1' has shape \\(2, 1\\)"),
+        ({"W1": [[0.0, 0.0]], "b1": np.zeros(2)}, "'W1' has shape \\(1, 2\\)"),  # a list, converted first
+        ({"W1": "zero", "b1": np.zeros(2)}, "'W1' has shape \\(\\)"),
     ],
 )
 def test_gradient_must_match_params(grad, fragment):
     with pytest.raises(UserError, match=fragment):
         run(lambda p, b: (0.0, grad), start6(), steps=3)
+
+
+@pytest.mark.parametrize("answer", [[1.0, {"a": np.ones(2)}], (1.0, {"a": np.ones(2)}, None), 1.0, (1.0, [np.ones(2)])])
+def test_objective_must_return_a_tuple_of_loss_and_dict(answer):
+    with pytest.raises(UserError, match="must return \\(loss, grad dict\\)"):
+        run(lambda p, b: answer, {"a": np.zeros(2)}, steps=3)
+
+
+def test_gradient_given_as_lists_is_taken_like_arrays():
+    def objective(params, batch):  # R = ½‖a − 1‖², its gradient as a list of numbers
+        r = params["a"] - 1.0
+        return 0.5 * float(r @ r), {"a": r.tolist()}
+
+    result = run(objective, {"a": np.zeros(3)}, steps=50, step_size=0.5)
+    np.testing.assert_allclose(result.params["a"], 1.0, atol=1e-12)
+    step, loss, grad_norm, gamma = result.history[0]  # a history row is a named tuple
+    assert (step, loss, gamma) == (0, 1.5, 0.5) and grad_norm == pytest.approx(math.sqrt(3))
 
 
 def test_params0_not_mutated_and_run_is_deterministic():
@@ -495,6 +515,23 @@ def test_divergence_on_non_finite_params_with_finite_loss():
         result = run(saturating, {"a": np.zeros(2)}, steps=10, step_size=Constant(1e308))
     assert result.reason is StopReason.DIVERGED and "parameters are not finite" in result.detail
     np.testing.assert_array_equal(result.params["a"], np.zeros(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parameters_growing_past_the_largest_float_are_caught_at_once(dtype):
+    # a_l = l · big/8 is finite up to a_8 = big and a_9 overflows, while the loss (tanh) stays finite:
+    # the bound on max|a_i| that spares the look at a_l must hand over to that look in time.
+    big = float(np.finfo(dtype).max)
+
+    def saturating(params: Params, batch):
+        a = params["a"]
+        return float(np.tanh(a.astype(float)).sum()), {"a": np.full(a.shape, -1.0)}
+
+    with np.errstate(over="ignore"):
+        result = run(saturating, {"a": np.zeros(2, dtype)}, steps=100, step_size=Constant(big / 8))
+    assert result.reason is StopReason.DIVERGED and "at step 9 the parameters are not finite" in result.detail
+    assert result.steps == 8 and result.params["a"].dtype == dtype
+    np.testing.assert_array_equal(result.params["a"], np.full(2, big, dtype))
 
 
 def test_divergence_at_the_start_returns_the_start():
