@@ -20,6 +20,9 @@ P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
 BLOCK = 8192
+#: BLOCK ones, read-only: a sum over the samples of a block is a product with its first rows.
+_ONES = numpy.ones(BLOCK)
+_ONES.flags.writeable = False
 
 
 def init_params(p, seed=0):
@@ -96,13 +99,13 @@ def loss(params, X, y):
 
 def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
-    _ones = numpy.ones(X.shape[0])
+    _ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
     _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = numpy.multiply(_t0, 2)
+    delta1 = numpy.multiply(_t0, 2.0)
     _c0 = W1.T * delta1
-    delta2 = numpy.subtract(1, h)
+    delta2 = numpy.subtract(1.0, h)
     numpy.multiply(delta2, _c0, out=delta2)
     numpy.multiply(delta2, h, out=delta2)
     gW1 = delta1 @ h.T
@@ -135,7 +138,8 @@ def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
     """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
-    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
+    first = (X, Y) if n <= BLOCK else (X[:BLOCK], Y[:BLOCK])
+    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, *first)
     for start in range(BLOCK, n, BLOCK):
         block = _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
         R += block[0]
@@ -175,4 +179,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 709dfb4f250da89bdc79e3c160d2afb106000bcfaefcf56ed3efa36233196e13
+# symbp-body-sha256: dbb5d1fc530b0f9bf6463c28ffb9acf7161b36ee73efc2bb4c5e0418caf95a07

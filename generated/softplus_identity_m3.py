@@ -20,6 +20,9 @@ P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
 BLOCK = 8192
+#: BLOCK ones, read-only: a sum over the samples of a block is a product with its first rows.
+_ONES = numpy.ones(BLOCK)
+_ONES.flags.writeable = False
 
 
 def init_params(p, seed=0):
@@ -93,11 +96,11 @@ def loss(params, X, y):
 
 def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
-    _ones = numpy.ones(X.shape[0])
+    _ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
     _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = numpy.multiply(_t0, 2)
+    delta1 = numpy.multiply(_t0, 2.0)
     _c0 = W1.T * delta1
     delta2 = numpy.multiply(a, 1/2)
     numpy.tanh(delta2, out=delta2)
@@ -134,7 +137,8 @@ def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
     """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
-    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
+    first = (X, Y) if n <= BLOCK else (X[:BLOCK], Y[:BLOCK])
+    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, *first)
     for start in range(BLOCK, n, BLOCK):
         block = _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
         R += block[0]
@@ -174,4 +178,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: b3f1a862422ef961ab8572937771535baf46c6f48b9be1ccb073ef25d4cb98b0
+# symbp-body-sha256: 1db87f6381193916418779508bb3967aef23783ec1e80be048218b33e4bcffbb

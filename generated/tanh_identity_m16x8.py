@@ -22,6 +22,9 @@ P = None
 PARAMETERS = ("W1", "b1", "W2", "b2", "W3", "b3")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
 BLOCK = 8192
+#: BLOCK ones, read-only: a sum over the samples of a block is a product with its first rows.
+_ONES = numpy.ones(BLOCK)
+_ONES.flags.writeable = False
 
 
 def init_params(p, seed=0):
@@ -105,18 +108,18 @@ def loss(params, X, y):
 
 def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     """R and the gradient's sums over the samples of one block."""
-    _ones = numpy.ones(X.shape[0])
+    _ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])
     a3, h3, a2, h2, z, f = _forward(W1, b1, W2, b2, W3, b3, X)
     _t0 = numpy.subtract(f, Y.T)
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = numpy.multiply(_t0, 2)
+    delta1 = numpy.multiply(_t0, 2.0)
     _c0 = W1.T * delta1
     delta2 = numpy.square(h2)
-    numpy.subtract(1, delta2, out=delta2)
+    numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
     _c1 = W2.T @ delta2
     delta3 = numpy.square(h3)
-    numpy.subtract(1, delta3, out=delta3)
+    numpy.subtract(1.0, delta3, out=delta3)
     numpy.multiply(delta3, _c1, out=delta3)
     gW1 = delta1 @ h2.T
     gb1 = delta1 @ _ones
@@ -153,7 +156,8 @@ def _loss_and_grad_arrays(W1, b1, W2, b2, W3, b3, X, Y):
     """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
-    R, gW1, gb1, gW2, gb2, gW3, gb3 = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X[:BLOCK], Y[:BLOCK])
+    first = (X, Y) if n <= BLOCK else (X[:BLOCK], Y[:BLOCK])
+    R, gW1, gb1, gW2, gb2, gW3, gb3 = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, *first)
     for start in range(BLOCK, n, BLOCK):
         block = _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X[start:start + BLOCK], Y[start:start + BLOCK])
         R += block[0]
@@ -195,4 +199,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: bcdc04ce2c07a8aab10a1875ed27d13f1d7ed1ae49c5b7a5b00b456b42e6a5cd
+# symbp-body-sha256: 49dd5a8dde7fd183f355f57fce2a4d5007a6dc59959502e924ba0d7ff45ce511

@@ -20,6 +20,9 @@ P = None
 PARAMETERS = ("W1", "b1", "W2", "b2")
 #: loss and loss_and_grad work through the samples in blocks of this many rows.
 BLOCK = 8192
+#: BLOCK ones, read-only: a sum over the samples of a block is a product with its first rows.
+_ONES = numpy.ones(BLOCK)
+_ONES.flags.writeable = False
 
 
 def init_params(p, seed=0):
@@ -95,13 +98,13 @@ def loss(params, X, y):
 
 def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
-    _ones = numpy.ones(X.shape[0])
+    _ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])
     a, h, z, f = _forward(W1, b1, W2, b2, X)
     R = float(numpy.sum(numpy.logaddexp(0, z) - Y.T*z))
     delta1 = numpy.subtract(f, Y.T)
     _c0 = W1.T * delta1
     delta2 = numpy.square(h)
-    numpy.subtract(1, delta2, out=delta2)
+    numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
     gW1 = delta1 @ h.T
     gb1 = delta1 @ _ones
@@ -133,7 +136,8 @@ def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
     """
     n = X.shape[0]
     # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
-    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X[:BLOCK], Y[:BLOCK])
+    first = (X, Y) if n <= BLOCK else (X[:BLOCK], Y[:BLOCK])
+    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, *first)
     for start in range(BLOCK, n, BLOCK):
         block = _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
         R += block[0]
@@ -173,4 +177,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 36d07ab52452199f61a83d20c101ec67f5946c98a00fec32acf56039db966c0d
+# symbp-body-sha256: 1d0460b8d8997f026b5db09dcd45f85c695b76cac6613d4cb961527eb4235420

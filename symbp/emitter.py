@@ -19,7 +19,7 @@ import sympy as sp
 
 from symbp import latex as lx
 from symbp import model as mo
-from symbp.codeprint import print_operations
+from symbp.codeprint import ONES_OF_BLOCK, print_operations
 from symbp.derivation import Derivation
 from symbp.errors import InternalError, UserError
 from symbp.files import write_text_atomic
@@ -243,6 +243,7 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
         grad_setup=source.grad_setup,
         grad_final=source.grad_final,
         block=block_rows(spec),
+        ones_name=ONES_OF_BLOCK if source.loss_setup or source.grad_setup else None,
         imports=source.imports,
         forward_doc=source.forward_doc,
         loss_doc=source.loss_doc,
