@@ -61,62 +61,77 @@ def diabetes_standardised() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def train_symbp(kernel: ModuleType, X: np.ndarray, y: np.ndarray, runs: int = 3) -> TrainingRun:
-    """``symbp.train`` for :data:`STEPS` constant steps of :data:`GAMMA`."""
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = symbp.train(kernel, X, y, steps=STEPS, step_size=GAMMA, seed=0)
-        times.append(time.perf_counter() - start)
-    assert result is not None
-    final = kernel.loss(result.params, X, y)
-    return TrainingRun(who="symbp.train", seconds=statistics.median(times), final_R=float(final), steps=len(result.history) - 1)
-
-
-def train_sklearn(X: np.ndarray, y: np.ndarray, runs: int = 3) -> TrainingRun:
+def _sklearn_model(n: int):
     """``MLPRegressor(solver="sgd")`` with one batch of all n samples, the equivalent constant step and no momentum.
 
     Raises:
         ImportError: scikit-learn is not installed.
     """
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
-    n = X.shape[0]
-    times, mlp = [], None
-    for _ in range(runs):
-        mlp = MLPRegressor(
-            hidden_layer_sizes=(HIDDEN,),
-            activation="tanh",
-            solver="sgd",
-            batch_size=n,
-            momentum=0.0,
-            nesterovs_momentum=False,
-            alpha=0.0,
-            shuffle=False,
-            tol=0.0,
-            n_iter_no_change=STEPS + 1,  # never stop early: exactly STEPS steps, like symbp's run
-            max_iter=STEPS,
-            learning_rate="constant",
-            learning_rate_init=GAMMA * 2 * n,
-            random_state=0,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            start = time.perf_counter()
-            mlp.fit(X, y)
-            times.append(time.perf_counter() - start)
-    assert mlp is not None
-    final = float(np.sum((y - mlp.predict(X)) ** 2))
-    return TrainingRun(who="scikit-learn MLPRegressor", seconds=statistics.median(times), final_R=final, steps=int(mlp.n_iter_))
+    return MLPRegressor(
+        hidden_layer_sizes=(HIDDEN,),
+        activation="tanh",
+        solver="sgd",
+        batch_size=n,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        shuffle=False,
+        tol=0.0,
+        n_iter_no_change=STEPS + 1,  # never stop early: exactly STEPS steps, like symbp's run
+        max_iter=STEPS,
+        learning_rate="constant",
+        learning_rate_init=GAMMA * 2 * n,
+        random_state=0,
+    )
+
+
+def _time_symbp(kernel: ModuleType, X: np.ndarray, y: np.ndarray) -> tuple[float, symbp.RunResult]:
+    """One ``symbp.train`` run of :data:`STEPS` constant steps of :data:`GAMMA`: its seconds and result."""
+    start = time.perf_counter()
+    result = symbp.train(kernel, X, y, steps=STEPS, step_size=GAMMA, seed=0)
+    return time.perf_counter() - start, result
+
+
+def _time_sklearn(X: np.ndarray, y: np.ndarray):
+    """One scikit-learn fit of :data:`STEPS` steps: its seconds and the fitted model."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    mlp = _sklearn_model(X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        mlp.fit(X, y)
+        return time.perf_counter() - start, mlp
 
 
 def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
-    """Both training runs on the standardised diabetes data; ``kernel`` is the tanh kernel with :data:`HIDDEN` units."""
+    """Both training runs on the standardised diabetes data, ``runs`` times each; ``kernel`` is the tanh kernel with :data:`HIDDEN` units.
+
+    The two alternate (symbp, scikit-learn, symbp, …), so that a slow spell of a shared machine
+    falls on both rather than on whichever happened to be running; each time is the median of its runs.
+    """
     X, y = diabetes_standardised()
-    ours = train_symbp(kernel, X, y, runs)
     try:
-        theirs: TrainingRun | None = train_sklearn(X, y, runs)
+        _sklearn_model(X.shape[0])
+        have_sklearn = True
     except ImportError:
-        theirs = None
-    return Training(n=X.shape[0], p=X.shape[1], symbp=ours, sklearn=theirs)
+        have_sklearn = False
+    ours, theirs = [], []
+    result = mlp = None
+    for _ in range(runs):
+        seconds, result = _time_symbp(kernel, X, y)
+        ours.append(seconds)
+        if have_sklearn:
+            seconds, mlp = _time_sklearn(X, y)
+            theirs.append(seconds)
+    assert result is not None
+    symbp_run = TrainingRun(
+        who="symbp.train", seconds=statistics.median(ours), final_R=float(kernel.loss(result.params, X, y)), steps=len(result.history) - 1
+    )
+    sklearn_run = None
+    if mlp is not None:
+        final = float(np.sum((y - mlp.predict(X)) ** 2))
+        sklearn_run = TrainingRun(who="scikit-learn MLPRegressor", seconds=statistics.median(theirs), final_R=final, steps=int(mlp.n_iter_))
+    return Training(n=X.shape[0], p=X.shape[1], symbp=symbp_run, sklearn=sklearn_run)
