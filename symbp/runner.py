@@ -372,8 +372,9 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
         loss = float(raw_loss)
     except (TypeError, ValueError):
         raise UserError(f"the objective's loss must be a scalar, got {type(raw_loss).__name__}") from None
-    packed = np.concatenate([g.ravel() for g in values])
-    return Evaluation(loss, dict(zip(packing.names, values)), float(np.vdot(packed, packed)), packed)
+    grad = dict(zip(packing.names, values))
+    packed = packing.pack(grad)
+    return Evaluation(loss, grad, float(np.vdot(packed, packed)), packed)
 
 
 def _checked_answer(answer: object, params: Params, packing: _Packing) -> tuple[object, list[np.ndarray]]:
