@@ -10,16 +10,19 @@ to confirm that both trained.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 import symbp
 import symbp.data
+from symbp.runner import RunResult
 
 #: Full-batch steps, and symbp's constant step size γ on R = Σᵢ (yᵢ − f(xᵢ))².
 STEPS: int = 500
@@ -87,14 +90,14 @@ def _sklearn_model(n: int):
     )
 
 
-def _time_symbp(kernel: ModuleType, X: np.ndarray, y: np.ndarray) -> tuple[float, symbp.RunResult]:
+def _time_symbp(kernel: ModuleType, X: np.ndarray, y: np.ndarray) -> tuple[float, RunResult]:
     """One ``symbp.train`` run of :data:`STEPS` constant steps of :data:`GAMMA`: its seconds and result."""
     start = time.perf_counter()
     result = symbp.train(kernel, X, y, steps=STEPS, step_size=GAMMA, seed=0)
     return time.perf_counter() - start, result
 
 
-def _time_sklearn(X: np.ndarray, y: np.ndarray):
+def _time_sklearn(X: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
     """One scikit-learn fit of :data:`STEPS` steps: its seconds and the fitted model."""
     from sklearn.exceptions import ConvergenceWarning
 
@@ -113,11 +116,7 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
     falls on both rather than on whichever happened to be running; each time is the median of its runs.
     """
     X, y = diabetes_standardised()
-    try:
-        _sklearn_model(X.shape[0])
-        have_sklearn = True
-    except ImportError:
-        have_sklearn = False
+    have_sklearn = importlib.util.find_spec("sklearn") is not None
     ours, theirs = [], []
     result = mlp = None
     for _ in range(runs):

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "exit status: 0 the run finished; 1 the loss diverged (the last finite parameters and the history are "
             "still written); 2 a mistake in the arguments, data, kernel or checkpoint (nothing written); "
-            "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written."
+            "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written. A signal after the last step, "
+            "while the results are written, lets the writing finish and is reported on stderr."
         ),
     )
     # Settings that shape the run default to None here, so that with --resume a setting
@@ -365,8 +366,9 @@ def _train(args: argparse.Namespace, resources) -> int:
     from symbp.progress import Progress
 
     first = 0 if state is None else state.step
-    # The signals are held until the results are written: one that comes after the last step
-    # (or while saving) stops nothing and loses nothing; the run's outputs are written in full.
+    # The first signal is held until the results are written: one that comes after the last step
+    # (or while saving) stops nothing, and the run's outputs are written in full (a second one
+    # interrupts at once, as everywhere else).
     with StopOnSignals() as stop:
         with Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
             common = dict(
@@ -397,6 +399,8 @@ def _train(args: argparse.Namespace, resources) -> int:
             plot_history(result.history, args.plot, title=Path(kernel_path).stem)
         if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
             checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
+        if stop.received is not None:
+            print(f"symbp: {signal.Signals(stop.received).name} came after the last step; the run's outputs are written in full", file=sys.stderr)
         if result.reason is StopReason.DIVERGED:
             if len(result.history) == 1:  # nothing finite to keep: the start itself
                 print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")

@@ -98,6 +98,7 @@ class Printed:
     lines: list[str] = field(default_factory=list)
     setup: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
+    uses_ones: bool = False  # the lines read ONES, sliced from the kernel's ONES_OF_BLOCK
 
 
 #: The vector of ones a blocked kernel sums over samples with: ``delta2 @ ONES`` is a BLAS
@@ -325,7 +326,8 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
     for index, op in enumerate(operations):
         if isinstance(op, Contract):
             code = codes[index]
-            if ONES in code and not out.setup:
+            if ONES in code and not out.uses_ones:
+                out.uses_ones = True
                 ones = printer._module_format("numpy.ones")
                 # BLOCK may have been raised after the module was imported; then the block needs its own ones.
                 out.setup.append(f"{ONES} = {ONES_OF_BLOCK}[:X.shape[0]] if X.shape[0] <= {ONES_OF_BLOCK}.size else {ones}(X.shape[0])")

@@ -62,6 +62,7 @@ class KernelSource:
     grad_lines: tuple[str, ...]
     grad_setup: tuple[str, ...]
     grad_final: tuple[str, ...]
+    uses_ones: bool  # the kernel needs its vector of BLOCK ones
     imports: tuple[str, ...]
     forward_doc: tuple[str, ...]
     loss_doc: tuple[str, ...]
@@ -174,6 +175,7 @@ def print_kernel(derivation: Derivation) -> KernelSource:
         grad_lines=tuple(backward.lines),
         grad_setup=tuple(backward.setup),
         grad_final=tuple(backward_final.lines),
+        uses_ones=any(part.uses_ones for part in parts),
         imports=imports,
         forward_doc=plain(lx.definitions_tex(derivation)),
         loss_doc=(f"R = {lx.tex(model.total_loss(), derivation)}",),
@@ -243,7 +245,7 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
         grad_setup=source.grad_setup,
         grad_final=source.grad_final,
         block=block_rows(spec),
-        ones_name=ONES_OF_BLOCK if source.loss_setup or source.grad_setup else None,
+        ones_name=ONES_OF_BLOCK if source.uses_ones else None,
         imports=source.imports,
         forward_doc=source.forward_doc,
         loss_doc=source.loss_doc,

@@ -356,18 +356,18 @@ def _copy_params(params0: Params, what: str = "params0") -> Params:
 
 
 def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, packing: _Packing) -> Evaluation:
-    """Call the objective and check its answer against ``params``."""
+    """Call the objective and check its answer: a loss and a gradient with the parameters' names and shapes."""
     answer = objective(params, batch)
-    # The usual answer, a tuple (number, dict of arrays with the parameters' names and shapes), is
-    # recognised in a few operations; anything else goes through the checks that say what is wrong.
-    try:
+    # The usual answer, a tuple (number, dict of NumPy arrays of the parameters' shapes), is recognised
+    # in a few operations; anything else (lists, other mappings or array types, mistakes) goes through
+    # the checks that convert what can be converted and say what is wrong.
+    usual = type(answer) is tuple and len(answer) == 2 and type(answer[1]) is dict and len(answer[1]) == len(packing.names)
+    if usual:
         raw_loss, raw_grad = answer
-        values = [raw_grad[name] for name in packing.names]
-        usual = type(answer) is tuple and len(raw_grad) == len(values) and [g.shape for g in values] == packing.shape_list
-    except (TypeError, ValueError, KeyError, AttributeError):
-        usual = False
+        values = [raw_grad.get(name) for name in packing.names]
+        usual = [type(g) for g in values] == packing.array_types and [g.shape for g in values] == packing.shapes
     if not usual:
-        raw_loss, values = _checked_answer(answer, params, packing)
+        raw_loss, values = _checked_answer(answer, packing)
     try:
         loss = float(raw_loss)
     except (TypeError, ValueError):
@@ -377,13 +377,14 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
     return Evaluation(loss, grad, float(np.vdot(packed, packed)), packed)
 
 
-def _checked_answer(answer: object, params: Params, packing: _Packing) -> tuple[object, list[np.ndarray]]:
+def _checked_answer(answer: object, packing: _Packing) -> tuple[object, list[np.ndarray]]:
     """The loss and the gradient's arrays in the parameters' order, or a UserError saying what does not fit."""
     if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], dict)):
         raise UserError(f"the objective must return (loss, grad dict), got {type(answer).__name__}")
     raw_loss, raw_grad = answer
-    if raw_grad.keys() != params.keys():
-        missing, extra = sorted(params.keys() - raw_grad.keys()), sorted(raw_grad.keys() - params.keys())
+    names = set(packing.names)
+    if raw_grad.keys() != names:
+        missing, extra = sorted(names - raw_grad.keys()), sorted(raw_grad.keys() - names)
         raise UserError(f"gradient keys differ from parameter keys: missing {missing}, unexpected {extra}")
     values = [np.asarray(raw_grad[name]) for name in packing.names]
     for name, g, shape in zip(packing.names, values, packing.shapes):
@@ -401,27 +402,27 @@ class _Packing:
     """
 
     names: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
+    shapes: list[tuple[int, ...]]  # a list: compared with the list of a gradient's shapes at every step
     dtypes: tuple[np.dtype, ...]
     parts: tuple[slice, ...]  # where each parameter lies in the flat vector
     dtype: np.dtype  # of the flat vector: the common type of all parameters
     mixed: bool  # some parameter has another dtype than the flat vector (float32 beside float64)
-    #: (name, part, shape), with shape None for a vector: what unpack needs, computed once
+    #: (name, part, shape), with shape None for a vector: the above as unpack reads it at every step
     views: tuple[tuple[str, slice, tuple[int, ...] | None], ...]
-    shape_list: list[tuple[int, ...]]  # the shapes as a list, to compare with a list at every step
+    array_types: list[type]  # [numpy.ndarray] * len(names): what the usual gradient's types are
 
     @classmethod
     def of(cls, params: Params) -> _Packing:
         sizes = [a.size for a in params.values()]
         ends = list(itertools.accumulate(sizes))
         dtype = np.result_type(*params.values())
-        names, shapes = tuple(params), tuple(a.shape for a in params.values())
+        names, shapes = tuple(params), [a.shape for a in params.values()]
         parts = tuple(slice(start, end) for start, end in zip([0, *ends[:-1]], ends))
         return cls(
             names=names, shapes=shapes, dtypes=tuple(a.dtype for a in params.values()), parts=parts,
             dtype=dtype, mixed=any(a.dtype != dtype for a in params.values()),
             views=tuple((name, part, None if len(shape) == 1 else shape) for name, part, shape in zip(names, parts, shapes)),
-            shape_list=list(shapes),
+            array_types=[np.ndarray] * len(names),
         )
 
     def pack(self, arrays: Params) -> np.ndarray:
@@ -460,17 +461,18 @@ def _magnitude(flat: np.ndarray) -> float:
     return math.sqrt(square) if math.isfinite(square) else float(np.abs(flat).max())
 
 
-#: Growth of the bound on max_i |a_i| per step beyond γ‖g‖: covers the rounding of γg, of the
-#: subtraction and of a cast to float32 (relative errors of 2⁻²⁴ at most).  A ‖g‖ computed short
-#: by rounding is absorbed by the margin of :func:`_safe_magnitude`.
-_ROUNDING = 1.0 + 1e-6
+def _finite_bound(packing: _Packing) -> tuple[float, float]:
+    """How far the bound on max_i |a_i| may go before the entries are looked at, and its growth per step.
 
-
-def _safe_magnitude(packing: _Packing) -> float:
-    """While max_i |a_i| stays below this, a − γg cannot overflow in one step of a run that has not
-    diverged: its entries are finite without looking at them (the largest float of the parameters'
-    narrowest type, with a margin of 10⁸)."""
-    return min(float(np.finfo(dtype).max) for dtype in (packing.dtype, *packing.dtypes)) * 1e-8
+    While a bound B on max_i |a_i| stays below the first number, a is finite without looking at it:
+    the largest float of the parameters' narrowest type, with a margin of 10⁸.  After a step with a
+    gradient at least as wide as a, B + γ‖g‖ times the second number bounds max_i |a_i − γg_i|: it
+    covers the relative rounding of γg, of the subtraction and of a cast to a narrower parameter type
+    (4 ε of the narrowest type), so that it holds after any number of steps.  A ‖g‖ computed a little
+    short by rounding is absorbed by the margin.
+    """
+    types = [np.finfo(dtype) for dtype in (packing.dtype, *packing.dtypes)]
+    return min(float(t.max) for t in types) * 1e-8, 1.0 + 4 * max(float(t.eps) for t in types)
 
 
 # The bit generators numpy ships; a state naming anything else is refused rather than looked up.
@@ -675,10 +677,11 @@ def run(
     order = None if state.order is None else np.array(state.order, copy=True)
     position = state.position
     bound: float | None = None
-    # Whether a_l is finite is settled by the bound max_i |a_{l+1,i}| <= max_i |a_{l,i}| + γ‖g‖ (with
-    # rounding) while that stays far below the largest float; only past it are the entries looked at.
-    # The answer is the same as looking at every step, without a pass over a per step.
-    magnitude, safe = math.inf, _safe_magnitude(packing)
+    # Whether a_l is finite is settled by a bound on max_i |a_{l,i}| while it stays far below the
+    # largest float (see _finite_bound); only past it, or when γg was computed in a narrower type
+    # than a (where it can overflow by itself), are the entries looked at.  The answer is that of
+    # looking at every step, without a pass over a at every step.
+    magnitude, (safe, growth) = math.inf, _finite_bound(packing)
 
     while True:
         # --- this step's batch; a fresh permutation when the epoch is used up ---
@@ -748,7 +751,8 @@ def run(
         if reason is not None:
             return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
         previous, params, flat = params, new_params, new_flat
-        magnitude = (magnitude + gamma * grad_norm) * _ROUNDING
+        wide = here.packed is not None and here.packed.dtype.itemsize >= packing.dtype.itemsize
+        magnitude = (magnitude + gamma * grad_norm) * growth if wide else math.inf
         step += 1
 
         # --- between steps: stop here if asked, handing back the whole state ---

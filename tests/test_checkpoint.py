@@ -299,9 +299,10 @@ def test_cli_signal_while_saving_keeps_the_finished_run(workdir, capsys, monkeyp
         return save_params(*args, **kwargs)
 
     monkeypatch.setattr(sys.modules["symbp.train"], "save_params", signal_then_save)  # the module, not symbp.train the function
-    status = main(["train", "kernel.py", "--data", "data.npz", "--steps", "20", "-o", "run"])
-    out = capsys.readouterr().out
-    assert status == 0 and out.startswith("20 steps, final loss R = "), out
+    status = main(["train", "kernel.py", "--data", "data.npz", "--steps", "20", "-o", "run", "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0 and captured.out.startswith("20 steps, final loss R = "), captured.out
+    assert captured.err == "symbp: SIGINT came after the last step; the run's outputs are written in full\n"
     assert (workdir / "run.params.npz").exists() and not (workdir / "run.checkpoint.npz").exists()
     assert len((workdir / "run.history.csv").read_text().splitlines()) == 1 + 21
 

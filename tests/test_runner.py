@@ -439,6 +439,23 @@ def test_objective_must_return_a_tuple_of_loss_and_dict(answer):
         run(lambda p, b: answer, {"a": np.zeros(2)}, steps=3)
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy.matrix, on purpose
+def test_gradient_in_another_mapping_or_array_type_is_checked_and_converted():
+    from collections import defaultdict
+
+    lenient = defaultdict(lambda: np.zeros(2), {"W1": np.zeros((2, 2))})  # no b1, but reading it would make one
+    with pytest.raises(UserError, match="missing \\['b1'\\]"):
+        run(lambda p, b: (0.0, lenient), start6(), steps=3)
+    assert set(lenient) == {"W1"}  # the objective's dict is read, never changed
+
+    def objective(params, batch):  # R = ½‖W1‖² + ½‖b1‖², W1's gradient as a numpy.matrix
+        return 0.5 * float(np.sum(params["W1"] ** 2) + params["b1"] @ params["b1"]), {"W1": np.matrix(params["W1"]), "b1": params["b1"]}
+
+    result = run(objective, start6(), steps=3, step_size=0.5)
+    assert type(result.params["W1"]) is np.ndarray and result.params["W1"].shape == (2, 2)
+    np.testing.assert_allclose(result.params["W1"], start6()["W1"] / 8)
+
+
 def test_gradient_given_as_lists_is_taken_like_arrays():
     def objective(params, batch):  # R = ½‖a − 1‖², its gradient as a list of numbers
         r = params["a"] - 1.0
@@ -532,6 +549,18 @@ def test_parameters_growing_past_the_largest_float_are_caught_at_once(dtype):
     assert result.reason is StopReason.DIVERGED and "at step 9 the parameters are not finite" in result.detail
     assert result.steps == 8 and result.params["a"].dtype == dtype
     np.testing.assert_array_equal(result.params["a"], np.full(2, big, dtype))
+
+
+def test_a_narrow_gradient_overflowing_in_the_step_is_caught():
+    # γg is computed in the gradient's float32 and overflows there (1e30 · 1e10 > 3.4e38), while γ‖g‖
+    # in float64 stays far below float64's largest number: the bound alone would miss it.
+    def saturating(params: Params, batch):
+        return float(np.tanh(params["a"]).sum()), {"a": np.full(2, 1e10, np.float32)}
+
+    with np.errstate(over="ignore"):
+        result = run(saturating, {"a": np.zeros(2)}, steps=10, step_size=Constant(1e30))
+    assert result.reason is StopReason.DIVERGED and "at step 1 the parameters are not finite" in result.detail
+    np.testing.assert_array_equal(result.params["a"], np.zeros(2))
 
 
 def test_divergence_at_the_start_returns_the_start():
