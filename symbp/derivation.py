@@ -374,7 +374,6 @@ def _derive(spec: Spec) -> Derivation:
 
         return expr.replace(lambda e: isinstance(e, sp.Function) and e.func in by_prime, value)
 
-    output = layers[0]
     u = {layer.number: layer.unit for layer in model.layers}
 
     # Chain-rule factors, each one SymPy's derivative of one stage of the model.
