@@ -103,10 +103,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta1 = numpy.multiply(_t0, 2.0)
     _c0 = W1.T * delta1
     delta2 = numpy.multiply(numpy.heaviside(a, 0.0), _c0)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -174,4 +174,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: d69bb822956e5a2c91ba7ed64f93282e627589545a9a46747c6923dfca696603
+# symbp-body-sha256: d5c642b1e557061359e4c64b7d186f3f529002f620dab4c74de2edde98a566c1

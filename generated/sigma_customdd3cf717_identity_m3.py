@@ -114,10 +114,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     numpy.add(delta2, 1.0, out=delta2)
     numpy.multiply(delta2, _t1 + 1/2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -185,4 +185,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 28f78e366edbc60f33a30296677c1016c9433b824863339c4078a644bc6be51c
+# symbp-body-sha256: 705a721c31575cea6ee3c678c3bb6532a0802eb3dc512b928d22f73df715ecde

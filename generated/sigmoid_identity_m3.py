@@ -108,10 +108,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta2 = numpy.subtract(1.0, h)
     numpy.multiply(delta2, _c0, out=delta2)
     numpy.multiply(delta2, h, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -179,4 +179,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: dbb5d1fc530b0f9bf6463c28ffb9acf7161b36ee73efc2bb4c5e0418caf95a07
+# symbp-body-sha256: 3a6d8cbd4510664012058ff1313a07927101b7009aa4a9f7cb2d75d434182273

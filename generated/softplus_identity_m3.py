@@ -107,10 +107,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     numpy.multiply(delta2, 1/2, out=delta2)
     numpy.add(delta2, 1/2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -178,4 +178,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 1db87f6381193916418779508bb3967aef23783ec1e80be048218b33e4bcffbb
+# symbp-body-sha256: 1ca6db16397972850285a1bcaa1a2bb14bb2bb6cbd7a2b316dd2e6ae1f27f2e7

@@ -121,12 +121,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     delta3 = numpy.square(h3)
     numpy.subtract(1.0, delta3, out=delta3)
     numpy.multiply(delta3, _c1, out=delta3)
-    gW1 = delta1 @ h2.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ h3.T
-    gb2 = delta2 @ _ones
-    gW3 = delta3 @ X
-    gb3 = delta3 @ _ones
+    gW1 = numpy.dot(delta1, h2.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, h3.T)
+    gb2 = numpy.dot(delta2, _ones)
+    gW3 = numpy.dot(delta3, X)
+    gb3 = numpy.dot(delta3, _ones)
     return R, gW1, gb1, gW2, gb2, gW3, gb3
 
 
@@ -199,4 +199,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
-# symbp-body-sha256: 49dd5a8dde7fd183f355f57fce2a4d5007a6dc59959502e924ba0d7ff45ce511
+# symbp-body-sha256: ec6ac48e96b9e56a9b3ef771d0ecc8919281a0b6ff6dcb1043209a03c2039db8

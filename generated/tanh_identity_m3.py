@@ -105,10 +105,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta2 = numpy.square(h)
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -176,4 +176,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 7c71d7fe61f0e31680836a7cb748d9fa190bd24e19e2323a4c16ff2c8f49248a
+# symbp-body-sha256: 3f33cdb593ffa9146e33bbdc2dbdf7a244ac05b13da11ad9949147ffa845db30

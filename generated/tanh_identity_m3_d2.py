@@ -105,10 +105,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta2 = numpy.square(h)
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -176,4 +176,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: bf4de6ac5eec79db837b52943adcbd1355af74a50c5e416b234a1d14c65c8564
+# symbp-body-sha256: 4b4148221c03b66da830774d8a30c42728a071d48caaf476e1d32d8e3caa159b

@@ -111,10 +111,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta2 = numpy.square(h)
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -182,4 +182,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 0471b05cd7bf655b47272401807cd19e32d572e86896dfaaa019f4c48741e5b4
+# symbp-body-sha256: e8416bd14a019042ba94621a8abf9b24b64adb1438ec1304e4db69261c99458a

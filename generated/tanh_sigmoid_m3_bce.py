@@ -106,10 +106,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     delta2 = numpy.square(h)
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = delta1 @ h.T
-    gb1 = delta1 @ _ones
-    gW2 = delta2 @ X
-    gb2 = delta2 @ _ones
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
+    gW2 = numpy.dot(delta2, X)
+    gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
 
 
@@ -177,4 +177,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 1d0460b8d8997f026b5db09dcd45f85c695b76cac6613d4cb961527eb4235420
+# symbp-body-sha256: f585a16e91d9a659ece248a1673b29881c4ecb86cbcb53bc3bdab2d267a7106b

@@ -101,7 +101,7 @@ class Printed:
     uses_ones: bool = False  # the lines read ONES, sliced from the kernel's ONES_OF_BLOCK
 
 
-#: The vector of ones a blocked kernel sums over samples with: ``delta2 @ ONES`` is a BLAS
+#: The vector of ones a blocked kernel sums over samples with: ``numpy.dot(delta2, ONES)`` is a BLAS
 #: product, several times faster than ``delta2.sum(axis=0)`` for the kernels' shapes.
 ONES = "_ones"
 #: The kernel's module-level, read-only vector of BLOCK ones; a block's ONES is its first rows.
@@ -361,10 +361,11 @@ def print_operations(operations: tuple[Operation, ...], blocked: bool = False, u
 
 
 def contraction(op: Contract, unit_axes: frozenset = frozenset(), ones: str | None = None) -> str:
-    """A product of arrays summed over some axes, as ``A @ B``, ``A.sum(axis=0)`` or ``numpy.einsum``.
+    """A product of arrays summed over some axes, as ``A @ B`` (``numpy.dot(A, B)`` for a sum over the
+    samples), ``A.sum(axis=0)`` or ``numpy.einsum``.
 
     With ``ones`` (the name of a vector of ones over the samples), a sum over the samples
-    of one array is printed as ``A @ ones``."""
+    of one array is printed as ``numpy.dot(A, ones)``."""
     operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
     scale = [o.name for o in op.operands if not o.axes and _is_number(o.name)]
     code = (
@@ -402,8 +403,18 @@ def _matmul(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
         rhs = _name(right) if right.axes[0] == s else f"{_name(right)}.T"
         if s in unit_axes:
             return f"{lhs} * {rhs}"  # (M, 1) @ (1, n) is an outer product: broadcasting is cheaper than a matrix product
-        return f"{lhs} @ {rhs}"
+        return _product(lhs, rhs, s)
     return None
+
+
+def _product(lhs: str, rhs: str, summed: sp.Symbol) -> str:
+    """The matrix product ``lhs @ rhs``; a sum over the samples (a gradient's sum) as ``numpy.dot``.
+
+    ``numpy.dot`` calls BLAS with 0.3–0.4 µs less overhead than ``@`` (measured at n = 442 to 1 000),
+    which counts when n is small, and is as fast at large n for these products, whose result is
+    small.  A product that keeps the samples axis (W² Xᵀ, M × n) stays ``@``: there ``numpy.dot``
+    was slower at large n (0.93 against 0.67 ms at (8 192, 50, 50))."""
+    return f"numpy.dot({lhs}, {rhs})" if summed == mo.i else f"{lhs} @ {rhs}"
 
 
 def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[sp.Symbol, ...], ones: str | None = None) -> str | None:
@@ -416,7 +427,7 @@ def _reduce(operands: list[Operand], summed: tuple[sp.Symbol, ...], out: tuple[s
     if not summed:
         return _name(only)
     if ones is not None and summed == (mo.i,) and only.axes[-1] == mo.i:
-        return f"{_name(only)} @ {ones}"
+        return _product(_name(only), ones, mo.i)
     axis = tuple(only.axes.index(ax) for ax in summed)
     return f"{_name(only)}.sum(axis={axis[0] if len(axis) == 1 else axis})"
 

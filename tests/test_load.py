@@ -17,7 +17,7 @@ def kernel_file(tmp_path):
 
 def test_edited_kernel_is_refused_unless_trusted(kernel_file) -> None:
     text = kernel_file.read_text()
-    edited = text.replace("gb1 = delta1 @ _ones", "gb1 = 2 * (delta1 @ _ones)")
+    edited = text.replace("gb1 = numpy.dot(delta1, _ones)", "gb1 = 2 * numpy.dot(delta1, _ones)")
     assert edited != text
     kernel_file.write_text(edited)
     with pytest.raises(KernelError, match="edited after symbp generated it"):
