@@ -22,7 +22,7 @@ from benchmarks.memory import MemoryResult, measure_memory
 from benchmarks.peers import PEERS, Peer
 from benchmarks.processes import run_python
 from benchmarks.startup import Startup, measure_startup
-from benchmarks.training import HIDDEN, Training, measure_training
+from benchmarks.training import HIDDEN, Training, measure_training_in_fresh_process
 from benchmarks.worker import Job, save_reference
 
 
@@ -142,7 +142,7 @@ def run_suite(
         repeats: timed batches per implementation and case (the median is reported).
         extras: also measure memory, start-up and training.
         quick: for the extras, one fresh process per start-up figure, derive
-            and emit for M = 3 only, one training run each (for smoke tests).
+            and emit for M = 3 only, one training run each (for smoke tests); otherwise five, alternating.
         isolate: time each implementation in fresh processes (see :func:`run_case`).
         rounds: fresh processes per implementation and case, in turn (see :func:`run_case`).
         progress: called with a line of text as each part starts.
@@ -168,7 +168,7 @@ def run_suite(
             progress("start-up (fresh processes)")
             startup = measure_startup((3,), runs=1) if quick else measure_startup()
             progress("training on the diabetes data")
-            training = measure_training(kernels.get("tanh", HIDDEN), runs=1 if quick else 3)
+            training = measure_training_in_fresh_process(kernels.get("tanh", HIDDEN), runs=1 if quick else 5)
     finally:
         kernels.close()
     return SuiteResult(

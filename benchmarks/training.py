@@ -6,15 +6,22 @@ the batch and no momentum is the comparison.  scikit-learn descends on
 R/(2n), so its learning rate is γ·2n for the same step in parameter space.
 Both start from their own random initial weights; the final losses are shown
 to confirm that both trained.
+
+``python -m benchmarks.training KERNEL.py RUNS`` measures both in a fresh
+process (as :func:`measure_training_in_fresh_process` does) and prints the
+result as JSON on its last line.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import statistics
+import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -134,3 +141,24 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
         final = float(np.sum((y - mlp.predict(X)) ** 2))
         sklearn_run = TrainingRun(who="scikit-learn MLPRegressor", seconds=statistics.median(theirs), final_R=final, steps=int(mlp.n_iter_))
     return Training(n=X.shape[0], p=X.shape[1], symbp=symbp_run, sklearn=sklearn_run)
+
+
+def measure_training_in_fresh_process(kernel: ModuleType, runs: int = 3) -> Training:
+    """:func:`measure_training` in a fresh Python process, as every other timing of the suite is run:
+    its heap has not held the large arrays of the other measurements, nor their libraries."""
+    from benchmarks.processes import run_python
+
+    _, out = run_python("-m", "benchmarks.training", str(Path(kernel.__file__).resolve()), str(runs))
+    data = json.loads(out.strip().splitlines()[-1])
+    runs_of = {key: None if data[key] is None else TrainingRun(**data[key]) for key in ("symbp", "sklearn")}
+    return Training(n=data["n"], p=data["p"], **runs_of)
+
+
+def main(argv: list[str]) -> None:
+    """Measure with the kernel file ``argv[0]``, ``argv[1]`` runs each; print the result as JSON."""
+    kernel = symbp.load_kernel(argv[0])
+    print(json.dumps(asdict(measure_training(kernel, runs=int(argv[1])))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
