@@ -241,6 +241,25 @@ class Evaluation:
     packed: np.ndarray | None = None
 
 
+class _Answer(NamedTuple):
+    """An :class:`Evaluation` as the loop uses it at every step: the gradient's arrays in the parameters'
+    order and packed, without a dict (an Evaluation is made only for a state handed back)."""
+
+    loss: float
+    values: list[np.ndarray]
+    norm_sq: float
+    packed: np.ndarray
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, packing: _Packing) -> _Answer:
+        values = [np.asarray(evaluation.grad[name]) for name in packing.names]
+        packed = evaluation.packed if evaluation.packed is not None else packing.pack(evaluation.grad)
+        return cls(evaluation.loss, values, evaluation.norm_sq, packed)
+
+    def evaluation(self, packing: _Packing) -> Evaluation:
+        return Evaluation(self.loss, dict(zip(packing.names, self.values)), self.norm_sq, self.packed)
+
+
 @dataclass(frozen=True, eq=False)
 class RunnerState:
     """Everything :func:`run` needs to go on with a run exactly where it stopped.
@@ -355,7 +374,7 @@ def _copy_params(params0: Params, what: str = "params0") -> Params:
     return params
 
 
-def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, packing: _Packing) -> Evaluation:
+def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, packing: _Packing) -> _Answer:
     """Call the objective and check its answer: a loss and a gradient with the parameters' names and shapes."""
     answer = objective(params, batch)
     # The usual answer, a tuple (number, dict of NumPy arrays of the parameters' shapes), is recognised
@@ -372,9 +391,8 @@ def _evaluate(objective: Objective, params: Params, batch: np.ndarray | None, pa
         loss = float(raw_loss)
     except (TypeError, ValueError):
         raise UserError(f"the objective's loss must be a scalar, got {type(raw_loss).__name__}") from None
-    grad = dict(zip(packing.names, values))
-    packed = packing.pack(grad)
-    return Evaluation(loss, grad, float(np.vdot(packed, packed)), packed)
+    packed = packing.flatten(values)
+    return _Answer(loss, values, float(np.vdot(packed, packed)), packed)
 
 
 def _checked_answer(answer: object, packing: _Packing) -> tuple[object, list[np.ndarray]]:
@@ -427,7 +445,12 @@ class _Packing:
 
     def pack(self, arrays: Params) -> np.ndarray:
         """The arrays (parameters or gradients, by name) as one flat vector."""
-        return np.concatenate([arrays[name].ravel() for name in self.names])
+        return self.flatten([arrays[name] for name in self.names])
+
+    @staticmethod
+    def flatten(values: list[np.ndarray]) -> np.ndarray:
+        """Arrays already in the parameters' order as one flat vector."""
+        return np.concatenate([value.ravel() for value in values])
 
     def unpack(self, flat: np.ndarray) -> Params:
         """Views into ``flat``, each cast back to its parameter's dtype (so float32 stays float32)."""
@@ -440,12 +463,11 @@ class _Packing:
         return views
 
 
-def _step(packing: _Packing, flat: np.ndarray, here: Evaluation, gamma: float) -> tuple[np.ndarray, Params]:
-    """a − γ g as a new flat vector (never in place: earlier points stay valid) and its parameter views.
+def _step(packing: _Packing, flat: np.ndarray, packed: np.ndarray, gamma: float) -> tuple[np.ndarray, Params]:
+    """a − γ g (g packed) as a new flat vector (never in place: earlier points stay valid) and its parameter views.
 
     Each parameter is rounded to its own dtype, as the objective will see it, so that the run goes
     on from exactly the point a saved state holds (float32 parameters with float64 gradients)."""
-    packed = here.packed if here.packed is not None else packing.pack(here.grad)
     new = flat - gamma * packed
     if new.dtype != packing.dtype:  # float32 parameters, float64 gradients
         new = new.astype(packing.dtype)
@@ -498,14 +520,14 @@ def _line_search(
     rule: Armijo,
     packing: _Packing,
     flat: np.ndarray,
-    here: Evaluation,
+    here: _Answer,
     batch: np.ndarray | None,
     start: float,
-) -> tuple[float, tuple[np.ndarray, Params], Evaluation] | None:
+) -> tuple[float, tuple[np.ndarray, Params], _Answer] | None:
     """Backtrack from γ = start; return (γ, a − γ g as (flat, params), evaluation there), or None if no γ passes."""
     gamma, loss, norm_sq = start, here.loss, here.norm_sq
     for _ in range(rule.max_backtracks + 1):
-        candidate = _step(packing, flat, here, gamma)
+        candidate = _step(packing, flat, here.packed, gamma)
         answer = _evaluate(objective, candidate[1], batch, packing)  # the same batch as g
         # `<=` is False for NaN, so a trial that blows up just backtracks.  The strict
         # `<` matters only when c·γ·‖g‖² vanishes in rounding: then `<=` alone would
@@ -671,7 +693,7 @@ def run(
     history = list(state.history)
     best = list(itertools.accumulate((row.loss for row in history), min))  # best[l] = lowest loss of rows 0..l
     last_gamma = state.last_gamma
-    pending = state.pending
+    pending = None if state.pending is None else _Answer.of(state.pending, packing)
     # One generator for the whole run, one permutation per epoch: epochs differ, runs repeat.
     rng = None if state.rng is None else _generator(state.rng)
     order = None if state.order is None else np.array(state.order, copy=True)
@@ -726,10 +748,10 @@ def run(
         if reason is None:
             if isinstance(rule, Constant):
                 gamma = rule.gamma
-                new_flat, new_params = _step(packing, flat, here, gamma)
+                new_flat, new_params = _step(packing, flat, here.packed, gamma)
             elif isinstance(rule, Decaying):
                 gamma = rule.gamma(step)
-                new_flat, new_params = _step(packing, flat, here, gamma)
+                new_flat, new_params = _step(packing, flat, here.packed, gamma)
             else:
                 start = rule.gamma0 if last_gamma is None else min(rule.gamma0, rule.grow * last_gamma)
                 found = _line_search(objective, rule, packing, flat, here, batch, start)
@@ -751,7 +773,7 @@ def run(
         if reason is not None:
             return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
         previous, params, flat = params, new_params, new_flat
-        wide = here.packed is not None and here.packed.dtype.itemsize >= packing.dtype.itemsize
+        wide = here.packed.dtype.itemsize >= packing.dtype.itemsize
         magnitude = (magnitude + gamma * grad_norm) * growth if wide else math.inf
         step += 1
 
@@ -759,7 +781,8 @@ def run(
         if stop_requested is not None and stop_requested():
             saved = RunnerState(
                 step=step, params=params, previous=previous, history=tuple(history), last_gamma=last_gamma,
-                pending=pending, rng=None if rng is None else rng.bit_generator.state,
+                pending=None if pending is None else pending.evaluation(packing),
+                rng=None if rng is None else rng.bit_generator.state,
                 order=order, position=position,
             )
             return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved)
