@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -26,3 +27,8 @@ def run_python(*args: str) -> tuple[float, str]:
     if done.returncode != 0:
         raise RuntimeError(f"benchmark subprocess {' '.join(args[:2])} failed with status {done.returncode}:\n{done.stderr}")
     return seconds, done.stdout
+
+
+def last_json(stdout: str) -> dict[str, object]:
+    """The JSON object a benchmark subprocess prints on its last line of standard output."""
+    return json.loads(stdout.strip().splitlines()[-1])

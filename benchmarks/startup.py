@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.processes import ROOT, run_python
+from benchmarks.processes import ROOT, last_json, run_python
 
 #: A kernel that ships with symbp: the "existing kernel file".
 SHIPPED_KERNEL: Path = ROOT / "generated" / "tanh_identity_m3.py"
@@ -123,10 +122,6 @@ def _python(code: str, *args: str) -> tuple[float, str]:
     return run_python("-c", code, *args)
 
 
-def _last_json(stdout: str) -> dict[str, object]:
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
 def first_gradient(loader: str, kernel: Path = SHIPPED_KERNEL, runs: int = 3) -> FirstGradient:
     """Median wall time of a fresh ``python`` that loads ``kernel`` with ``loader`` and computes one gradient."""
     code = "import json, sys\n" + LOADERS[loader] + _FIRST_GRADIENT
@@ -134,7 +129,7 @@ def first_gradient(loader: str, kernel: Path = SHIPPED_KERNEL, runs: int = 3) ->
     for _ in range(runs):
         seconds, stdout = _python(code, str(kernel))
         times.append(seconds)
-        imported = imported or bool(_last_json(stdout)["sympy_imported"])
+        imported = imported or bool(last_json(stdout)["sympy_imported"])
     return FirstGradient(loader=loader, seconds=statistics.median(times), sympy_imported=imported)
 
 
@@ -143,7 +138,7 @@ def derive_emit(M: int, runs: int = 1) -> DeriveEmit:
     rows = []
     for _ in range(runs):
         seconds, stdout = _python(_DERIVE_EMIT, str(M))
-        rows.append((seconds, _last_json(stdout)))
+        rows.append((seconds, last_json(stdout)))
     process = statistics.median(r[0] for r in rows)
     return DeriveEmit(
         M=M,
@@ -156,7 +151,7 @@ def derive_emit(M: int, runs: int = 1) -> DeriveEmit:
 def jax_startup() -> JaxStartup:
     """JAX's import and compile time in a fresh process, or ``missing`` when JAX is not installed."""
     _, stdout = _python(_JAX)
-    data = _last_json(stdout)
+    data = last_json(stdout)
     if data["missing"]:
         return JaxStartup(missing=True)
     return JaxStartup(

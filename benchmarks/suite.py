@@ -9,7 +9,6 @@ the target lines.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from benchmarks.cases import MEMORY_SIZE, SIGMAS, Case, Kernels, Size, make_prob
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult, kernel_prepared, measure, pooled
 from benchmarks.memory import MemoryResult, measure_memory
 from benchmarks.peers import PEERS, Peer
-from benchmarks.processes import run_python
+from benchmarks.processes import last_json, run_python
 from benchmarks.startup import Startup, measure_startup
 from benchmarks.training import HIDDEN, Training, measure_training_in_fresh_process
 from benchmarks.worker import Job, save_reference
@@ -68,7 +67,7 @@ class SuiteResult:
 
 def _in_worker(job: Job) -> PeerResult:
     _, stdout = run_python("-m", "benchmarks.worker", job.to_json())
-    return PeerResult.from_dict(json.loads(stdout.strip().splitlines()[-1]))
+    return PeerResult.from_dict(last_json(stdout))
 
 
 #: Fresh processes per implementation and case, taken in turn (kernel, peers, kernel, peers, …).

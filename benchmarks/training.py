@@ -146,10 +146,10 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
 def measure_training_in_fresh_process(kernel: ModuleType, runs: int = 3) -> Training:
     """:func:`measure_training` in a fresh Python process, as every other timing of the suite is run:
     its heap has not held the large arrays of the other measurements, nor their libraries."""
-    from benchmarks.processes import run_python
+    from benchmarks.processes import last_json, run_python
 
     _, out = run_python("-m", "benchmarks.training", str(Path(kernel.__file__).resolve()), str(runs))
-    data = json.loads(out.strip().splitlines()[-1])
+    data = last_json(out)
     runs_of = {key: None if data[key] is None else TrainingRun(**data[key]) for key in ("symbp", "sklearn")}
     return Training(n=data["n"], p=data["p"], **runs_of)
 
