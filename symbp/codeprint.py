@@ -19,7 +19,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symbp import model as mo
 from symbp.errors import InternalError
-from symbp.lower import AXIS_OF, AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total, stored_axes
+from symbp.lower import AXIS_OF, AXIS_ORDER, Contract, Elementwise, Operand, Operation, Total, free_axes, stored_axes
 from symbp.stable import Logistic
 
 #: Names the arrays have in the kernels (the data are capitalised, X and Y).
@@ -61,8 +61,6 @@ class KernelPrinter(NumPyPrinter):
 
 
 def _axis(index: sp.Expr) -> sp.Symbol:
-    from symbp.lower import AXIS_OF
-
     if index not in AXIS_OF:
         raise InternalError(f"index {index} has no axis")
     return AXIS_OF[index]
@@ -203,7 +201,8 @@ class _ChainBuilder:
         self.temp_axes = temp_axes
 
     def axes(self, expr: sp.Expr) -> frozenset:
-        found = {AXIS_OF[ix] for item in expr.atoms(sp.Indexed) for ix in item.indices if ix in AXIS_OF}
+        """The axes ``expr`` varies over: those of its arrays and of the temporaries it reads."""
+        found = free_axes(expr)
         for symbol in expr.free_symbols & self.temp_axes.keys():
             found |= self.temp_axes[symbol]
         return frozenset(found)

@@ -127,7 +127,7 @@ class Lowerer:
         def lower_sum(total: sp.Sum) -> sp.Expr:
             summed = tuple(AXIS_OF[limit[0]] for limit in total.limits)
             body = self.contractions(total.function)
-            free = _ordered(frozenset(_indices(total)) - set(summed))
+            free = _ordered(frozenset(free_axes(total)) - set(summed))
             groups: dict[tuple[sp.Symbol, ...], list[sp.Expr]] = {}
             operands: list[Operand] = []
             for factor in sp.Mul.make_args(body):
@@ -135,7 +135,7 @@ class Lowerer:
                     name = str(factor.base.label)
                     operands.append(Operand(name, stored_axes(name, tuple(AXIS_OF[ix] for ix in factor.indices))))
                 else:
-                    groups.setdefault(_ordered(frozenset(_indices(factor))), []).append(factor)
+                    groups.setdefault(_ordered(frozenset(free_axes(factor))), []).append(factor)
             for axes, factors in groups.items():
                 if axes == () and sp.Mul(*factors).is_number:
                     operands.append(Operand(str(sp.Mul(*factors)), ()))
@@ -155,7 +155,7 @@ def axes_of(indices: tuple[sp.Symbol, ...]) -> tuple[sp.Symbol, ...]:
     return tuple(AXIS_OF[ix] for ix in indices)
 
 
-def _indices(expr: sp.Expr) -> set[sp.Symbol]:
+def free_axes(expr: sp.Expr) -> set[sp.Symbol]:
     """The axes an expression varies over (free indices of its arrays, bound ones excluded)."""
     found: set[sp.Symbol] = set()
     for item in expr.atoms(sp.Indexed):
