@@ -30,7 +30,7 @@ print(json.dumps({"sympy_imported": "sympy" in sys.modules}))
 
 #: How each way of loading the kernel is spelt in the subprocess.
 LOADERS: dict[str, str] = {
-    "symbp.load_kernel": "from symbp.load import load_kernel\nk = load_kernel(sys.argv[1])",
+    "symbp.load_kernel": "from symbp.kernel.load import load_kernel\nk = load_kernel(sys.argv[1])",
     "plain import (importlib)": (
         "import importlib.util\n"
         "spec = importlib.util.spec_from_file_location('kernel', sys.argv[1])\n"

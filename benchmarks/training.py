@@ -29,7 +29,7 @@ import numpy as np
 
 import symbp
 import symbp.data
-from symbp.runner import RunResult
+from symbp.training.runner import RunResult
 
 #: Full-batch steps, and symbp's constant step size γ on R = Σᵢ (yᵢ − f(xᵢ))².
 STEPS: int = 500
@@ -134,7 +134,7 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
             theirs.append(seconds)
     assert result is not None
     symbp_run = TrainingRun(
-        who="symbp.train", seconds=statistics.median(ours), final_R=float(kernel.loss(result.params, X, y)), steps=len(result.history) - 1
+        who="symbp.training.fit", seconds=statistics.median(ours), final_R=float(kernel.loss(result.params, X, y)), steps=len(result.history) - 1
     )
     sklearn_run = None
     if mlp is not None:

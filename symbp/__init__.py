@@ -22,25 +22,25 @@ from symbp.errors import (
     SymbpError,
     UserError,
 )
-from symbp.load import load_kernel
-from symbp.train import train
+from symbp.kernel.load import load_kernel
+from symbp.training.fit import train
 
 if TYPE_CHECKING:
-    from symbp.checker import CheckResult, check
-    from symbp.derivation import Derivation, derive
-    from symbp.emitter import emit
-    from symbp.spec import Spec, make_spec
+    from symbp.checker.check import CheckResult, check
+    from symbp.symbolic.derivation import Derivation, derive
+    from symbp.kernel.emit import emit
+    from symbp.spec.network import Spec, make_spec
 
 # The SymPy side (deriving, emitting, specs) is imported on first use: loading a
 # kernel and training with it never pay for importing SymPy.
 _LAZY = {
-    "CheckResult": "symbp.checker",
-    "check": "symbp.checker",
-    "Derivation": "symbp.derivation",
-    "derive": "symbp.derivation",
-    "emit": "symbp.emitter",
-    "Spec": "symbp.spec",
-    "make_spec": "symbp.spec",
+    "CheckResult": "symbp.checker.check",
+    "check": "symbp.checker.check",
+    "Derivation": "symbp.symbolic.derivation",
+    "derive": "symbp.symbolic.derivation",
+    "emit": "symbp.kernel.emit",
+    "Spec": "symbp.spec.network",
+    "make_spec": "symbp.spec.network",
 }
 
 

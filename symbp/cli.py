@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symbp.errors import UserError
-from symbp.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
+from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
 
 EXIT_USAGE = 2
 
@@ -51,7 +51,7 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace):
-    from symbp.spec import make_spec
+    from symbp.spec.network import make_spec
 
     return make_spec(
         hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2
@@ -189,7 +189,7 @@ def _float_arg(flag: str):
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    from symbp.derivation import derive
+    from symbp.symbolic.derivation import derive
     from symbp.files import write_text_atomic
 
     if args.pdf and args.output is None:
@@ -211,7 +211,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     if args.pdf:
-        from symbp.pdf import compile_pdf
+        from symbp.latex.pdf import compile_pdf
 
         # The PDF first: if pdflatex is missing or fails, nothing is written.
         pdf = compile_pdf(text, args.output.with_suffix(".pdf"))
@@ -223,8 +223,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _cmd_emit(args: argparse.Namespace) -> int:
-    from symbp.derivation import derive
-    from symbp.emitter import emit, kernel_name
+    from symbp.symbolic.derivation import derive
+    from symbp.kernel.emit import emit, kernel_name
 
     spec = _spec(args)
     kernel_name(spec, args.name)  # check the name before deriving
@@ -234,7 +234,7 @@ def _cmd_emit(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from symbp.checker import check
+    from symbp.checker.check import check
 
     result = check(args.formula, args.param, spec=_spec(args))
     print(result.report())
@@ -254,12 +254,12 @@ def _train(args: argparse.Namespace, resources) -> int:
     import shlex
     import signal
 
-    from symbp.checkpoint import Checkpoint, Settings, StopOnSignals, data_sha256, file_sha256, load_checkpoint, save_checkpoint
+    from symbp.training.checkpoint import Checkpoint, Settings, StopOnSignals, data_sha256, file_sha256, load_checkpoint, save_checkpoint
     from symbp.data import Standardizer, load
-    from symbp.load import load_kernel
-    from symbp.runner import DIVERGENCE_FACTOR, StopReason, parse_step_size
+    from symbp.kernel.load import load_kernel
+    from symbp.training.runner import DIVERGENCE_FACTOR, StopReason, parse_step_size
     from symbp.files import writable_folder
-    from symbp.train import check_data, save_history, save_params, train
+    from symbp.training.fit import check_data, save_history, save_params, train
 
     # Check everything before any work, so that a mistake costs nothing and overwrites nothing.
     factor = args.divergence_factor
@@ -358,12 +358,12 @@ def _train(args: argparse.Namespace, resources) -> int:
     for path in (params_path, history_path, checkpoint_path):
         writable_folder(path)
     if args.plot is not None:
-        from symbp.plot import check_plot_path
+        from symbp.training.plot import check_plot_path
 
         check_plot_path(args.plot)
 
     # --- train; SIGINT/SIGTERM stop it between two steps ---
-    from symbp.progress import Progress
+    from symbp.training.progress import Progress
 
     first = 0 if state is None else state.step
     # The first signal is held until the results are written: one that comes after the last step
@@ -394,7 +394,7 @@ def _train(args: argparse.Namespace, resources) -> int:
         save_params(params_path, result.params, **extra)
         save_history(history_path, result.history)
         if args.plot is not None:
-            from symbp.plot import plot_history
+            from symbp.training.plot import plot_history
 
             plot_history(result.history, args.plot, title=Path(kernel_path).stem)
         if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
@@ -427,7 +427,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if result.plot is not None:
         print(f"  loss curves:        {result.plot}")
     else:
-        from symbp.plot import INSTALL_HINT
+        from symbp.training.plot import INSTALL_HINT
 
         print(f"  loss curves:        not drawn ({INSTALL_HINT})")
     print(

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from symbp.data import Standardizer, diabetes
-from symbp.derivation import derive
-from symbp.emitter import emit
+from symbp.symbolic.derivation import derive
+from symbp.kernel.emit import emit
 from symbp.errors import UserError
 from symbp.files import write_text_atomic
-from symbp.load import load_kernel
-from symbp.plot import plot_history
-from symbp.train import save_history, save_params, train
+from symbp.kernel.load import load_kernel
+from symbp.training.plot import plot_history
+from symbp.training.fit import save_history, save_params, train
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from symbp import model as mo
+from symbp.symbolic import model as mo
 
 if TYPE_CHECKING:
-    from symbp.derivation import Derivation
+    from symbp.symbolic.derivation import Derivation
 
 Params = dict[str, np.ndarray]
 
@@ -199,7 +199,7 @@ def _shapes(derivation: Derivation) -> dict[str, tuple[int, ...]]:
 
 def reference(derivation: Derivation) -> Reference:
     """Lambdify SymPy's expanded R and its per-component derivatives (needs concrete p, small M·p)."""
-    from symbp.expand import expanded_gradients, expanded_loss
+    from symbp.symbolic.expand import expanded_gradients, expanded_loss
 
     loss_fn = _sample_sum(expanded_loss(derivation))
     parts = {key: _sample_sum(expr) for key, expr in expanded_gradients(derivation).items()}
@@ -212,7 +212,7 @@ def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, i
 
     With ``numeric`` the unit step is kept as :data:`STEP`, for evaluation with NumPy.
     """
-    from symbp.expand import _layer_sizes, check_expandable, penalty_value
+    from symbp.symbolic.expand import _layer_sizes, check_expandable, penalty_value
 
     check_expandable(derivation)
     model, i = derivation.model, mo.i
@@ -253,7 +253,7 @@ def _unroll(expr: sp.Expr) -> sp.Expr:
 
 def generic_gradient(derivation: Derivation) -> Callable[[Params, np.ndarray, np.ndarray], Params]:
     """The generic gradients (``derivation.gradients``) instantiated for every component and lambdified."""
-    from symbp.expand import components
+    from symbp.symbolic.expand import components
 
     parts = {}
     for key, component in components(derivation).items():

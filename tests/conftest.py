@@ -1,8 +1,6 @@
-"""Shared test settings: a fixed seed, the golden-file switch, and CI's strictness about real tools."""
+"""Shared test settings: the golden-file switch (helpers shared by the tests are in tests/helpers.py)."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -20,7 +18,3 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
-
-def under_ci() -> bool:
-    """True when running in CI (CI=true), where missing tools are failures, not skips."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -120,7 +120,7 @@ def test_demo_runs_and_reports(tmp_path) -> None:
 
 
 def test_derive_writes_tex_and_pdf(tmp_path) -> None:
-    from tests.test_latex import _pdflatex
+    from tests.helpers import pdflatex as _pdflatex
 
     _pdflatex()
     result = run_cli("derive", "--hidden", "3", "--sigma", "tanh", "--g", "identity", "-o", "tanh3.tex", "--pdf", cwd=tmp_path)
@@ -156,8 +156,8 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path) -> None:
 def test_progress_bar_on_a_terminal() -> None:
     import io
 
-    from symbp.progress import Progress
-    from symbp.runner import HistoryRow
+    from symbp.training.progress import Progress
+    from symbp.training.runner import HistoryRow
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -193,7 +193,7 @@ def test_train_on_a_local_dask_cluster_matches_single_process(tmp_path) -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        from tests.conftest import under_ci
+        from tests.helpers import under_ci
 
         if under_ci():
             pytest.fail("dask is missing under CI: the test extras must install it")

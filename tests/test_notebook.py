@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import under_ci
+from tests.helpers import under_ci
 
 NOTEBOOK = Path(__file__).parent.parent / "examples" / "symbp.ipynb"
 

@@ -37,12 +37,13 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 import symbp
-from symbp import cli, load
-from symbp.emitter import emit
+from symbp import cli
+from symbp.kernel import load
+from symbp.kernel.emit import emit
 from symbp.errors import ExpressionError, UserError
-from symbp.expressions import FUNCTIONS, OUTPUT_ALIASES, OUTPUTS, X, parse
-from symbp.load import load_kernel
-from symbp.spec import NAME_PATTERN
+from symbp.spec.functions import FUNCTIONS, OUTPUT_ALIASES, OUTPUTS, X, parse
+from symbp.kernel.load import load_kernel
+from symbp.spec.network import NAME_PATTERN
 from symbp.testing import check_grad, max_relative_error, numeric_grad, random_problem
 
 #: Reproducible runs: a seed derived from each test's name, no example database.

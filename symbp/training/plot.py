@@ -1,0 +1,55 @@
+"""Loss and gradient-norm curves of a training run (matplotlib, an optional extra)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from symbp.errors import UserError
+from symbp.files import writable_folder, write_bytes_atomic
+from symbp.training.runner import HistoryRow
+
+INSTALL_HINT = "plotting needs matplotlib: pip install 'symbp[plot]' (or pip install matplotlib)"
+
+
+def require_matplotlib() -> None:
+    """Raise a UserError saying how to install matplotlib when it is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as err:
+        raise UserError(INSTALL_HINT) from err
+
+
+def check_plot_path(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that an image can be drawn to ``path``: matplotlib, suffix, folder."""
+    require_matplotlib()
+    target = Path(path)
+    if target.suffix.lstrip(".").lower() not in ("png", "pdf", "svg"):
+        raise UserError(f"--plot {target}: the image must end in .png, .pdf or .svg")
+    writable_folder(target)
+    return target
+
+
+def plot_history(history: tuple[HistoryRow, ...], path: str | os.PathLike[str], title: str = "") -> Path:
+    """Write the loss R and the gradient norm ‖∇R‖ against the step l, log scale, as an image (PNG, PDF, SVG by suffix)."""
+    target = check_plot_path(path)
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    fmt = target.suffix.lstrip(".").lower()
+    steps = [row.step for row in history]
+    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    loss_axes, grad_axes = figure.subplots(1, 2)
+    loss_axes.plot(steps, [max(row.loss, 1e-300) for row in history])
+    loss_axes.set(yscale="log", xlabel="step l", ylabel="R", title="loss")
+    grad_axes.plot(steps, [max(row.grad_norm, 1e-300) for row in history], color="tab:orange")
+    grad_axes.set(yscale="log", xlabel="step l", ylabel="‖∇R‖", title="gradient norm")
+    if title:
+        figure.suptitle(title)
+    buffer = io.BytesIO()
+    # A fixed creation date keeps the image the same bytes for the same history.
+    figure.savefig(buffer, format=fmt, metadata={"Software": "symbp"} if fmt == "png" else {"Creator": "symbp", "CreationDate": None} if fmt == "pdf" else {"Date": None})
+    return write_bytes_atomic(target, buffer.getvalue())

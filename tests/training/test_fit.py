@@ -1,0 +1,69 @@
+"""Tests for symbp/train.py: train() hands the runner the kernel's gradient, checked where it must be."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symbp import derive, emit, load_kernel
+from symbp.training.runner import run
+from symbp.training.fit import train
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["d1", "d2"])
+def kernel(request, tmp_path_factory):
+    return load_kernel(emit(derive(hidden=4, sigma="tanh", outputs=request.param), tmp_path_factory.mktemp("k")))
+
+
+def data(kernel, n=60, p=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    y = rng.standard_normal(n) if kernel.D == 1 else rng.standard_normal((n, kernel.D))
+    return X, y
+
+
+def test_train_follows_the_checked_gradient(kernel) -> None:
+    # After its first, checked step, train calls the kernel's unchecked core on a Fortran-ordered X:
+    # the run must be the one the plain loss_and_grad gives.
+    X, y = data(kernel)
+    params0 = kernel.init_params(X.shape[1], seed=1)
+    ours = train(kernel, X, y, steps=25, step_size=0.01, params0=params0)
+    plain = run(lambda params, batch: kernel.loss_and_grad(params, X, y), params0, steps=25, step_size=0.01)
+    assert ours.steps == plain.steps == 25
+    np.testing.assert_allclose([r.loss for r in ours.history], [r.loss for r in plain.history], rtol=1e-12)
+    for name in params0:
+        np.testing.assert_allclose(ours.params[name], plain.params[name], rtol=1e-12, atol=1e-15)
+
+
+def test_only_the_first_full_batch_step_is_checked(kernel, monkeypatch) -> None:
+    X, y = data(kernel)
+    calls = []
+    checked = kernel.loss_and_grad
+    monkeypatch.setattr(kernel, "loss_and_grad", lambda *args: calls.append(1) or checked(*args))
+    train(kernel, X, y, steps=5, step_size=0.01)
+    assert len(calls) == 1
+    calls.clear()
+    train(kernel, X, y, steps=5, step_size=0.01, batch_size=20)  # mini-batches: every batch is checked
+    assert len(calls) == 6
+
+
+def test_a_wrong_starting_shape_is_refused_by_the_first_step(kernel) -> None:
+    X, y = data(kernel)
+    params0 = kernel.init_params(X.shape[1])
+    params0["W2"] = params0["W2"][:, :-1]
+    with pytest.raises(ValueError, match="W2 has shape"):
+        train(kernel, X, y, steps=3, step_size=0.01, params0=params0)
+
+
+def test_float32_parameters_keep_the_checked_float64_arithmetic(kernel) -> None:
+    # The kernel's checks compute in float64 whatever the parameters' dtype; with the L2 penalty
+    # (computed from the parameters alone) a float32 shortcut would show in the loss.
+    penalised = load_kernel(emit(derive(hidden=4, sigma="tanh", outputs=kernel.D, l2=0.1), Path(kernel.__file__).parent))
+    X, y = data(penalised)
+    params0 = {name: a.astype(np.float32) for name, a in penalised.init_params(X.shape[1], seed=2).items()}
+    ours = train(penalised, X, y, steps=10, step_size=0.01, params0=params0)
+    plain = run(lambda params, batch: penalised.loss_and_grad(params, X, y), params0, steps=10, step_size=0.01)
+    assert all(a.dtype == np.float32 for a in ours.params.values())
+    np.testing.assert_allclose([r.loss for r in ours.history], [r.loss for r in plain.history], rtol=1e-12)
