@@ -35,7 +35,7 @@ from symbp.symbolic import model as mo
 from symbp.errors import InternalError
 from symbp.spec.functions import X
 from symbp.checker.notation import OUTPUT, SAMPLE, Notation, notation_for
-from symbp.latex.formulas import specialize, tex
+from symbp.latex.formulas import tex
 from symbp.limits import TimeLimitExceeded, time_limit
 from symbp.spec.network import Loss, Spec, make_spec
 
@@ -447,7 +447,7 @@ class _Judge:
         spec = notation.derivation.spec
         self.network = _network(spec)
         self.symbols = {mo.LAMBDA: spec.l2}
-        self.derived = specialize(notation.derivation.parameters[param].direct, spec.outputs)
+        self.derived = mo.drop_output_sums(notation.derivation.parameters[param].direct, spec.outputs)
         self.sizes = self.network.check_sizes()
         self.values = self.network.draw(self.sizes, POINTS, np.random.default_rng(20240617), rounded=False)
         self.evaluate = self.evaluator(self.values)
@@ -662,7 +662,7 @@ def _difference(user: sp.Expr, derived: sp.Expr, notation: Notation, equal: bool
     When the numbers say the two are ``equal`` and SymPy does not get to 0 in the
     named intermediates, it tries once more with h = σ(a), f = g(z) written out.
     """
-    penalty = {mo.LAMBDA: sp.Rational(repr(notation.derivation.spec.l2))}
+    penalty = {mo.LAMBDA: mo.penalty_weight(notation.derivation.spec)}
     raw = user.xreplace(penalty) - derived.xreplace(penalty)
     difference = _simplified(raw)
     if equal and difference != 0 and _simplified(_unnamed(raw, notation)) == 0:

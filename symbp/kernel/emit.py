@@ -144,7 +144,7 @@ def statements(derivation: Derivation) -> dict[str, list[Statement]]:
 
 def _numeric_lambda(expr: sp.Expr, derivation: Derivation) -> sp.Expr:
     """λ replaced by the spec's number: the kernel is built for one λ."""
-    return expr.xreplace({mo.LAMBDA: sp.Rational(repr(derivation.spec.l2))})
+    return expr.xreplace({mo.LAMBDA: mo.penalty_weight(derivation.spec)})
 
 
 def print_kernel(derivation: Derivation) -> KernelSource:

@@ -142,22 +142,9 @@ def printer_for(derivation: Derivation) -> Printer:
     return Printer(outputs=derivation.spec.outputs)
 
 
-def specialize(expr: sp.Expr, outputs: int) -> sp.Expr:
-    """With one output, drop the sums over the output index (they have one term)."""
-    if outputs != 1:
-        return expr
-
-    def drop(e: sp.Sum) -> sp.Expr:
-        limits = [lim for lim in e.limits if lim[0] not in (mo.k, mo.kk)]
-        body = e.function.xreplace({mo.kk: mo.k})
-        return sp.Sum(body, *limits) if limits else body
-
-    return expr.replace(lambda e: isinstance(e, sp.Sum), drop)
-
-
 def tex(expr: sp.Expr, derivation: Derivation) -> str:
     """One expression of the derivation, in symbp's notation."""
-    return printer_for(derivation).doprint(specialize(expr, derivation.spec.outputs))
+    return printer_for(derivation).doprint(mo.drop_output_sums(expr, derivation.spec.outputs))
 
 
 def product_tex(factors: list[sp.Expr], derivation: Derivation) -> str:
@@ -166,7 +153,7 @@ def product_tex(factors: list[sp.Expr], derivation: Derivation) -> str:
     coefficient = sp.Integer(1)
     parts: list[str] = []
     for factor in factors:
-        factor = specialize(factor, derivation.spec.outputs)
+        factor = mo.drop_output_sums(factor, derivation.spec.outputs)
         c, rest = factor.as_coeff_Mul() if not isinstance(factor, sp.Add) else (sp.Integer(1), factor)
         if isinstance(rest, sp.Add):
             # Pull out a common number only: 2f - 2y prints as 2 (f - y).

@@ -49,7 +49,7 @@ def _layer_sizes(derivation: Derivation) -> dict[int, int]:
 
 def penalty_value(derivation: Derivation) -> sp.Expr:
     """λ as the spec's exact number."""
-    return sp.Rational(repr(derivation.spec.l2))
+    return mo.penalty_weight(derivation.spec)
 
 
 def expanded_loss(derivation: Derivation) -> sp.Expr:

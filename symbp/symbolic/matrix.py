@@ -299,7 +299,7 @@ def matrix_form(derivation: Derivation) -> MatrixForm:
     for layer in model.parameter_layers:
         functions[layer.function] = sp.Lambda(VARIABLE, model.function_expr(layer))
         functions[layer.prime] = sp.Lambda(VARIABLE, derivation.forms[layer.number].expr)
-    return MatrixForm(tuple(statements), functions, {mo.LAMBDA: sp.Rational(repr(derivation.spec.l2))})
+    return MatrixForm(tuple(statements), functions, {mo.LAMBDA: mo.penalty_weight(derivation.spec)})
 
 
 # --- printing -----------------------------------------------------------------------------------

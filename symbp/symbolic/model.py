@@ -236,3 +236,27 @@ def build(spec: Spec) -> Model:
             penalty += sp.Sum(layer.W[layer.bound, below.bound] ** 2, (layer.bound, 1, layer.size), (below.bound, 1, below.size))
         penalty = LAMBDA * penalty
     return Model(spec=spec, layers=layers, R=R + penalty, penalty=penalty)
+
+
+def penalty_weight(spec: Spec) -> sp.Rational:
+    """λ as the exact number the user typed (0.01 stays 1/100): kernels, views and checks are built for one λ.
+
+    Example:
+        >>> from symbp.spec.network import make_spec
+        >>> penalty_weight(make_spec(l2=0.01))
+        1/100
+    """
+    return sp.Rational(repr(spec.l2))
+
+
+def drop_output_sums(expr: sp.Expr, outputs: int) -> sp.Expr:
+    """With one output (d = 1), the sums over the output index dropped: they have one term, as the textbook writes it."""
+    if outputs != 1:
+        return expr
+
+    def drop(e: sp.Sum) -> sp.Expr:
+        limits = [lim for lim in e.limits if lim[0] not in (k, kk)]
+        body = e.function.xreplace({kk: k})
+        return sp.Sum(body, *limits) if limits else body
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), drop)
