@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 import sympy as sp
 
-from symbp.symbolic import model as mo
-
-if TYPE_CHECKING:
-    from symbp.symbolic.derivation import Derivation
+from symbp.symbolic.derivation import Derivation
+from symbp.symbolic.expand import check_expandable, components, expanded_gradients, expanded_loss, layer_sizes, penalty_value
+from symbp.symbolic.model import LAMBDA, i
 
 Params = dict[str, np.ndarray]
 
@@ -103,7 +100,7 @@ def _columns(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, tuple[str, tuple[i
     replacements = {}
     for item in expr.atoms(sp.Indexed):
         base = str(item.base.label)
-        concrete = tuple(int(ix) - 1 for ix in item.indices if ix != mo.i)
+        concrete = tuple(int(ix) - 1 for ix in item.indices if ix != i)
         symbol = sp.Symbol(f"{base}_" + "_".join(str(c) for c in concrete))
         table[symbol] = (base, concrete)
         replacements[item] = symbol
@@ -128,7 +125,7 @@ def _sample_sum(total: sp.Expr) -> Callable[[Params, np.ndarray, np.ndarray], fl
         return lambda params, X, Y: float(sum(part(params, X, Y) for part in parts))
     if isinstance(total, sp.Sum):
         (var, _, _), = total.limits
-        assert var == mo.i, total.limits
+        assert var == i, total.limits
         summand = total.function
     else:
         summand = total
@@ -199,8 +196,6 @@ def _shapes(derivation: Derivation) -> dict[str, tuple[int, ...]]:
 
 def reference(derivation: Derivation) -> Reference:
     """Lambdify SymPy's expanded R and its per-component derivatives (needs concrete p, small M·p)."""
-    from symbp.symbolic.expand import expanded_gradients, expanded_loss
-
     loss_fn = _sample_sum(expanded_loss(derivation))
     parts = {key: _sample_sum(expr) for key, expr in expanded_gradients(derivation).items()}
     grad = _assemble(parts, _shapes(derivation))
@@ -212,15 +207,13 @@ def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, i
 
     With ``numeric`` the unit step is kept as :data:`STEP`, for evaluation with NumPy.
     """
-    from symbp.symbolic.expand import _layer_sizes, check_expandable, penalty_value
-
     check_expandable(derivation)
-    model, i = derivation.model, mo.i
-    sizes = _layer_sizes(derivation)
+    model = derivation.model
+    sizes = layer_sizes(derivation)
     concrete_sizes = {layer.size: sizes[layer.number] for layer in model.layers}
     if numeric:
         expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
-    expr = _unroll(expr.xreplace({**values, **concrete_sizes, mo.LAMBDA: penalty_value(derivation)}))
+    expr = _unroll(expr.xreplace({**values, **concrete_sizes, LAMBDA: penalty_value(derivation)}))
     for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
         below = model.below(layer)
         width = sizes[below.number]
@@ -242,7 +235,7 @@ def _unroll(expr: sp.Expr) -> sp.Expr:
     def unroll(total: sp.Sum) -> sp.Expr:
         body, kept = total.function, []
         for var, lower, upper in total.limits:
-            if var != mo.i and lower.is_Integer and upper.is_Integer:
+            if var != i and lower.is_Integer and upper.is_Integer:
                 body = sp.Add(*(body.xreplace({var: v}) for v in range(int(lower), int(upper) + 1)))
             else:
                 kept.append((var, lower, upper))
@@ -253,8 +246,6 @@ def _unroll(expr: sp.Expr) -> sp.Expr:
 
 def generic_gradient(derivation: Derivation) -> Callable[[Params, np.ndarray, np.ndarray], Params]:
     """The generic gradients (``derivation.gradients``) instantiated for every component and lambdified."""
-    from symbp.symbolic.expand import components
-
     parts = {}
     for key, component in components(derivation).items():
         name, _ = _parse_key(key)

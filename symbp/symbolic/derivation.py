@@ -5,197 +5,33 @@ rendering → files).  Two routes lead to the gradient, and the tests check that
 they meet:
 
 * **Direct**: ``sympy.diff(R, W²_{mj})`` of the whole nested loss.  SymPy
-  answers with sums over Kronecker deltas, which :func:`collapse` evaluates,
-  and with the nested forward pass, which :func:`abbreviate` names a, h, z, f.
+  answers with sums over Kronecker deltas, which :func:`~symbp.symbolic.notation.collapse`
+  evaluates, and with the nested forward pass, which
+  :func:`~symbp.symbolic.notation.abbreviate` names a, h, z, f.
 * **Chain rule**: each factor ∂R/∂f, ∂f/∂z, ∂z/∂h, ∂h/∂a, ∂a/∂W is obtained
   by differentiating one stage of the model, and the factors are multiplied in
   the backward order of backpropagation (δ¹ then δ²).  The kernels are built
   from this form, because it shares δ¹ between all four gradients.
 
-σ′ and g′ come from ``sympy.diff`` of the spec's σ and g; when SymPy can write
-the derivative as a polynomial in the function's own value (tanh′ = 1 − tanh²,
-the logistic's σ(1 − σ), exp′ = exp), that form is used, so that the kernels
-reuse what the forward pass computed.
+σ′ and g′ come from ``sympy.diff`` of the spec's σ and g (:mod:`symbp.symbolic.derivatives`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import sympy as sp
 
-from symbp.symbolic import model as mo
 from symbp.errors import ExpressionError, InternalError
-from symbp.spec.functions import X, Function
 from symbp.limits import TimeLimitExceeded, time_limit
 from symbp.spec.network import Spec, make_spec
+from symbp.symbolic.derivatives import DerivativeForm, derivative_form
+from symbp.symbolic.expand import expanded_gradients
+from symbp.symbolic.model import Layer, Model, R_symbol, build, f, i, k, n, y, z
+from symbp.symbolic.notation import abbreviate, collapse
 
-#: The value of a function, in the value form of its derivative.
-VALUE = sp.Symbol("u", real=True)
-
-#: Seconds allowed for the whole derivation of one spec, and for one attempt at a value form.
+#: Seconds allowed for the whole derivation of one spec.
 DERIVATION_TIME_LIMIT = 60.0
-VALUE_FORM_TIME_LIMIT = 3.0
-
-
-@dataclass(frozen=True)
-class DerivativeForm:
-    """The derivative of σ or g as SymPy computed it.
-
-    Attributes:
-        function: the σ or g it is the derivative of.
-        expr: the derivative as an expression of :data:`~symbp.expressions.X`.
-        value_form: the same derivative as a polynomial in the function's value
-            :data:`VALUE` (e.g. ``1 - u**2`` for tanh), or None when there is none.
-    """
-
-    function: Function
-    expr: sp.Expr
-    value_form: sp.Expr | None
-
-    def at(self, argument: sp.Expr, value: sp.Expr) -> sp.Expr:
-        """The derivative at ``argument``, written through ``value`` = the function at argument when possible."""
-        if self.value_form is not None:
-            return self.value_form.xreplace({VALUE: value})
-        return self.expr.xreplace({X: argument})
-
-
-def derivative_form(fn: Function) -> DerivativeForm:
-    """Differentiate σ or g with SymPy and look for its value form.
-
-    Example:
-        >>> from symbp.spec.functions import activation
-        >>> derivative_form(activation("tanh")).value_form
-        1 - u**2
-    """
-    derivative = sp.diff(fn.expr, X)
-    return DerivativeForm(function=fn, expr=derivative, value_form=_value_form(fn.expr, derivative))
-
-
-@lru_cache(maxsize=256)
-def _value_form(expr: sp.Expr, derivative: sp.Expr) -> sp.Expr | None:
-    if not derivative.has(X):
-        return None  # a constant needs no rewriting
-    candidates = [derivative.subs(expr, VALUE)]
-    with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
-        try:
-            solutions = sp.solve(sp.Eq(VALUE, expr), X)
-            forms = {sp.factor(sp.simplify(derivative.xreplace({X: s}))) for s in solutions}
-            if len(forms) == 1:
-                candidates.append(forms.pop())
-        except (NotImplementedError, ValueError, TypeError, RecursionError):
-            pass  # no inverse: keep the derivative as a function of the argument
-        except TimeLimitExceeded as err:
-            if err.limit is not limit:
-                raise  # the whole derivation ran out of time, not just this attempt
-    for candidate in candidates:
-        if candidate.has(X) or not candidate.is_polynomial(VALUE):
-            continue
-        with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
-            try:
-                if sp.simplify(candidate.xreplace({VALUE: expr}) - derivative) == 0:
-                    return _tidy(candidate)
-            except RecursionError:
-                continue
-            except TimeLimitExceeded as err:
-                if err.limit is not limit:
-                    raise
-    return None
-
-
-def _tidy(poly: sp.Expr) -> sp.Expr:
-    """The shortest of the usual ways to write a polynomial (u(1 − u) rather than u − u²)."""
-    options = [sp.factor(poly), sp.expand(poly)]
-    factored = sp.factor(poly)
-    coeff, rest = factored.as_coeff_Mul()
-    if coeff == -1 and isinstance(rest, sp.Mul):
-        # −u(u − 1) reads better as u(1 − u): flip the sign of one linear factor.
-        flipped = [f for f in rest.args if isinstance(f, sp.Add) and sp.degree(f, VALUE) == 1]
-        if flipped:
-            first = flipped[0]
-            others = [f for f in rest.args if f is not first]
-            options.insert(0, sp.Mul(*others, sp.expand(-first), evaluate=False))
-    return min(options, key=lambda e: (sp.count_ops(e), len(str(e))))
-
-
-def collapse(expr: sp.Expr) -> sp.Expr:
-    """Evaluate every sum over a Kronecker delta: Σ_{m'} δ_{m m'} F(m') = F(m).
-
-    The free index (m) is a component index of the gradient and lies in the
-    summation range by construction, so no range condition is needed.
-    """
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Tuple)):
-        return expr
-    rebuilt = expr.func(*(collapse(arg) for arg in expr.args))
-    if isinstance(rebuilt, sp.Sum):
-        return _collapse_sum(rebuilt)
-    return rebuilt
-
-
-def _collapse_sum(total: sp.Sum) -> sp.Expr:
-    body = total.function
-    for limit in total.limits:
-        body = _collapse_one(body, limit)
-    return body
-
-
-def _collapse_one(body: sp.Expr, limit: tuple) -> sp.Expr:
-    var, lower, upper = limit
-    if isinstance(body, sp.Add):
-        return sp.Add(*(_collapse_one(term, limit) for term in body.args))
-    if not body.has(var):
-        return body * (upper - lower + 1)
-    for factor in sp.Mul.make_args(body):
-        if isinstance(factor, sp.KroneckerDelta) and var in factor.args:
-            other = factor.args[0] if factor.args[1] == var else factor.args[1]
-            if not other.has(var):
-                rest = sp.Mul(*(f for f in sp.Mul.make_args(body) if f is not factor))
-                return rest.xreplace({var: other})
-    return sp.Sum(body, limit)
-
-
-def abbreviate(expr: sp.Expr, model: mo.Model | None = None) -> sp.Expr:
-    """Name the nested forward pass: a_{im}, h_{im} = σ(a_{im}), z_{ik}, f_{ik} = g(z_{ik}) (every layer), and σ′, g′.
-
-    Without a model, the reference case (one hidden layer) is assumed.
-    """
-    layers = model.layers if model is not None else _reference_model().layers
-    primes = {layer.function: layer.prime for layer in layers if layer.function is not None}
-    # SymPy writes σ′(a) as Subs(Derivative(σ(ξ), ξ), ξ, a): name those first,
-    # then any derivative taken directly at an intermediate, then the intermediates.
-    is_abstract = lambda e: _is_abstract_derivative(e, primes)  # noqa: E731
-    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and is_abstract(e.expr), lambda e: _name_derivative(e, primes))
-    expr = expr.replace(is_abstract, lambda e: _name_derivative(e, primes))
-    shell = model if model is not None else _reference_model()
-    i = mo.i
-    # Inside out: the first hidden layer's pre-activation is written in x, the next in h of the one below, …
-    for layer in reversed(shell.parameter_layers):
-        for unit in (layer.unit, layer.bound):
-            expr = expr.xreplace({shell.pre_def(layer, i, unit): layer.pre[i, unit]})
-            expr = expr.xreplace({layer.function(layer.pre[i, unit]): layer.post[i, unit]})
-    return expr
-
-
-@lru_cache(maxsize=1)
-def _reference_model() -> mo.Model:
-    return mo.build(make_spec())
-
-
-def _is_abstract_derivative(e: sp.Basic, primes: dict) -> bool:
-    return isinstance(e, sp.Derivative) and isinstance(e.expr, sp.Function) and e.expr.func in primes
-
-
-def _name_derivative(e: sp.Basic, primes: dict) -> sp.Expr:
-    if isinstance(e, sp.Subs):
-        (point,) = e.point
-        derivative = e.expr
-    else:
-        derivative = e
-        point = derivative.variables[0]
-    if derivative.derivative_count != 1:
-        raise InternalError(f"unexpected higher derivative {derivative}")
-    return primes[derivative.expr.func](point)
 
 
 @dataclass(frozen=True)
@@ -262,7 +98,7 @@ class Derivation:
     """
 
     spec: Spec
-    model: mo.Model
+    model: Model
     forms: dict[int, DerivativeForm]
     deltas: dict[str, sp.Expr]
     parameters: dict[str, ParameterGradient]
@@ -284,8 +120,6 @@ class Derivation:
 
     def expanded(self) -> dict[str, sp.Expr]:
         """Every component of every gradient for the spec's sizes, e.g. ``{"W2[1,2]": ...}`` (small networks only)."""
-        from symbp.symbolic.expand import expanded_gradients
-
         if "expanded" not in self._cache:
             self._cache["expanded"] = expanded_gradients(self)
         return self._cache["expanded"]
@@ -355,73 +189,112 @@ def derive(
 
 
 def _derive(spec: Spec) -> Derivation:
-    model = mo.build(spec)
-    layers = model.parameter_layers
-    forms = {layer.number: derivative_form(spec.g if layer.number == 1 else spec.activation(layer.number)) for layer in layers}
-    by_prime = {layer.prime: layer for layer in layers}
-    by_pre = {layer.pre: layer for layer in layers}
-    i = mo.i
-
-    def concrete(expr: sp.Expr) -> sp.Expr:
-        """Put the spec's σ′ and g′ in place of the abstract ones."""
-
-        def value(e: sp.Function) -> sp.Expr:
-            argument = e.args[0]
-            if not (isinstance(argument, sp.Indexed) and argument.base in by_pre):
-                raise InternalError(f"derivative taken at {argument}, which is not a named pre-activation")
-            layer = by_pre[argument.base]
-            return forms[layer.number].at(argument, layer.post[argument.indices])
-
-        return expr.replace(lambda e: isinstance(e, sp.Function) and e.func in by_prime, value)
-
-    u = {layer.number: layer.unit for layer in model.layers}
-
-    # Chain-rule factors, each one SymPy's derivative of one stage of the model.
-    dR_df = sp.diff(model.loss_term(mo.y[i, mo.k], mo.f[i, mo.k]), mo.f[i, mo.k])
-    df_dz = concrete(abbreviate(sp.diff(mo.g(mo.z[i, mo.k]), mo.z[i, mo.k]), model))
-    # ∂a^{l−1}/∂h^l and ∂h^l/∂a^l for each hidden layer l.
-    dpre_dpost: dict[int, sp.Expr] = {}
-    dpost_dpre: dict[int, sp.Expr] = {}
-    for layer in layers[1:]:
-        above = model.layer(layer.number - 1)
-        dpre_dpost[layer.number] = collapse(sp.diff(model.pre_def(above, i, above.unit), layer.post[i, layer.unit]))
-        dpost_dpre[layer.number] = concrete(abbreviate(sp.diff(layer.function(layer.pre[i, layer.unit]), layer.pre[i, layer.unit]), model))
-
-    # Backpropagation: δ¹ = ∂R/∂z, δ^l = ∂R/∂a^l = (Σ_{u'} δ^{l−1}_{iu'} ∂a^{l−1}_{iu'}/∂h^l) ∂h^l/∂a^l.
-    delta1 = dR_df * df_dz
-    # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
-    cancels = sp.fraction(sp.together(dR_df))[1] != 1
-    if cancels:
-        delta1 = _cancel(delta1)
-    deltas = {"delta1": delta1}
-    for layer in layers[1:]:
-        above = model.layer(layer.number - 1)
-        weighted = dpre_dpost[layer.number].xreplace({above.unit: above.bound})
-        deltas[f"delta{layer.number}"] = sp.Sum(above.delta[i, above.bound] * weighted, (above.bound, 1, above.size)) * dpost_dpre[layer.number]
-
+    model = build(spec)
+    forms = {layer.number: derivative_form(spec.g if layer.number == 1 else spec.activation(layer.number)) for layer in model.parameter_layers}
+    factors = _ChainFactors.of(model, forms)
     parameters: dict[str, ParameterGradient] = {}
-    for layer in layers:
-        steps = [ChainStep(mo.R_symbol, mo.f[i, mo.k], dR_df), ChainStep(mo.f[i, mo.k], mo.z[i, mo.k], df_dz)]
-        for inner in layers[1 : layer.number]:
-            above = model.layer(inner.number - 1)
-            steps.append(ChainStep(above.pre[i, above.unit], inner.post[i, inner.unit], dpre_dpost[inner.number]))
-            steps.append(ChainStep(inner.post[i, inner.unit], inner.pre[i, inner.unit], dpost_dpre[inner.number]))
-        sum_limits = tuple((u[number], 1, model.layer(number).size) for number in range(layer.number - 1, 0, -1)) + ((i, 1, mo.n),)
+    for layer in model.parameter_layers:
+        steps = factors.steps_to(layer)
+        sum_limits = tuple((model.layer(number).unit, 1, model.layer(number).size) for number in range(layer.number - 1, 0, -1)) + ((i, 1, n),)
         for name in layer.parameter_names:
-            component = model.component(name)
-            local = collapse(sp.diff(model.pre_def(layer, i, layer.unit), component))
-            penalty = collapse(sp.diff(model.penalty, component)) if model.penalty != 0 else sp.Integer(0)
-            backprop = sp.Sum(layer.delta[i, layer.unit] * local, (i, 1, mo.n)) + penalty
-            direct = concrete(abbreviate(collapse(sp.diff(model.R, component)), model))
-            if cancels:
-                direct = _merge_sums(direct, _cancel_output_part)
-            # The bound indices of the layers above are the chain rule's summed indices.
-            direct = direct.xreplace({model.layer(number).bound: u[number] for number in range(1, layer.number)})
-            if direct.has(*by_prime, *(lay.function for lay in layers), sp.KroneckerDelta):
-                raise InternalError(f"the gradient of {name} kept an unevaluated part: {direct}")
-            all_steps = tuple(steps) + (ChainStep(layer.pre[i, layer.unit], component, local),)
-            parameters[name] = ParameterGradient(name, component, all_steps, sum_limits, direct, backprop, penalty)
-    return Derivation(spec, model, forms, deltas, parameters)
+            parameters[name] = _parameter_gradient(name, layer, steps, sum_limits, factors)
+    return Derivation(spec, model, forms, factors.deltas(), parameters)
+
+
+@dataclass(frozen=True)
+class _ChainFactors:
+    """The chain rule's factors, each SymPy's derivative of one stage of the model, with σ′ and g′ put in.
+
+    Attributes:
+        dR_df: ∂ℓ/∂f; df_dz: g′(z).
+        dpre_dpost: ∂a^{l−1}/∂h^l for each hidden layer l; dpost_dpre: ∂h^l/∂a^l = σ_l′(a^l).
+        cancels: the loss's derivative has a denominator that cancels against g′ (cross-entropy).
+    """
+
+    model: Model
+    forms: dict[int, DerivativeForm]
+    dR_df: sp.Expr
+    df_dz: sp.Expr
+    dpre_dpost: dict[int, sp.Expr]
+    dpost_dpre: dict[int, sp.Expr]
+    cancels: bool
+
+    @classmethod
+    def of(cls, model: Model, forms: dict[int, DerivativeForm]) -> _ChainFactors:
+        concrete = _Concrete(model, forms)
+        output = model.layer(1)
+        dR_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
+        df_dz = concrete(abbreviate(sp.diff(output.function(z[i, k]), z[i, k]), model))
+        dpre_dpost, dpost_dpre = {}, {}
+        for layer in model.hidden_layers:
+            above = model.layer(layer.number - 1)
+            dpre_dpost[layer.number] = collapse(sp.diff(model.pre_def(above, i, above.unit), layer.post[i, layer.unit]))
+            pre = layer.pre[i, layer.unit]
+            dpost_dpre[layer.number] = concrete(abbreviate(sp.diff(layer.function(pre), pre), model))
+        cancels = sp.fraction(sp.together(dR_df))[1] != 1
+        return cls(model, forms, dR_df, df_dz, dpre_dpost, dpost_dpre, cancels)
+
+    def deltas(self) -> dict[str, sp.Expr]:
+        """δ¹ = ∂R/∂z, δ^l = ∂R/∂a^l = (Σ_{u'} δ^{l−1}_{iu'} ∂a^{l−1}_{iu'}/∂h^l) ∂h^l/∂a^l."""
+        delta1 = self.dR_df * self.df_dz
+        if self.cancels:
+            # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
+            delta1 = _cancel(delta1)
+        deltas = {"delta1": delta1}
+        for layer in self.model.hidden_layers:
+            above = self.model.layer(layer.number - 1)
+            weighted = self.dpre_dpost[layer.number].xreplace({above.unit: above.bound})
+            backpropagated = sp.Sum(above.delta[i, above.bound] * weighted, (above.bound, 1, above.size))
+            deltas[f"delta{layer.number}"] = backpropagated * self.dpost_dpre[layer.number]
+        return deltas
+
+    def steps_to(self, layer: Layer) -> tuple[ChainStep, ...]:
+        """The factors from R down to layer's pre-activation: ∂R/∂f, ∂f/∂z, then ∂a/∂h, ∂h/∂a for each layer between."""
+        steps = [ChainStep(R_symbol, f[i, k], self.dR_df), ChainStep(f[i, k], z[i, k], self.df_dz)]
+        for inner in self.model.hidden_layers[: layer.number - 1]:
+            above = self.model.layer(inner.number - 1)
+            steps.append(ChainStep(above.pre[i, above.unit], inner.post[i, inner.unit], self.dpre_dpost[inner.number]))
+            steps.append(ChainStep(inner.post[i, inner.unit], inner.pre[i, inner.unit], self.dpost_dpre[inner.number]))
+        return tuple(steps)
+
+
+class _Concrete:
+    """Puts the spec's σ′ and g′ in place of the abstract ones (σ′(a^l) → its value form in h^l, where there is one)."""
+
+    def __init__(self, model: Model, forms: dict[int, DerivativeForm]) -> None:
+        layers = model.parameter_layers
+        self.forms = forms
+        self.by_prime = {layer.prime: layer for layer in layers}
+        self.by_pre = {layer.pre: layer for layer in layers}
+
+    def value(self, e: sp.Function) -> sp.Expr:
+        argument = e.args[0]
+        if not (isinstance(argument, sp.Indexed) and argument.base in self.by_pre):
+            raise InternalError(f"derivative taken at {argument}, which is not a named pre-activation")
+        layer = self.by_pre[argument.base]
+        return self.forms[layer.number].at(argument, layer.post[argument.indices])
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        return expr.replace(lambda e: isinstance(e, sp.Function) and e.func in self.by_prime, self.value)
+
+
+def _parameter_gradient(name: str, layer: Layer, steps: tuple[ChainStep, ...], sum_limits: tuple, factors: _ChainFactors) -> ParameterGradient:
+    """The chain rule, the backpropagation form and SymPy's direct derivative of R for one parameter."""
+    model = factors.model
+    component = model.component(name)
+    local = collapse(sp.diff(model.pre_def(layer, i, layer.unit), component))
+    penalty = collapse(sp.diff(model.penalty, component)) if model.penalty != 0 else sp.Integer(0)
+    backprop = sp.Sum(layer.delta[i, layer.unit] * local, (i, 1, n)) + penalty
+    direct = _Concrete(model, factors.forms)(abbreviate(collapse(sp.diff(model.R, component)), model))
+    if factors.cancels:
+        direct = _merge_sums(direct, _cancel_output_part)
+    # The bound indices of the layers above are the chain rule's summed indices.
+    direct = direct.xreplace({model.layer(number).bound: model.layer(number).unit for number in range(1, layer.number)})
+    abstract = [lay.prime for lay in model.parameter_layers] + [lay.function for lay in model.parameter_layers]
+    if direct.has(*abstract, sp.KroneckerDelta):
+        raise InternalError(f"the gradient of {name} kept an unevaluated part: {direct}")
+    all_steps = steps + (ChainStep(layer.pre[i, layer.unit], component, local),)
+    return ParameterGradient(name, component, all_steps, sum_limits, direct, backprop, penalty)
 
 
 def _cancel(expr: sp.Expr) -> sp.Expr:
@@ -436,7 +309,7 @@ def _cancel_output_part(expr: sp.Expr) -> sp.Expr:
     rest = []
     for factor in sp.Mul.make_args(expr):
         bases = {item.base for item in factor.atoms(sp.Indexed)}
-        (output_only if bases and bases <= {mo.y, mo.f} else rest).append(factor)
+        (output_only if bases and bases <= {y, f} else rest).append(factor)
     if not output_only:
         return expr
     return _cancel(sp.Mul(*output_only)) * sp.Mul(*rest)

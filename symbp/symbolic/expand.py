@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from symbp.latex import formulas as lx
-from symbp.symbolic import model as mo
 from symbp.errors import SpecError
+from symbp.symbolic.model import i, n, penalty_weight, x, y
 
 if TYPE_CHECKING:
     from symbp.symbolic.derivation import Derivation
@@ -39,7 +38,7 @@ def check_expandable(derivation: Derivation) -> tuple[int, int, int]:
     return spec.hidden[0], spec.inputs, spec.outputs
 
 
-def _layer_sizes(derivation: Derivation) -> dict[int, int]:
+def layer_sizes(derivation: Derivation) -> dict[int, int]:
     """Layer number → number of units, the input pseudo-layer included."""
     spec = derivation.spec
     sizes = {layer.number: spec.size(layer.number) for layer in derivation.model.parameter_layers}
@@ -49,21 +48,21 @@ def _layer_sizes(derivation: Derivation) -> dict[int, int]:
 
 def penalty_value(derivation: Derivation) -> sp.Expr:
     """λ as the spec's exact number."""
-    return mo.penalty_weight(derivation.spec)
+    return penalty_weight(derivation.spec)
 
 
 def expanded_loss(derivation: Derivation) -> sp.Expr:
     """R = Σ_i Σ_k ℓ(y_ik, g(b¹_k + Σ_m W¹_km σ(…))) (+ λ Σ W²), every sum but the one over samples written out."""
     check_expandable(derivation)
-    model, i = derivation.model, mo.i
-    sizes = _layer_sizes(derivation)
+    model = derivation.model
+    sizes = layer_sizes(derivation)
     inputs = model.layers[-1]
-    values = [mo.x[i, v] for v in range(1, sizes[inputs.number] + 1)]
+    values = [x[i, v] for v in range(1, sizes[inputs.number] + 1)]
     for layer in reversed(model.parameter_layers):
         pre = [layer.b[u] + sp.Add(*(layer.W[u, v] * values[v - 1] for v in range(1, len(values) + 1))) for u in range(1, sizes[layer.number] + 1)]
         values = [model.concrete(layer, value) for value in pre]
-    terms = [model.loss_term(mo.y[i, k], values[k - 1]) for k in range(1, sizes[1] + 1)]
-    R = sp.Sum(sp.Add(*terms), (i, 1, mo.n))
+    terms = [model.loss_term(y[i, k], values[k - 1]) for k in range(1, sizes[1] + 1)]
+    R = sp.Sum(sp.Add(*terms), (i, 1, n))
     if derivation.spec.l2:
         R += penalty_value(derivation) * sp.Add(*(c**2 for key, c in components(derivation).items() if key.startswith("W")))
     return R
@@ -73,7 +72,7 @@ def components(derivation: Derivation) -> dict[str, sp.Indexed]:
     """Every parameter component, keyed like ``"W2[1,2]"``, in the order W1, b1, W2, b2, …"""
     check_expandable(derivation)
     model = derivation.model
-    sizes = _layer_sizes(derivation)
+    sizes = layer_sizes(derivation)
     out: dict[str, sp.Indexed] = {}
     for layer in model.parameter_layers:
         rows, cols = sizes[layer.number], sizes[layer.number + 1]
@@ -99,8 +98,8 @@ def abbreviate_expanded(expr: sp.Expr, derivation: Derivation) -> sp.Expr:
     pattern: b²_m = a_{im} − Σ_j W²_{mj} x_{ij}, which is exact.
     """
     check_expandable(derivation)
-    model, i = derivation.model, mo.i
-    sizes = _layer_sizes(derivation)
+    model = derivation.model
+    sizes = layer_sizes(derivation)
     for layer in reversed(model.parameter_layers):
         below = model.below(layer)
         for u in range(1, sizes[layer.number] + 1):
@@ -108,13 +107,3 @@ def abbreviate_expanded(expr: sp.Expr, derivation: Derivation) -> sp.Expr:
             expr = expr.subs(layer.b[u], layer.pre[i, u] - weighted)
             expr = expr.xreplace({model.concrete(layer, layer.pre[i, u]): layer.post[i, u]})
     return expr
-
-
-def expanded_lines(derivation: Derivation) -> list[str]:
-    """One LaTeX equation per component, with the intermediates named."""
-    lines = []
-    gradients = expanded_gradients(derivation)
-    for key, component in components(derivation).items():
-        value = abbreviate_expanded(gradients[key], derivation)
-        lines.append(rf"{lx.partial_tex(mo.R_symbol, component, derivation)} &= {lx.tex(value, derivation)}")
-    return lines

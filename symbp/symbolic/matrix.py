@@ -14,34 +14,27 @@ backpropagation form — is translated into a SymPy matrix expression by three r
 * everything else is entry by entry: ⊙ for products, a function applied to
   each entry (σ, σ′, the unit step) for the rest.
 
-Nothing here knows about tanh or about a particular depth.  :func:`matrix_lines`
-prints the result as LaTeX; :func:`evaluate` computes the gradients from the same
+Nothing here knows about tanh or about a particular depth.
+:func:`symbp.latex.matrix.matrix_lines` prints the result as LaTeX;
+:func:`symbp.symbolic.matrix_numpy.evaluate` computes the gradients from the same
 matrix expressions with NumPy, so that the tests can check the matrix form
 against the component form and against finite differences.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from functools import reduce
-from typing import TYPE_CHECKING
 
-import numpy as np
 import sympy as sp
 from sympy.core.function import Application
-from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symbp.latex import formulas as lx
-from symbp.symbolic import model as mo
 from symbp.errors import InternalError
 from symbp.spec.functions import X as VARIABLE
-
-if TYPE_CHECKING:
-    from symbp.symbolic.derivation import Derivation
+from symbp.symbolic.derivation import Derivation
+from symbp.symbolic.model import LAMBDA, Layer, Model, i, n, penalty_weight, y
 
 #: Axes of a matrix: what its rows and its columns run over (None: a single row or column).
 Axes = tuple[sp.Symbol | None, sp.Symbol | None]
@@ -90,7 +83,7 @@ def _reads_well(expr: sp.Expr) -> bool:
     return isinstance(expr, Application) and VARIABLE in expr.args and all(a == VARIABLE or a.is_number for a in expr.args)
 
 
-def _scale(coefficient: sp.Expr, matrix: MatrixExpr) -> MatrixExpr:
+def scale(coefficient: sp.Expr, matrix: MatrixExpr) -> MatrixExpr:
     """coefficient · matrix, with the coefficients of a product merged."""
     if coefficient == 1:
         return matrix
@@ -115,8 +108,7 @@ def _hadamard(matrices: list[MatrixExpr]) -> MatrixExpr:
 class _Translator:
     """Index notation → matrix expressions, for the arrays of one model."""
 
-    def __init__(self, model: mo.Model) -> None:
-        i, n = mo.i, mo.n
+    def __init__(self, model: Model) -> None:
         self.axis: dict[sp.Symbol, sp.Symbol] = {i: i}
         self.size: dict[sp.Symbol | None, sp.Expr] = {i: n, None: sp.Integer(1)}
         self.arrays: dict[sp.IndexedBase, tuple[MatrixSymbol, Axes]] = {}
@@ -133,9 +125,9 @@ class _Translator:
                 self.arrays[layer.b] = (MatrixSymbol(f"b{number}", layer.size, 1), (layer.unit, None))
                 self.arrays[layer.delta] = (MatrixSymbol(f"Delta{number}", n, layer.size), (i, layer.unit))
         output = model.layers[0]
-        self.arrays[mo.y] = (MatrixSymbol("Y", n, output.size), (i, output.unit))
+        self.arrays[y] = (MatrixSymbol("Y", n, output.size), (i, output.unit))
         #: The arrays that carry the error backwards: y and every δ^l.
-        self.errors = {mo.y, *(layer.delta for layer in model.parameter_layers)}
+        self.errors = {y, *(layer.delta for layer in model.parameter_layers)}
 
     def symbol(self, base: sp.IndexedBase) -> MatrixSymbol:
         return self.arrays[base][0]
@@ -185,11 +177,11 @@ class _Translator:
     def add(self, expr: sp.Add, target: Axes) -> MatrixExpr:
         coefficient, rest = expr.primitive()
         if coefficient != 1 and isinstance(rest, sp.Add):
-            return _scale(coefficient, self.add(rest, target))  # 2f − 2y → 2 (F − Y)
+            return scale(coefficient, self.add(rest, target))  # 2f − 2y → 2 (F − Y)
         # The products (X (W²)ᵀ) before the broadcast biases (1_n (b²)ᵀ), the constants last.
         terms = [self.matrix(term, target) for term in sorted(expr.args, key=lambda t: -len(self.axes_of(t)))]
         ones = OneMatrix(*self.shape(target))
-        return MatAdd(*(t if isinstance(t, MatrixExpr) else _scale(t, ones) for t in terms))
+        return MatAdd(*(t if isinstance(t, MatrixExpr) else scale(t, ones) for t in terms))
 
     def product(self, factors: list[sp.Expr], target: Axes) -> MatrixExpr:
         """An entrywise product; the factors that carry the error (y, δ, a backpropagated sum) come first."""
@@ -201,7 +193,7 @@ class _Translator:
 
         arrays.sort(key=lambda f: (not carries_error(f), isinstance(f, sp.Add)))
         matrices = [self.matrix(f, target) for f in arrays]
-        matrices[0] = _scale(coefficient, matrices[0])
+        matrices[0] = scale(coefficient, matrices[0])
         return _hadamard(matrices)
 
     def contract(self, total: sp.Sum, target: Axes) -> tuple[MatrixExpr, Axes]:
@@ -222,7 +214,7 @@ class _Translator:
         if len(keys) == 1 and summed in keys[0] and len(keys[0]) == 2:
             (unit,) = keys[0] - {summed}
             ones = OneMatrix(self.size[summed], 1)
-            return _scale(coefficient, MatMul(self.product(groups[keys[0]], (unit, summed)), ones)), (unit, None)
+            return scale(coefficient, MatMul(self.product(groups[keys[0]], (unit, summed)), ones)), (unit, None)
         if len(keys) == 2 and all(summed in key and len(key) == 2 for key in keys):
             free = [next(iter(key - {summed})) for key in keys]
             if free[0] != free[1]:
@@ -230,7 +222,7 @@ class _Translator:
                     keys, free = keys[::-1], free[::-1]
                 left = self.product(groups[keys[0]], (free[0], summed))
                 right = self.product(groups[keys[1]], (summed, free[1]))
-                return _scale(coefficient, MatMul(left, right)), (free[0], free[1])
+                return scale(coefficient, MatMul(left, right)), (free[0], free[1])
         raise InternalError(f"no matrix product found for {total}")
 
     def entrywise(self, expr: sp.Expr, target: Axes) -> MatrixExpr:
@@ -247,9 +239,8 @@ class _Translator:
         raise InternalError(f"{expr} is no function of one array")
 
 
-def _named_derivative(derivation: Derivation, layer: mo.Layer) -> sp.Expr:
+def _named_derivative(derivation: Derivation, layer: Layer) -> sp.Expr:
     """δ^l as derived, with σ_l′ (or g′) written σ′(A) when its formula does not read well on matrices."""
-    i = mo.i
     expr = derivation.deltas[f"delta{layer.number}"]
     form = derivation.forms[layer.number]
     if form.value_form is not None or _reads_well(form.expr):
@@ -274,24 +265,23 @@ def matrix_form(derivation: Derivation) -> MatrixForm:
         'Delta2.T*X'
     """
     model = derivation.model
-    tr = _Translator(model)
-    i = mo.i
+    translator = _Translator(model)
     statements: list[MatrixStatement] = []
     for layer in reversed(model.parameter_layers):
         target = (i, layer.unit)
         pre = layer.pre[i, layer.unit]
-        statements.append(MatrixStatement(Part.FORWARD, tr.symbol(layer.pre), tr.matrix(model.pre_def(layer, i, layer.unit), target)))
-        written = tr.matrix(model.concrete(layer, pre), target) if _reads_well(model.function_expr(layer)) else None
-        statements.append(MatrixStatement(Part.FORWARD, tr.symbol(layer.post), tr.matrix(layer.function(pre), target), written))
+        statements.append(MatrixStatement(Part.FORWARD, translator.symbol(layer.pre), translator.matrix(model.pre_def(layer, i, layer.unit), target)))
+        written = translator.matrix(model.concrete(layer, pre), target) if _reads_well(model.function_expr(layer)) else None
+        statements.append(MatrixStatement(Part.FORWARD, translator.symbol(layer.post), translator.matrix(layer.function(pre), target), written))
     for layer in model.parameter_layers:
-        rhs = tr.matrix(_named_derivative(derivation, layer), (i, layer.unit))
-        statements.append(MatrixStatement(Part.BACKWARD, tr.symbol(layer.delta), rhs))
+        rhs = translator.matrix(_named_derivative(derivation, layer), (i, layer.unit))
+        statements.append(MatrixStatement(Part.BACKWARD, translator.symbol(layer.delta), rhs))
     for name, pg in derivation.parameters.items():
-        target = tr.target(pg.component.indices)
-        rhs = tr.matrix(pg.data_part, target)
+        target = translator.target(pg.component.indices)
+        rhs = translator.matrix(pg.data_part, target)
         if pg.penalty != 0:
-            rhs = MatAdd(rhs, tr.matrix(pg.penalty, target))
-        statements.append(MatrixStatement(Part.GRADIENT, tr.symbol(pg.component.base), rhs))
+            rhs = MatAdd(rhs, translator.matrix(pg.penalty, target))
+        statements.append(MatrixStatement(Part.GRADIENT, translator.symbol(pg.component.base), rhs))
     for st in statements:
         if st.rhs.shape != st.lhs.shape:
             raise InternalError(f"the matrix form of {st.lhs} has shape {st.rhs.shape}, not {st.lhs.shape}")
@@ -299,208 +289,4 @@ def matrix_form(derivation: Derivation) -> MatrixForm:
     for layer in model.parameter_layers:
         functions[layer.function] = sp.Lambda(VARIABLE, model.function_expr(layer))
         functions[layer.prime] = sp.Lambda(VARIABLE, derivation.forms[layer.number].expr)
-    return MatrixForm(tuple(statements), functions, {mo.LAMBDA: mo.penalty_weight(derivation.spec)})
-
-
-# --- printing -----------------------------------------------------------------------------------
-
-_LAYERED = re.compile(r"^(A|H|Delta|W|b)(\d+)$")
-_ENTRY = "MATRIXENTRY"
-
-
-class MatrixPrinter(lx.Printer):
-    """symbp's LaTeX printer, with matrices: A^{2}, (W^{1})^{T}, ⊙, 1_n, and functions applied entry by entry."""
-
-    def _print_MatrixSymbol(self, expr: MatrixSymbol) -> str:
-        match = _LAYERED.match(expr.name)
-        if match is None:
-            return expr.name
-        stem = r"\Delta" if match.group(1) == "Delta" else match.group(1)
-        return f"{stem}^{{{match.group(2)}}}"
-
-    def _atom(self, expr: MatrixExpr) -> str | None:
-        """The printed symbol if it can take a superscript as it is (X, not W^{1}); else None."""
-        printed = self._print(expr)
-        return printed if isinstance(expr, MatrixSymbol) and "^" not in printed else None
-
-    def _print_Transpose(self, expr: Transpose) -> str:
-        atom = self._atom(expr.arg)
-        return f"{atom}^{{T}}" if atom else rf"\left({self._print(expr.arg)}\right)^{{T}}"
-
-    def _print_OneMatrix(self, expr: OneMatrix) -> str:
-        rows, cols = expr.shape
-        if cols == 1:
-            return rf"\mathbf{{1}}_{{{self._print(rows)}}}"
-        if rows == 1:
-            return rf"\mathbf{{1}}_{{{self._print(cols)}}}^{{T}}"
-        return "1"
-
-    def _print_MatMul(self, expr: MatMul) -> str:
-        coefficient, matrices = expr.as_coeff_matrices()
-        text = " ".join(rf"\left({self._print(m)}\right)" if isinstance(m, (MatAdd, HadamardProduct)) else self._print(m) for m in matrices)
-        return self._lead(coefficient) + text
-
-    def _lead(self, coefficient: sp.Expr) -> str:
-        """A scalar factor written before a matrix: nothing for 1, "-" for −1, "2 \\lambda " …"""
-        if coefficient == 1:
-            return ""
-        if coefficient == -1:
-            return "-"
-        lead = self._print(coefficient)
-        return (rf"\left({lead}\right)" if isinstance(coefficient, sp.Add) else lead) + " "
-
-    def _print_MatAdd(self, expr: MatAdd) -> str:
-        def negative(term: MatrixExpr) -> bool:
-            return isinstance(term, MatMul) and term.as_coeff_matrices()[0].could_extract_minus_sign()
-
-        tex = ""
-        for position, term in enumerate(sorted(expr.args, key=negative)):  # positive terms first: F − Y
-            if negative(term):
-                tex += " - " if position else "-"
-                term = _scale(sp.Integer(-1), term)
-            elif position:
-                tex += " + "
-            tex += self._print(term)
-        return tex
-
-    def _print_HadamardProduct(self, expr: HadamardProduct) -> str:
-        def factor(m: MatrixExpr) -> str:
-            if isinstance(m, MatMul) and len(m.as_coeff_matrices()[1]) > 1:
-                # 2 (Δ² W²) ⊙ A: the matrix product in brackets, its coefficient outside.
-                coefficient, matrices = m.as_coeff_matrices()
-                product = rf"\left({self._print(MatMul(*matrices))}\right)"
-                return self._lead(coefficient) + product
-            return rf"\left({self._print(m)}\right)" if isinstance(m, MatAdd) else self._print(m)
-
-        return r" \odot ".join(factor(m) for m in expr.args)
-
-    def _print_HadamardPower(self, expr: HadamardPower) -> str:
-        base = self._atom(expr.base) or rf"\left({self._print(expr.base)}\right)"
-        return rf"{base}^{{\circ {self._print(expr.exp)}}}"
-
-    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
-        function = expr.function
-        (variable,) = function.variables
-        argument = self._print(expr.expr)
-        if not isinstance(expr.expr, MatrixSymbol):
-            argument = rf"\left({argument}\right)"
-        text = self._print(function.expr.xreplace({variable: sp.Symbol(_ENTRY, real=True)}))
-        # A^{2} under another superscript needs braces.
-        return text.replace(_ENTRY + "^", "{" + argument + "}^").replace(_ENTRY, argument)
-
-
-def matrix_lines(derivation: Derivation) -> list[str]:
-    r"""The matrix form as LaTeX lines for an ``align*`` block, ``lhs &= rhs`` each.
-
-    Args:
-        derivation: what :func:`symbp.derive` returned.
-
-    Returns:
-        The forward pass first (A, H, …, Z, F), then Δ¹, Δ², …, then ∇_{W¹}R, ∇_{b¹}R, ….
-
-    Example:
-        >>> import symbp
-        >>> matrix_lines(symbp.derive(hidden=3))[-2]
-        '\\nabla_{W^{2}} R &= \\left(\\Delta^{2}\\right)^{T} X'
-    """
-    printer = MatrixPrinter(outputs=derivation.spec.outputs)
-    lines = []
-    for st in matrix_form(derivation).statements:
-        lhs = printer.doprint(st.lhs)
-        if st.part is Part.GRADIENT:
-            lhs = rf"\nabla_{{{lhs}}} R"
-        line = f"{lhs} &= {printer.doprint(st.rhs)}"
-        if st.written_out is not None:
-            line += f" = {printer.doprint(st.written_out)}"
-        lines.append(line)
-    return lines
-
-
-# --- numeric evaluation -------------------------------------------------------------------------
-
-
-class _Evaluator:
-    """Walks a matrix expression and computes it with NumPy."""
-
-    def __init__(self, env: dict[str, np.ndarray], dims: dict[sp.Expr, int], form: MatrixForm) -> None:
-        self.env, self.dims, self.form = env, dims, form
-        self.compiled: dict[sp.Lambda, Callable[[np.ndarray], np.ndarray]] = {}
-
-    def scalar(self, expr: sp.Expr) -> float:
-        return float(sp.sympify(expr).xreplace(self.form.constants))
-
-    def dim(self, size: sp.Expr) -> int:
-        return int(sp.sympify(size).xreplace(self.dims))
-
-    def function(self, function: sp.Lambda) -> Callable[[np.ndarray], np.ndarray]:
-        """The entrywise function as NumPy code, with the spec's σ, g, σ′, g′ put in for the abstract ones."""
-        if function not in self.compiled:
-            table = self.form.functions
-            body = function.expr.replace(lambda e: isinstance(e, Application) and e.func in table, lambda e: table[e.func](*e.args))
-            self.compiled[function] = sp.lambdify(function.variables, body, modules="numpy")
-        return self.compiled[function]
-
-    def value(self, expr: MatrixExpr) -> np.ndarray:
-        if isinstance(expr, MatrixSymbol):
-            return self.env[expr.name]
-        if isinstance(expr, Transpose):
-            return self.value(expr.arg).T
-        if isinstance(expr, OneMatrix):
-            return np.ones((self.dim(expr.shape[0]), self.dim(expr.shape[1])))
-        if isinstance(expr, MatMul):
-            coefficient, matrices = expr.as_coeff_matrices()
-            return self.scalar(coefficient) * reduce(np.matmul, (self.value(m) for m in matrices))
-        if isinstance(expr, MatAdd):
-            return reduce(np.add, (self.value(t) for t in expr.args))
-        if isinstance(expr, HadamardProduct):
-            return reduce(np.multiply, (self.value(f) for f in expr.args))
-        if isinstance(expr, HadamardPower):
-            return self.value(expr.base) ** self.scalar(expr.exp)
-        if isinstance(expr, ElementwiseApplyFunction):
-            argument = self.value(expr.expr)
-            return np.broadcast_to(self.function(expr.function)(argument), argument.shape).astype(float)
-        raise InternalError(f"no numeric evaluation of {type(expr).__name__}")
-
-
-def evaluate(derivation: Derivation, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, form: MatrixForm | None = None) -> dict[str, np.ndarray]:
-    """The gradient of R computed from the matrix form with NumPy, statement by statement.
-
-    Args:
-        derivation: what :func:`symbp.derive` returned.
-        params: W1 (d, M), b1 (d,), W2, b2, … as NumPy arrays.
-        X: the inputs, (n, p).
-        y: the targets, (n,) or (n, d).
-        form: the matrix form to evaluate; default :func:`matrix_form` of the derivation.
-
-    Returns:
-        ``{"W1": ∇_{W¹}R, "b1": ∇_{b¹}R, …}``, each shaped like its parameter.
-
-    Example:
-        >>> import symbp
-        >>> from symbp.testing import random_problem
-        >>> d = symbp.derive(hidden=3, inputs=2)
-        >>> sorted(evaluate(d, *random_problem(d)))
-        ['W1', 'W2', 'b1', 'b2']
-    """
-    form = form or matrix_form(derivation)
-    model = derivation.model
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(y, dtype=float).reshape(X.shape[0], -1)
-    env = {"X": X, "Y": Y}
-    dims: dict[sp.Expr, int] = {mo.n: X.shape[0], model.layers[-1].size: X.shape[1]}
-    for layer in model.parameter_layers:
-        W, b = (np.asarray(params[name], dtype=float) for name in layer.parameter_names)
-        env[f"W{layer.number}"], env[f"b{layer.number}"] = W, b.reshape(-1, 1)
-        dims[layer.size] = W.shape[0]
-    evaluator = _Evaluator(env, dims, form)
-    gradients: dict[str, np.ndarray] = {}
-    for st in form.statements:
-        value = evaluator.value(st.rhs)
-        expected = tuple(evaluator.dim(s) for s in st.lhs.shape)
-        if value.shape != expected:
-            raise InternalError(f"the matrix form of {st.lhs} evaluated to shape {value.shape}, not {expected}")
-        if st.part is Part.GRADIENT:
-            gradients[st.lhs.name] = value.reshape(np.shape(params[st.lhs.name]))
-        else:
-            env[st.lhs.name] = value
-    return gradients
+    return MatrixForm(tuple(statements), functions, {LAMBDA: penalty_weight(derivation.spec)})

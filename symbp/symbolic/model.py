@@ -36,7 +36,7 @@ n, M, p, d = sp.symbols("n M p d", integer=True, positive=True)
 #: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.
 UNIT_LETTERS = ("k", "m", "q", "r", "t", "v", "w")
 
-# Data, and the arrays of the reference case (one hidden layer).
+# Data, and the arrays of the reference case (one hidden layer): the same objects layers_for makes for it.
 x = sp.IndexedBase("x", real=True)
 y = sp.IndexedBase("y", real=True)
 W1 = sp.IndexedBase("W1", real=True)
@@ -54,11 +54,10 @@ delta2 = sp.IndexedBase("delta2", real=True)
 R_symbol = sp.Symbol("R")
 LAMBDA = sp.Symbol("lambda", positive=True)
 
-#: The abstract activation and output function, and their derivatives.
-sigma = sp.Function("sigma", real=True)
+#: The abstract output function and its derivative (each hidden layer's σ is made by :func:`layers_for`).
 g = sp.Function("g", real=True)
-sigma_prime = sp.Function("sigma_prime", real=True)
 g_prime = sp.Function("g_prime", real=True)
+
 
 @dataclass(frozen=True)
 class Layer:

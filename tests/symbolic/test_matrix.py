@@ -11,7 +11,9 @@ from sympy.matrices.expressions import MatMul, Transpose
 
 from symbp.symbolic.derivation import derive
 from symbp.errors import InternalError
-from symbp.symbolic.matrix import Part, evaluate, matrix_form, matrix_lines
+from symbp.latex.matrix import matrix_lines
+from symbp.symbolic.matrix import Part, matrix_form
+from symbp.symbolic.matrix_numpy import evaluate
 from symbp.latex.pdf import latex_problems
 from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
 from tests.helpers import pdflatex as _pdflatex

@@ -1,0 +1,104 @@
+"""σ′ and g′ as SymPy computes them, and their value forms.
+
+SymPy differentiates the spec's σ and g (never a formula typed in by hand).  When
+it can write a derivative as a polynomial in the function's own value
+(tanh′ = 1 − tanh², the logistic's σ(1 − σ), exp′ = exp), that *value form* is kept
+too, so that the printed derivation reads as in a textbook and the kernels reuse
+what the forward pass computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+
+from symbp.limits import TimeLimitExceeded, time_limit
+from symbp.spec.functions import X, Function
+
+#: u: the variable of σ(u) and g(u) as the documents write them, and the function's value in a value form.
+U = sp.Symbol("u", real=True)
+
+#: Seconds allowed for one attempt at a value form.
+VALUE_FORM_TIME_LIMIT = 3.0
+
+
+@dataclass(frozen=True)
+class DerivativeForm:
+    """The derivative of σ or g as SymPy computed it.
+
+    Attributes:
+        function: the σ or g it is the derivative of.
+        expr: the derivative as an expression of :data:`~symbp.spec.functions.X`.
+        value_form: the same derivative as a polynomial in the function's value
+            :data:`U` (e.g. ``1 - u**2`` for tanh), or None when there is none.
+    """
+
+    function: Function
+    expr: sp.Expr
+    value_form: sp.Expr | None
+
+    def at(self, argument: sp.Expr, value: sp.Expr) -> sp.Expr:
+        """The derivative at ``argument``, written through ``value`` = the function at argument when possible."""
+        if self.value_form is not None:
+            return self.value_form.xreplace({U: value})
+        return self.expr.xreplace({X: argument})
+
+
+def derivative_form(fn: Function) -> DerivativeForm:
+    """Differentiate σ or g with SymPy and look for its value form.
+
+    Example:
+        >>> from symbp.spec.functions import activation
+        >>> derivative_form(activation("tanh")).value_form
+        1 - u**2
+    """
+    derivative = sp.diff(fn.expr, X)
+    return DerivativeForm(function=fn, expr=derivative, value_form=_value_form(fn.expr, derivative))
+
+
+@lru_cache(maxsize=256)
+def _value_form(expr: sp.Expr, derivative: sp.Expr) -> sp.Expr | None:
+    if not derivative.has(X):
+        return None  # a constant needs no rewriting
+    candidates = [derivative.subs(expr, U)]
+    with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
+        try:
+            solutions = sp.solve(sp.Eq(U, expr), X)
+            forms = {sp.factor(sp.simplify(derivative.xreplace({X: s}))) for s in solutions}
+            if len(forms) == 1:
+                candidates.append(forms.pop())
+        except (NotImplementedError, ValueError, TypeError, RecursionError):
+            pass  # no inverse: keep the derivative as a function of the argument
+        except TimeLimitExceeded as err:
+            if err.limit is not limit:
+                raise  # the whole derivation ran out of time, not just this attempt
+    for candidate in candidates:
+        if candidate.has(X) or not candidate.is_polynomial(U):
+            continue
+        with time_limit(VALUE_FORM_TIME_LIMIT) as limit:
+            try:
+                if sp.simplify(candidate.xreplace({U: expr}) - derivative) == 0:
+                    return _tidy(candidate)
+            except RecursionError:
+                continue
+            except TimeLimitExceeded as err:
+                if err.limit is not limit:
+                    raise
+    return None
+
+
+def _tidy(poly: sp.Expr) -> sp.Expr:
+    """The shortest of the usual ways to write a polynomial (u(1 − u) rather than u − u²)."""
+    options = [sp.factor(poly), sp.expand(poly)]
+    factored = sp.factor(poly)
+    coeff, rest = factored.as_coeff_Mul()
+    if coeff == -1 and isinstance(rest, sp.Mul):
+        # −u(u − 1) reads better as u(1 − u): flip the sign of one linear factor.
+        flipped = [f for f in rest.args if isinstance(f, sp.Add) and sp.degree(f, U) == 1]
+        if flipped:
+            first = flipped[0]
+            others = [f for f in rest.args if f is not first]
+            options.insert(0, sp.Mul(*others, sp.expand(-first), evaluate=False))
+    return min(options, key=lambda e: (sp.count_ops(e), len(str(e))))
