@@ -1,0 +1,76 @@
+"""symbp's NumPy printer: SymPy's ``NumPyPrinter`` with array references broadcast against a statement's axes.
+
+:class:`KernelPrinter` overrides only what the kernels need: array references
+with broadcasting (``delta1[:, None]``, ``W1.T``), ``numpy.maximum`` for Max,
+``numpy.heaviside`` for the unit step, the logistic in its overflow-free form.
+It records the modules it used (SymPy's printers do), from which the kernel's
+import block is built.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from symbp.errors import InternalError
+from symbp.kernel.lower import AXIS_OF, stored_axes
+
+#: Names the arrays have in the kernels (the data are capitalised, X and Y).
+ARRAY_NAMES = {"x": "X", "y": "Y"}
+
+
+class KernelPrinter(NumPyPrinter):
+    """SymPy's NumPy printer, with array references broadcast against the statement's axes."""
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.target_axes: tuple[sp.Symbol, ...] = ()
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        label = str(expr.base.label)
+        axes = stored_axes(label, tuple(_axis(ix) for ix in expr.indices))
+        return broadcast(ARRAY_NAMES.get(label, label), axes, self.target_axes)
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        # The step is 0 at 0, as the LaTeX's 1[u > 0] says (and as relu′(0) is taken in practice).
+        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
+
+    def _print_Logistic(self, expr: sp.Function) -> str:
+        # ½ + ½ tanh(u/2) equals 1/(1 + e^{−u}) and cannot overflow.
+        return f"(0.5 + 0.5*({self._print(sp.tanh(expr.args[0] / 2))}))"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._nested("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._nested("numpy.minimum", expr.args)
+
+    def _nested(self, function: str, args: tuple[sp.Expr, ...]) -> str:
+        printed = self._print(args[0])
+        for arg in args[1:]:
+            printed = f"{self._module_format(function)}({printed}, {self._print(arg)})"
+        return printed
+
+
+def _axis(index: sp.Expr) -> sp.Symbol:
+    if index not in AXIS_OF:
+        raise InternalError(f"index {index} has no axis")
+    return AXIS_OF[index]
+
+
+def broadcast(name: str, axes: tuple[sp.Symbol, ...], target: tuple[sp.Symbol, ...]) -> str:
+    """``name`` indexed so that its axes line up with ``target`` (e.g. ``b2`` or ``delta1[:, None]``)."""
+    if axes == target or not axes:
+        return name
+    positions = [target.index(ax) for ax in axes if ax in target]
+    if len(positions) != len(axes):
+        raise InternalError(f"array {name}{axes} does not fit a statement over {target}")
+    if positions != sorted(positions):
+        if len(axes) == 2:
+            return broadcast(f"{name}.T", axes[::-1], target)
+        raise InternalError(f"array {name}{axes} is stored in another axis order than {target}")
+    first = positions[0]
+    parts = [":" if ax in axes else "None" for ax in target[first:]]
+    if all(p == ":" for p in parts):
+        return name
+    return f"{name}[{', '.join(parts)}]"
