@@ -239,3 +239,20 @@ def test_l2_penalty_is_added_once_not_per_block(tmp_path) -> None:
     assert loss == pytest.approx(loss0 + 0.5 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)), rel=1e-12)
     np.testing.assert_allclose(grad["W2"], grad0["W2"] + 2 * 0.5 * params["W2"], rtol=1e-12)
     np.testing.assert_array_equal(grad["b2"], grad0["b2"])
+
+
+def test_the_stages_called_one_by_one_give_the_kernel() -> None:
+    from symbp.kernel.context import TEMPLATE, kernel_context
+    from symbp.kernel.format import BODY_HASH_PREFIX
+    from symbp.kernel.lower import lower_kernel
+    from symbp.kernel.printing import print_schedule
+    from symbp.kernel.programs import kernel_programs
+    from symbp.kernel.schedule import schedule
+    from symbp.render import render
+    from symbp.symbolic.model import k
+
+    d = derive(hidden=3, sigma="tanh")
+    lowered = lower_kernel(kernel_programs(d))
+    printed = lowered.map(lambda operations, blocked: print_schedule(schedule(operations, blocked, frozenset({k}))))
+    body = render(TEMPLATE, k=kernel_context(d, printed))
+    assert render_kernel(d).startswith(body + BODY_HASH_PREFIX)

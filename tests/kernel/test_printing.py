@@ -1,0 +1,64 @@
+"""Printing a scheduled body: exact lines, in-place chains, temporaries placed before use."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from symbp.errors import InternalError
+from symbp.kernel.lower import Elementwise, Operand, lower_kernel
+from symbp.kernel.printing import print_schedule
+from symbp.kernel.programs import kernel_programs
+from symbp.kernel.schedule import schedule
+from symbp.symbolic.derivation import derive
+from symbp.symbolic.model import i, k, m
+
+UNIT = frozenset({k})
+
+
+def printed(part: str, **spec):
+    lowered = lower_kernel(kernel_programs(derive(**spec)))
+    return print_schedule(schedule(getattr(lowered, part), part in ("loss", "grad"), UNIT))
+
+
+def test_forward_pass_lines() -> None:
+    block = printed("forward", hidden=3)
+    assert block.lines == ("_c0 = W2 @ X.T", "_c0 += b2[:, None]", "a = _c0", "h = numpy.tanh(a)", "_c1 = W1 @ h", "_c1 += b1[:, None]", "z = _c1", "f = z")
+    assert block.setup == () and not block.uses_ones and block.modules == {"numpy"}
+
+
+def test_loss_and_gradient_block_lines() -> None:
+    block = printed("grad", hidden=3)
+    assert block.lines == (
+        "_t0 = numpy.subtract(f, Y.T)",
+        "R = float(numpy.vdot(_t0, _t0))",
+        "delta1 = numpy.multiply(_t0, 2.0)",
+        "_c0 = W1.T * delta1",
+        "delta2 = numpy.square(h)",
+        "numpy.subtract(1.0, delta2, out=delta2)",
+        "numpy.multiply(delta2, _c0, out=delta2)",
+        "gW1 = numpy.dot(delta1, h.T)",
+        "gb1 = numpy.dot(delta1, _ones)",
+        "gW2 = numpy.dot(delta2, X)",
+        "gb2 = numpy.dot(delta2, _ones)",
+    )
+    assert block.setup == ("_ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])",)
+    assert block.uses_ones
+
+
+def test_the_logistic_is_computed_in_place_in_its_overflow_free_form() -> None:
+    block = printed("forward", hidden=2, sigma="sigmoid")
+    assert block.lines[3:7] == ("h = numpy.multiply(a, 1/2)", "numpy.tanh(h, out=h)", "numpy.multiply(h, 1/2, out=h)", "numpy.add(h, 1/2, out=h)")
+
+
+def test_the_penalty_updates_a_gradient_that_reads_itself_as_one_expression() -> None:
+    block = printed("grad_final", hidden=2, l2=0.5)
+    assert block.lines == ("gW1 = W1 + gW1", "gW2 = W2 + gW2")
+
+
+def test_a_blocked_body_cannot_compute_after_a_sum_over_samples() -> None:
+    a = sp.IndexedBase("a")
+    operation = Elementwise(Operand("g", (m,)), a[m] * 2)
+    with pytest.raises(InternalError, match="after a sum over samples"):
+        print_schedule(schedule((operation,), blocked=True))
+    assert i  # the samples axis is what a blocked body must keep
