@@ -48,8 +48,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from symbp.data.read import Standardizer, _check_header, _csv_targets, _npy_targets
-from symbp.data.read import load as load_file
+from symbp.data import Standardizer
+from symbp.data import load as load_file
+from symbp.data.columns import check_header as _check_header
+from symbp.data.columns import csv_target_names as _csv_targets
+from symbp.data.columns import npy_target_columns as _npy_targets
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import load_kernel
 from symbp.training.runner import DIVERGENCE_FACTOR, RunResult, run
