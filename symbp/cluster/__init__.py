@@ -7,7 +7,8 @@ checked on the workers), ``standardize`` (statistics summed over partitions),
 """
 
 from symbp.cluster.connect import connect
-from symbp.cluster.objective import DaskObjective, check_full_batch, train_on_cluster
+# check_full_batch is not public API, but `symbp train --dask` imports it from here.
+from symbp.cluster.objective import DaskObjective, check_full_batch, train_on_cluster  # noqa: F401
 from symbp.cluster.partitions import Partitions, partition, read_data
 from symbp.cluster.standardize import standardize
 
