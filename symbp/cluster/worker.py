@@ -80,6 +80,12 @@ class Summary:
 def pack(X: np.ndarray, y: np.ndarray) -> Part:
     """A partition from rows the client sent (the task that makes it can be rerun elsewhere).
 
+    Args:
+        X, y: The partition's rows of the inputs and the targets.
+
+    Returns:
+        ``(X, y)``, as the worker keeps it.
+
     Example:
         >>> pack(np.zeros((2, 1)), np.ones(2))[1]
         array([1., 1.])
@@ -145,6 +151,12 @@ def frame_to_arrays(frame: Any, features: list[str], targets: list[str], single:
 def summarize(part: Part | Problem) -> Summary:
     """Rows, target columns and range, or the first problem, of one partition.
 
+    Args:
+        part: The partition, or the problem its reader found.
+
+    Returns:
+        The summary; its problem is the first value, in row order, that is not finite.
+
     Example:
         >>> summarize((np.zeros((2, 1)), np.array([1.0, np.inf]))).problem.text
         'inf'
@@ -164,19 +176,55 @@ def summarize(part: Part | Problem) -> Summary:
 
 
 def column_sums(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per input column: the sum, the minimum and the maximum (for the mean and for constant columns)."""
+    """Per input column: the sum, the minimum and the maximum (for the mean and for constant columns).
+
+    Args:
+        part: The partition.
+
+    Returns:
+        Three arrays of shape ``(p,)``.
+
+    Example:
+        >>> column_sums((np.array([[1.0, 5.0], [3.0, 5.0]]), np.zeros(2)))[0]
+        array([ 4., 10.])
+    """
     X = part[0]
     return X.sum(axis=0), X.min(axis=0), X.max(axis=0)
 
 
 def squared_deviations(part: Part, *, mean: np.ndarray) -> np.ndarray:
-    """Per input column: Σ (x − mean)², the partition's share of the variance times n."""
+    """Per input column: Σ (x − mean)², the partition's share of the variance times n.
+
+    Args:
+        part: The partition.
+        mean: The column means of all the data.
+
+    Returns:
+        An array of shape ``(p,)``.
+
+    Example:
+        >>> squared_deviations((np.array([[1.0], [3.0]]), np.zeros(2)), mean=np.array([2.0]))
+        array([2.])
+    """
     centred = part[0] - mean
     return np.sum(centred * centred, axis=0)
 
 
 def scaled(part: Part, *, mean: np.ndarray, scale: np.ndarray) -> Part:
-    """The partition with its inputs standardised, ``(X − mean) / scale``; the targets as they were."""
+    """The partition with its inputs standardised, ``(X − mean) / scale``; the targets as they were.
+
+    Args:
+        part: The partition.
+        mean, scale: The statistics of all the data, as :class:`symbp.data.Standardizer` holds them.
+
+    Returns:
+        The standardised partition.
+
+    Example:
+        >>> scaled((np.array([[1.0], [3.0]]), np.zeros(2)), mean=np.array([2.0]), scale=np.array([1.0]))[0]
+        array([[-1.],
+               [ 1.]])
+    """
     X, y = part
     return (X - mean) / scale, y
 
