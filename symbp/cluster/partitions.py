@@ -197,7 +197,7 @@ def read_data(
 
 def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions: int | None) -> Partitions:
     import dask
-    import dask.dataframe as dd
+    import dask.dataframe
 
     header_line, header = _csv_header(file, source)
     names = check_header(header, header_line, source)
@@ -211,7 +211,7 @@ def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions
     # dask reads the start of the file here (its sample) to check the columns.
     try:
         with dask.config.set({"dataframe.convert-string": False}):
-            frame = dd.read_csv(str(file), blocksize=max(1, math.ceil(size / count)), dtype=object, header=0, names=names, na_filter=False)
+            frame = dask.dataframe.read_csv(str(file), blocksize=max(1, math.ceil(size / count)), dtype=object, header=0, names=names, na_filter=False)
             parts = frame.to_delayed()
     except (ValueError, OSError) as err:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
         reason = str(err).strip().splitlines()[-1].removeprefix("Original Message: ") if str(err).strip() else type(err).__name__

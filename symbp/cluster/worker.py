@@ -127,20 +127,20 @@ def frame_to_arrays(frame: Any, features: list[str], targets: list[str], single:
         before targets, column by column) that is not a number.  "nan" is a
         number here; :func:`summarize` finds it as not finite.
     """
-    import pandas as pd
+    import pandas
 
     values = []
     for what, names in (("inputs", features), ("targets", targets)):
         for column, name in enumerate(names):
             text = frame[name]
-            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            numbers = pandas.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             # to_numeric gives NaN for text it cannot read, and for "nan" itself (left to the finiteness check)
             spelled_nan = text.astype("string").str.strip().str.lower().isin(["nan", "+nan", "-nan"]).fillna(False).to_numpy(dtype=bool)
             bad = np.flatnonzero(np.isnan(numbers) & ~spelled_nan)
             if bad.size:
                 row = int(bad[0])
                 cell = text.iloc[row]
-                return Problem(ProblemKind.NOT_A_NUMBER, what, row, column, "" if pd.isna(cell) else str(cell))
+                return Problem(ProblemKind.NOT_A_NUMBER, what, row, column, "" if pandas.isna(cell) else str(cell))
             values.append(numbers)
     n = len(frame)
     X = np.column_stack(values[: len(features)]) if n else np.zeros((0, len(features)))

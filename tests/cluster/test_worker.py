@@ -29,12 +29,12 @@ from tests.helpers import skip_without_dask
 
 skip_without_dask()
 
-import pandas as pd  # noqa: E402  (installed with dask[dataframe])
+import pandas  # noqa: E402  (installed with dask[dataframe])
 
 
-def text_frame(**columns: list[str]) -> pd.DataFrame:
+def text_frame(**columns: list[str]) -> pandas.DataFrame:
     """A block as read_data reads it: every cell as text."""
-    return pd.DataFrame({name: pd.Series(cells, dtype=object) for name, cells in columns.items()})
+    return pandas.DataFrame({name: pandas.Series(cells, dtype=object) for name, cells in columns.items()})
 
 
 # --- making partitions ---------------------------------------------------------------------

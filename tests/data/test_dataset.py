@@ -18,6 +18,8 @@ def test_n_p_and_immutability():
 
 
 def test_equality_is_identity_not_array_comparison():
-    make = lambda: Dataset(np.zeros((2, 1)), np.arange(2.0), ("a",), ("y",), "d.csv")  # noqa: E731
+    def make() -> Dataset:
+        return Dataset(np.zeros((2, 1)), np.arange(2.0), ("a",), ("y",), "d.csv")
+
     first = make()
     assert first == first and first != make()  # no ambiguous truth value of arrays compared with ==
