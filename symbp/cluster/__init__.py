@@ -1,5 +1,15 @@
-"""Scale-out on Dask: the runner's objective evaluated where the data's partitions live (Dask imported on use)."""
+"""Scale-out on Dask: the runner's objective evaluated where the data's partitions live (Dask imported on use).
 
-from symbp.cluster.objective import DaskObjective, Partitions, connect, partition, read_data, standardize, train_on_cluster
+Modules: ``connect`` (the cluster), ``partitions`` (the data split by rows and
+checked on the workers), ``standardize`` (statistics summed over partitions),
+``worker`` (the plain functions that run on the workers) and ``objective``
+(:class:`DaskObjective`, :func:`train_on_cluster`).
+"""
+
+from symbp.cluster.connect import connect
+# check_full_batch is not public API, but `symbp train --dask` imports it from here.
+from symbp.cluster.objective import DaskObjective, check_full_batch, train_on_cluster  # noqa: F401
+from symbp.cluster.partitions import Partitions, partition, read_data
+from symbp.cluster.standardize import standardize
 
 __all__ = ["DaskObjective", "Partitions", "connect", "partition", "read_data", "standardize", "train_on_cluster"]

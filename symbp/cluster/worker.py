@@ -1,0 +1,295 @@
+"""What runs on the Dask workers: plain functions of NumPy values.
+
+Dask sends these functions by reference (module and name), so every worker
+imports this module; it holds nothing that needs the client.  The functions
+never raise symbp's exceptions for data they cannot use: they return a
+:class:`Problem`, and the client (:mod:`symbp.cluster.partitions`) words the
+message, because only the client knows where a partition's rows start.
+
+A partition is ``(X_i, y_i)``: float64, ``X_i`` (n_i, p), ``y_i`` (n_i,) or (n_i, d).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Problem",
+    "ProblemKind",
+    "Summary",
+    "column_sums",
+    "compile_kernel",
+    "frame_to_arrays",
+    "kernel_plugin",
+    "pack",
+    "partition_loss_and_grad",
+    "read_npy_rows",
+    "scaled",
+    "squared_deviations",
+    "summarize",
+]
+
+Part = tuple[np.ndarray, np.ndarray]
+
+
+class ProblemKind(enum.Enum):
+    """What is wrong with a partition's data."""
+
+    NOT_A_NUMBER = "not a number"
+    NOT_FINITE = "not finite"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A data problem a worker found in one partition; the client words the message."""
+
+    kind: ProblemKind
+    what: str = ""  # "inputs" or "targets"
+    row: int = 0  # within the partition
+    column: int = 0  # within X or y
+    text: str = ""  # the cell, the value, or the reader's message
+
+
+# eq=False: the target ranges are arrays.
+@dataclass(frozen=True, eq=False)
+class Summary:
+    """What the client learns of a partition before training: its size and target range, or its first problem.
+
+    Attributes:
+        n: Rows (0 when there is a problem).
+        d: Target columns.
+        y_min, y_max: Per target column, when ``n > 0``: a constant target is
+            one whose minimum over all partitions equals its maximum.
+        problem: The first problem found, in row order.
+    """
+
+    n: int
+    d: int = 0
+    y_min: np.ndarray | None = None
+    y_max: np.ndarray | None = None
+    problem: Problem | None = None
+
+
+def pack(X: np.ndarray, y: np.ndarray) -> Part:
+    """A partition from rows the client sent (the task that makes it can be rerun elsewhere).
+
+    Args:
+        X, y: The partition's rows of the inputs and the targets.
+
+    Returns:
+        ``(X, y)``, as the worker keeps it.
+
+    Example:
+        >>> pack(np.zeros((2, 1)), np.ones(2))[1]
+        array([1., 1.])
+    """
+    return X, y
+
+
+def read_npy_rows(path: str, start: int, stop: int, features: list[int], targets: list[int], single: bool) -> Part | Problem:
+    """Rows ``start:stop`` of a memory-mapped ``.npy`` file as float arrays: only these rows are read.
+
+    Args:
+        path: The file, as every worker sees it.
+        start, stop: The row range.
+        features, targets: The file's input and target column indices.
+        single: True for a 1-D ``y``.
+
+    Returns:
+        The partition, or an unreadable :class:`Problem`.
+    """
+    try:
+        rows = np.load(path, mmap_mode="r", allow_pickle=False)[start:stop]
+        X = np.array(rows[:, features], dtype=np.float64)
+        y = np.array(rows[:, targets[0]] if single else rows[:, targets], dtype=np.float64)
+    except (ValueError, OSError, EOFError) as err:
+        return Problem(ProblemKind.UNREADABLE, text=str(err).splitlines()[0] if str(err) else type(err).__name__)
+    return X, y
+
+
+def frame_to_arrays(frame: Any, features: list[str], targets: list[str], single: bool) -> Part | Problem:
+    """A pandas block of text cells as float arrays, or the first cell that is not a number.
+
+    Args:
+        frame: A block of the CSV file read with every column as text.
+        features, targets: The input and target column names.
+        single: True for a 1-D ``y``.
+
+    Returns:
+        The partition, or a :class:`Problem` naming the first cell (inputs
+        before targets, column by column) that is not a number.  "nan" is a
+        number here; :func:`summarize` finds it as not finite.
+    """
+    import pandas
+
+    values = []
+    for what, names in (("inputs", features), ("targets", targets)):
+        for column, name in enumerate(names):
+            text = frame[name]
+            numbers = pandas.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            # to_numeric gives NaN for text it cannot read, and for "nan" itself (left to the finiteness check)
+            spelled_nan = text.astype("string").str.strip().str.lower().isin(["nan", "+nan", "-nan"]).fillna(False).to_numpy(dtype=bool)
+            bad = np.flatnonzero(np.isnan(numbers) & ~spelled_nan)
+            if bad.size:
+                row = int(bad[0])
+                cell = text.iloc[row]
+                return Problem(ProblemKind.NOT_A_NUMBER, what, row, column, "" if pandas.isna(cell) else str(cell))
+            values.append(numbers)
+    n = len(frame)
+    X = np.column_stack(values[: len(features)]) if n else np.zeros((0, len(features)))
+    y = values[-1] if single else (np.column_stack(values[len(features):]) if n else np.zeros((0, len(targets))))
+    return X, y
+
+
+def summarize(part: Part | Problem) -> Summary:
+    """Rows, target columns and range, or the first problem, of one partition.
+
+    Args:
+        part: The partition, or the problem its reader found.
+
+    Returns:
+        The summary; its problem is the first value, in row order, that is not finite.
+
+    Example:
+        >>> summarize((np.zeros((2, 1)), np.array([1.0, np.inf]))).problem.text
+        'inf'
+    """
+    if isinstance(part, Problem):
+        return Summary(n=0, problem=part)
+    X, y = part
+    Y = y.reshape(len(y), -1)
+    for what, array in (("inputs", X), ("targets", Y)):
+        bad = np.argwhere(~np.isfinite(array))
+        if bad.size:
+            row, column = (int(k) for k in bad[0])
+            return Summary(n=0, problem=Problem(ProblemKind.NOT_FINITE, what, row, column, str(array[row, column])))
+    if not X.shape[0]:
+        return Summary(n=0, d=int(Y.shape[1]))
+    return Summary(n=int(X.shape[0]), d=int(Y.shape[1]), y_min=Y.min(axis=0), y_max=Y.max(axis=0))
+
+
+def column_sums(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per input column: the sum, the minimum and the maximum (for the mean and for constant columns).
+
+    Args:
+        part: The partition.
+
+    Returns:
+        Three arrays of shape ``(p,)``.
+
+    Example:
+        >>> column_sums((np.array([[1.0, 5.0], [3.0, 5.0]]), np.zeros(2)))[0]
+        array([ 4., 10.])
+    """
+    X = part[0]
+    return X.sum(axis=0), X.min(axis=0), X.max(axis=0)
+
+
+def squared_deviations(part: Part, *, mean: np.ndarray) -> np.ndarray:
+    """Per input column: Σ (x − mean)², the partition's share of the variance times n.
+
+    Args:
+        part: The partition.
+        mean: The column means of all the data.
+
+    Returns:
+        An array of shape ``(p,)``.
+
+    Example:
+        >>> squared_deviations((np.array([[1.0], [3.0]]), np.zeros(2)), mean=np.array([2.0]))
+        array([2.])
+    """
+    centred = part[0] - mean
+    return np.sum(centred * centred, axis=0)
+
+
+def scaled(part: Part, *, mean: np.ndarray, scale: np.ndarray) -> Part:
+    """The partition with its inputs standardised, ``(X − mean) / scale``; the targets as they were.
+
+    Args:
+        part: The partition.
+        mean, scale: The statistics of all the data, as :class:`symbp.data.Standardizer` holds them.
+
+    Returns:
+        The standardised partition.
+
+    Example:
+        >>> scaled((np.array([[1.0], [3.0]]), np.zeros(2)), mean=np.array([2.0]), scale=np.array([1.0]))[0]
+        array([[-1.],
+               [ 1.]])
+    """
+    X, y = part
+    return (X - mean) / scale, y
+
+
+def kernel_plugin(digest: str, source: str) -> Any:
+    """A worker plugin that compiles the kernel's source on each worker it is set up on.
+
+    Args:
+        digest: The sha256 of ``source`` (hex), as the client computed it.
+        source: The kernel's text.
+
+    Returns:
+        The plugin, to be registered with ``client.register_plugin``; its
+        ``module`` is the compiled kernel once set up.
+    """
+    # The class is made here so that distributed is imported only when a kernel is sent.
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class KernelPlugin(WorkerPlugin):
+        def __init__(self, digest: str, source: str) -> None:
+            self.digest, self.source, self.module = digest, source, None
+
+        def setup(self, worker: Any) -> None:
+            self.module = compile_kernel(self.digest, self.source)
+
+    return KernelPlugin(digest, source)
+
+
+def compile_kernel(digest: str, source: str) -> types.ModuleType:
+    """Exec the kernel's source into a fresh module, after checking it is the text the client hashed.
+
+    Args:
+        digest: The sha256 of ``source`` (hex).
+        source: The kernel's text.
+
+    Returns:
+        The module, with ``loss_and_grad`` and the rest of the kernel.
+
+    Raises:
+        RuntimeError: The text does not match the digest (it was changed on the way).
+    """
+    if hashlib.sha256(source.encode("utf-8")).hexdigest() != digest:
+        raise RuntimeError("the kernel source received by this worker does not match its sha256")
+    module = types.ModuleType(f"symbp_kernel_{digest[:12]}")
+    exec(compile(source, f"<symbp kernel {digest[:12]}>", "exec"), module.__dict__)
+    return module
+
+
+def partition_loss_and_grad(part: Part, *, plugin: str, params: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+    """The partition's share of R and ∇R, from the kernel the named plugin compiled on this worker.
+
+    Args:
+        part: The partition.
+        plugin: The name the kernel plugin was registered under.
+        params: The parameters.
+
+    Returns:
+        The kernel's ``loss_and_grad(params, X_i, y_i)``.
+    """
+    from distributed import get_worker
+
+    installed = get_worker().plugins.get(plugin)
+    if installed is None:
+        raise RuntimeError(f"the kernel plugin {plugin} is not installed on this worker")
+    if installed.module is None:  # a task that overtook the plugin's setup
+        installed.module = compile_kernel(installed.digest, installed.source)
+    X, y = part
+    return installed.module.loss_and_grad(params, X, y)

@@ -1,0 +1,193 @@
+"""Tests for symbp/cluster/partitions.py: data split and read on the cluster, and the data it refuses.
+
+Reading on the workers must give the data of reading in this process: the
+same gradient, and for a bad header or target the same message as symbp.data.load.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symbp import cluster
+from symbp.data import load
+from symbp.errors import DataError
+from tests.helpers import assert_grad_close, skip_without_dask
+
+skip_without_dask()
+
+
+# --- arrays in memory -----------------------------------------------------------------
+
+
+def test_partitions_keep_the_sizes_and_shapes(parts, sizes, data):
+    X, y = data
+    assert parts.sizes == tuple(sizes)
+    assert (parts.n, parts.p, parts.d, parts.y_ndim) == (len(y), X.shape[1], 1, 1)
+
+
+# --- data from files -------------------------------------------------------------------
+
+
+def test_csv_through_dask_dataframe_gives_the_in_memory_gradient(client, kernel_path, kernel, data, tmp_path):
+    X, y = data
+    path = tmp_path / "data.csv"
+    table = np.column_stack([X[:, 0], y, X[:, 1:]])  # the target between the inputs
+    np.savetxt(path, table, delimiter=",", fmt="%.17g", header="a,y,b,c", comments="")
+    parts = cluster.read_data(client, path, target="y", n_partitions=4)
+    try:
+        assert len(parts.sizes) > 1 and parts.n == len(y) and (parts.p, parts.d) == (kernel.P, 1)
+        with cluster.DaskObjective(client, kernel_path, parts) as objective:
+            params = kernel.init_params(kernel.P, seed=1)
+            assert_grad_close(objective(params, None), kernel.loss_and_grad(params, X, y), rtol=1e-10)
+    finally:
+        parts.release()
+
+
+def test_npy_memory_mapped_on_the_workers_gives_the_in_memory_gradient(client, kernel_path, kernel, data, tmp_path):
+    X, y = data
+    path = tmp_path / "data.npy"
+    np.save(path, np.column_stack([X[:, :2], y, X[:, 2:]]))  # target: column 2
+    parts = cluster.read_data(client, path, target="2", n_partitions=5)
+    try:
+        assert len(parts.sizes) == 5 and parts.n == len(y)
+        with cluster.DaskObjective(client, kernel_path, parts) as objective:
+            params = kernel.init_params(kernel.P, seed=2)
+            assert_grad_close(objective(params, None), kernel.loss_and_grad(params, X, y), rtol=1e-10)
+    finally:
+        parts.release()
+
+
+def test_npz_is_sent_from_the_client(client, kernel_path, kernel, data, tmp_path):
+    X, y = data
+    path = tmp_path / "data.npz"
+    np.savez(path, X=X, y=y)
+    parts = cluster.read_data(client, path, n_partitions=2)
+    try:
+        with cluster.DaskObjective(client, kernel_path, parts) as objective:
+            params = kernel.init_params(kernel.P, seed=3)
+            assert_grad_close(objective(params, None), kernel.loss_and_grad(params, X, y), rtol=1e-10)
+    finally:
+        parts.release()
+
+
+# --- data the cluster refuses ----------------------------------------------------------
+
+
+def write_csv(path, rows):
+    path.write_text("a,b,c,y\n" + "".join(",".join(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cell", "phrase"),
+    [("abc", "'abc' is not a number"), ("", "'' is not a number"), ("nan", "contain nan"), ("inf", "contain inf")],
+)
+def test_a_bad_csv_cell_is_a_one_line_data_error_naming_row_and_column(client, tmp_path, cell, phrase):
+    rows = [[str(i), "1", str(i % 3), str(i * 0.5)] for i in range(40)]
+    rows[33][1] = cell
+    path = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(DataError) as info:
+        cluster.read_data(client, path, target="y", n_partitions=3)
+    message = str(info.value)
+    assert "\n" not in message and phrase in message and "data row 34" in message and "column 'b'" in message, message
+
+
+@pytest.mark.parametrize("rows", [40, 20000])  # the bad line in dask's sample, read by the client, or beyond it
+def test_a_malformed_csv_line_is_a_one_line_data_error(client, tmp_path, rows):
+    lines = [[str(i), "1", str(i % 3), str(i * 0.5)] for i in range(rows)]
+    lines[-2].append("7")
+    path = write_csv(tmp_path / "ragged.csv", lines)
+    with pytest.raises(DataError, match="Expected 4 fields") as info:
+        cluster.read_data(client, path, target="y", n_partitions=3)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("target", "phrase"),
+    [(None, "no target column chosen"), ("z", "target column 'z' not found"), ("b", "the target is constant")],
+)
+def test_csv_targets_are_checked(client, tmp_path, target, phrase):
+    path = write_csv(tmp_path / "t.csv", [["1", "2", "3", str(i)] for i in range(5)])
+    with pytest.raises(DataError, match=phrase):
+        cluster.read_data(client, path, target=target)
+
+
+def test_nan_in_memory_is_found_on_the_cluster(client, data):
+    X, y = data
+    X = X.copy()
+    X[150, 1] = np.nan
+    with pytest.raises(DataError, match=r"inputs contain nan at row 150 \(0-based\)"):
+        cluster.partition(X, y, 4, client=client)
+
+
+def test_npy_of_the_wrong_kind_is_refused_before_any_work(client, tmp_path):
+    path = tmp_path / "one.npy"
+    np.save(path, np.arange(5.0))
+    with pytest.raises(DataError, match="expected a 2-D array"):
+        cluster.read_data(client, path)
+
+
+def test_partition_sizes_must_split_the_rows(client, data):
+    with pytest.raises(DataError, match="do not split the 240 rows"):
+        cluster.partition(*data, [100, 100], client=client)
+
+
+# --- the same messages as the local reader -------------------------------------------------
+
+
+def both_messages(client, path, target) -> tuple[str, str]:
+    """The DataError messages of symbp.data.load and of cluster.read_data for the same file and target."""
+    with pytest.raises(DataError) as local:
+        load(path, target=target)
+    with pytest.raises(DataError) as on_cluster:
+        cluster.read_data(client, path, target=target)
+    return str(local.value), str(on_cluster.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "phrase"),
+    [
+        ("a,y,a\n1,2,3\n2,3,4\n", "y", "duplicate column name 'a' (also column 1)"),
+        ("\na,,y\n1,2,3\n2,3,4\n", "y", "line 2, column 2: empty column name"),
+        ("a;b;y\n1;2;3\n2;3;4\n", "y", "symbp reads comma-separated files"),
+        ("a,b,y\n1,2,3\n2,3,4\n", None, "no target column chosen"),
+        ("a,b,y\n1,2,3\n2,3,4\n", "z", "target column 'z' not found; available columns are 'a', 'b', 'y'"),
+        ("a,b,y\n1,2,3\n2,3,4\n", [], "the list of target columns is empty"),
+        ("a,b,y\n1,2,3\n2,3,4\n", ["y", "y"], "target column 'y' is named twice"),
+    ],
+)
+def test_csv_header_and_target_messages_are_those_of_load(client, tmp_path, text, target, phrase):
+    path = tmp_path / "d.csv"
+    path.write_text(text, encoding="utf-8")
+    local, on_cluster = both_messages(client, path, target)
+    assert on_cluster == local and phrase in local
+
+
+@pytest.mark.parametrize(
+    ("array", "target", "phrase"),
+    [
+        (np.arange(12.0).reshape(4, 3), "y", "target 'y' is not a column index"),
+        (np.arange(12.0).reshape(4, 3), "3", "target column 3 is out of range"),
+        (np.arange(12.0).reshape(4, 3), ["0", "0"], "target column 0 is named twice"),
+        (np.arange(4.0).reshape(4, 1), None, "no feature columns left after taking target column(s) [0] of 1"),
+        (np.array([["a", "b"], ["c", "d"]]), None, "the array has dtype <U1; expected real numbers"),
+    ],
+)
+def test_npy_target_and_dtype_messages_are_those_of_load(client, tmp_path, array, target, phrase):
+    path = tmp_path / "d.npy"
+    np.save(path, array)
+    local, on_cluster = both_messages(client, path, target)
+    assert on_cluster == local and phrase in local
+
+
+@pytest.mark.parametrize("content", ["npz", "junk"])
+def test_npy_files_that_are_not_npy_get_the_message_of_load(client, tmp_path, content):
+    path = tmp_path / "d.npy"
+    if content == "npz":
+        np.savez(tmp_path / "a.npz", X=np.zeros((2, 2)), y=np.arange(2.0))
+        path.write_bytes((tmp_path / "a.npz").read_bytes())
+    else:
+        path.write_text("not a numpy file\n")
+    local, on_cluster = both_messages(client, path, None)
+    assert on_cluster == local
