@@ -17,7 +17,7 @@ from symbp.spec.names import check_view
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.derivatives import U
 from symbp.symbolic.expand import abbreviate_expanded, components, expanded_gradients
-from symbp.symbolic.model import R_symbol, delta1, drop_output_sums, i, k, kk, z
+from symbp.symbolic.model import R_symbol, delta1, drop_output_sums, i, k, k_bound, z
 
 
 def printer_for(derivation: Derivation) -> Printer:
@@ -63,7 +63,7 @@ def sum_prefix(limits: tuple[tuple[sp.Symbol, int, sp.Expr], ...], derivation: D
     """\\sum_{i=1}^{n} \\sum_{k=1}^{d} … for the sums that are really there (k only when d > 1)."""
     parts = []
     for index, _, size in reversed(limits):
-        if derivation.spec.outputs == 1 and index in (k, kk):
+        if derivation.spec.outputs == 1 and index in (k, k_bound):
             continue
         parts.append(rf"\sum_{{{index}=1}}^{{{tex(size, derivation)}}}")
     return " ".join(parts) + (" " if parts else "")

@@ -30,7 +30,7 @@ from symbp.spec.network import Loss, Spec
 
 # Index symbols.  The primed names are the bound (summation) indices.
 i, j, m, k = sp.symbols("i j m k", integer=True, positive=True)
-jj, mm, kk = sp.symbols("j' m' k'", integer=True, positive=True)
+j_bound, m_bound, k_bound = sp.symbols("j' m' k'", integer=True, positive=True)
 n, M, p, d = sp.symbols("n M p d", integer=True, positive=True)
 
 #: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.
@@ -113,7 +113,7 @@ def layers_for(spec: Spec) -> tuple[Layer, ...]:
                 delta=sp.IndexedBase(f"delta{number}", real=True), function=function, prime=prime,
             )
         )
-    out.append(Layer(number=L + 2, unit=j, bound=jj, size=p, pre=x, post=x, W=None, b=None, delta=None, function=None, prime=None))
+    out.append(Layer(number=L + 2, unit=j, bound=j_bound, size=p, pre=x, post=x, W=None, b=None, delta=None, function=None, prime=None))
     return tuple(out)
 
 
@@ -227,7 +227,7 @@ def build(spec: Spec) -> Model:
         return shell.pre_def(layer, i, unit, inner=below.function(nested(below, below.bound)))
 
     output = layers[0]
-    R = sp.Sum(loss_term(y[i, kk], output.function(nested(output, kk)), spec.loss), (kk, 1, d), (i, 1, n))
+    R = sp.Sum(loss_term(y[i, k_bound], output.function(nested(output, k_bound)), spec.loss), (k_bound, 1, d), (i, 1, n))
     penalty = sp.Integer(0)
     if spec.l2:
         for layer in shell.parameter_layers:
@@ -254,8 +254,8 @@ def drop_output_sums(expr: sp.Expr, outputs: int) -> sp.Expr:
         return expr
 
     def drop(e: sp.Sum) -> sp.Expr:
-        limits = [lim for lim in e.limits if lim[0] not in (k, kk)]
-        body = e.function.xreplace({kk: k})
+        limits = [lim for lim in e.limits if lim[0] not in (k, k_bound)]
+        body = e.function.xreplace({k_bound: k})
         return sp.Sum(body, *limits) if limits else body
 
     return expr.replace(lambda e: isinstance(e, sp.Sum), drop)

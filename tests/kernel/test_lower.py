@@ -33,5 +33,5 @@ def test_a_gradient_is_named_directly_by_its_contraction() -> None:
 
 def test_free_axes_leave_out_summed_indices() -> None:
     W1, h = sp.IndexedBase("W1"), sp.IndexedBase("h")
-    mm = sp.Symbol("m'", integer=True, positive=True)
-    assert free_axes(sp.Sum(W1[k, mm] * h[i, mm], (mm, 1, 3))) == {k, i}
+    m_bound = sp.Symbol("m'", integer=True, positive=True)
+    assert free_axes(sp.Sum(W1[k, m_bound] * h[i, m_bound], (m_bound, 1, 3))) == {k, i}

@@ -53,7 +53,7 @@ def test_generic_gradient_reads_like_the_textbook() -> None:
 
 
 def test_collapse_evaluates_kronecker_sums() -> None:
-    q = mo.mm
+    q = mo.m_bound
     expr = sp.Sum(sp.KroneckerDelta(mo.m, q) * mo.W1[mo.k, q], (q, 1, mo.M))
     assert collapse(expr) == mo.W1[mo.k, mo.m]
     assert collapse(sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))) == sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))
