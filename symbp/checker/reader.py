@@ -97,12 +97,13 @@ class FormulaWalker(Walker):
     limits = Limits(length=MAX_LENGTH, depth=MAX_DEPTH, nodes=MAX_NODES)
 
     def __init__(self, notation: Notation, text: str, named: bool) -> None:
+        self.notation = notation
+        self.named = named
+        # Merged last, so that the layer functions win should a name ever be both.
         layer_functions = {name: (1, partial(self.layer_function, name)) for name in notation.layer_functions}
         functions = ", ".join([*notation.layer_functions, *notation.functions])
         allowed = f"arrays with indices (x[i,j]), sum(BODY, i), numbers, + - * / **, the constants pi, e, lam and the functions {functions}"
         super().__init__(text, role="formula", constants=notation.constants, functions=notation.functions | layer_functions, allowed=allowed)
-        self.notation = notation
-        self.named = named
 
     def variable(self, name: str) -> sp.Expr | None:
         notation = self.notation

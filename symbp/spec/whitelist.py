@@ -202,7 +202,14 @@ class Walker:
     # --- reading ----------------------------------------------------------------------------
 
     def expression(self) -> sp.Expr:
-        """The text as a SymPy expression: read, walked, and checked to be a real, finite value."""
+        """The text as a SymPy expression: read, walked, and checked to be a real, finite value.
+
+        Returns:
+            The expression, built node by node from the tree.
+
+        Raises:
+            ExpressionError: one line in the reader's words saying what is wrong and, for a refusal, what is allowed.
+        """
         expr = self.walk(self.tree(), depth=0)
         if not self.is_value(expr):
             raise self.say(self.messages.not_a_value)
@@ -276,6 +283,7 @@ class Walker:
                 raise self.refuse(f"the construct {type(node).__name__!r}")
 
     def name(self, name: str) -> sp.Expr:
+        """A constant, or a variable of the reader; a function named but not called and any other name are refused."""
         if name in self.constants:
             return self.constants[name]
         if name.startswith("__"):
@@ -288,6 +296,7 @@ class Walker:
         raise self.unknown_name(name)
 
     def binary(self, op: ast.operator, left: ast.expr, right: ast.expr, depth: int) -> sp.Expr:
+        """``+ - * / **`` of two parts; a power is checked before SymPy evaluates it, a division by a literal 0 refused."""
         lhs, rhs = self.walk(left, depth + 1), self.walk(right, depth + 1)
         if isinstance(op, ast.Pow):
             problem = power_problem(lhs, rhs)
@@ -300,8 +309,8 @@ class Walker:
             raise self.say(self.messages.divides_by_zero)
         return self.combined(BINARY[type(op)](lhs, rhs))
 
-    def arguments(self, name: str, args: list[ast.expr]) -> None:
-        """Refuses starred arguments and a wrong number of them."""
+    def check_arguments(self, name: str, args: list[ast.expr]) -> None:
+        """Refuses starred arguments to ``name`` and a wrong number of them."""
         arity = self.functions[name][0]
         wrong = f"{name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}"
         if any(isinstance(arg, ast.Starred) for arg in args):
@@ -329,7 +338,7 @@ class Walker:
 
     def call(self, name: str, args: list[ast.expr], depth: int) -> sp.Expr:
         """The value of a call of a function the reader allows, without keyword arguments."""
-        self.arguments(name, args)
+        self.check_arguments(name, args)
         return self.functions[name][1](*(self.walk(arg, depth + 1) for arg in args))
 
     def tower_problem(self, base: sp.Expr, exponent: sp.Expr) -> str | None:
