@@ -1,11 +1,11 @@
 """Parse the σ and g a user types into SymPy expressions, safely.
 
-The text is read by Python's own parser (``ast.parse``, which never runs code)
-and the tree is then walked against a whitelist: the one variable ``x``,
-numbers, ``+ - * / **``, parentheses and the functions in :data:`FUNCTIONS`.
-Everything else is refused with a one-line :class:`~symbp.errors.ExpressionError`.
-The SymPy expression is built node by node from that tree; nothing the user
-types is handed to ``eval``, ``sympify`` or ``parse_expr``.
+The text is read by the whitelist walker of :mod:`symbp.spec.whitelist`
+(Python's own parser, which never runs code, then the tree node by node) with
+the node set of σ and g: the one variable ``x``, numbers, ``+ - * / **``,
+parentheses, the constants pi and e and the functions in :data:`FUNCTIONS`.
+Everything else is refused with a one-line :class:`~symbp.errors.ExpressionError`;
+nothing the user types is handed to ``eval``, ``sympify`` or ``parse_expr``.
 
 Named activations and output functions live here too, as SymPy expressions of
 ``x``: their derivatives are never written down, SymPy computes them.
@@ -13,25 +13,21 @@ Named activations and output functions live here too, as SymPy expressions of
 
 from __future__ import annotations
 
-import ast
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
 
 from symbp.errors import ExpressionError
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES
+from symbp.spec.whitelist import Callee, Limits, Messages, Walker
 
 #: The variable of every σ and g expression.
 X = sp.Symbol("x", real=True)
 
+#: How much text a σ or g may be: characters, nesting depth, nodes of its tree.
 MAX_LENGTH = 200
 MAX_DEPTH = 40
 MAX_NODES = 200
-#: Largest |exponent| and largest literal allowed; a number that large is no activation.
-MAX_EXPONENT = 64
-MAX_LITERAL = 1e6
 
 
 def _logistic(u: sp.Expr) -> sp.Expr:
@@ -47,7 +43,7 @@ def _relu(u: sp.Expr) -> sp.Expr:
 
 
 #: Functions an expression may call, each with its number of arguments.
-FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
+FUNCTIONS: dict[str, Callee] = {
     "exp": (1, sp.exp),
     "log": (1, sp.log),
     "sqrt": (1, sp.sqrt),
@@ -133,178 +129,59 @@ def parse(text: str, role: str = "expression") -> sp.Expr:
 
     Raises:
         ExpressionError: with one line saying what is not allowed and what is.
+
+    Example:
+        >>> parse("max(0, x) + 0.5*x", role="sigma")
+        x/2 + Max(0, x)
     """
-    source = text.strip()
-    if not source:
-        raise ExpressionError(f"{role} is empty: give a name or an expression in x")
-    if len(source) > MAX_LENGTH:
-        raise ExpressionError(f"{role} expression is {len(source)} characters long; at most {MAX_LENGTH} are allowed")
-    if any(ord(c) > 127 or (not c.isprintable()) for c in source):
-        raise ExpressionError(f"{role} expression {show(source)} contains a character outside printable ASCII")
-    if "#" in source:
-        # Python's parser would drop a comment silently; the text would still reach file headers.
-        raise ExpressionError(f"{role} expression {show(source)}: a comment ('#') is not allowed; allowed are {_ALLOWED}")
-    try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError as err:
-        raise ExpressionError(f"{role} expression {show(source)} is malformed: {err.msg} at column {err.offset}") from err
-    builder = _Builder(source, role)
-    expr = builder.build(tree.body, depth=0)
-    if not isinstance(expr, sp.Expr) or expr.free_symbols - {X}:
-        raise ExpressionError(f"{role} expression {show(source)} must be a function of x alone")
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ExpressionError(f"{role} expression {show(source)} is undefined (it divides by zero or is infinite)")
-    if expr.has(sp.I):
-        raise ExpressionError(f"{role} expression {show(source)} is not real-valued (it contains the imaginary unit); σ and g must map reals to reals")
+    walker = FunctionWalker(text, role=role)
+    expr = walker.expression()
     if X not in expr.free_symbols:
-        raise ExpressionError(f"{role} expression {show(source)} does not depend on x; an activation must be a function of x")
+        raise walker.say("{subject} does not depend on x; an activation must be a function of x")
     return expr
 
 
 _ALLOWED = "x, numbers, + - * / **, parentheses, the constants pi and e, and the functions " + ", ".join(FUNCTIONS)
 
 
-class _Builder:
-    """Walks a Python expression tree and builds the SymPy expression, refusing anything off the whitelist."""
+class FunctionWalker(Walker):
+    """The whitelist walker with the node set of σ and g: the one variable x, the constants pi and e, :data:`FUNCTIONS`."""
 
-    def __init__(self, source: str, role: str) -> None:
-        self.source = source
-        self.role = role
-        self.nodes = 0
+    messages = Messages(
+        subject="{role} expression {shown}",
+        empty="{role} is empty: give a name or an expression in x",
+        too_long="{role} expression is {length} characters long; at most {limit} are allowed",
+        character="{subject} contains a character outside printable ASCII",
+        comment="{subject}: a comment ('#') is not allowed; allowed are {allowed}",
+        malformed="{subject} is malformed: {msg} at column {column}",
+        too_large="{subject} is nested too deeply or too long to be an activation",
+        divides_by_zero="{subject} divides by zero",
+        starred="{subject}: {arguments}",  # a starred argument counts as a wrong number of arguments
+        not_a_value="{subject} must be a function of x alone",
+        undefined="{subject} is undefined (it divides by zero or is infinite)",
+        not_real="{subject} is not real-valued (it contains the imaginary unit); σ and g must map reals to reals",
+    )
+    limits = Limits(length=MAX_LENGTH, depth=MAX_DEPTH, nodes=MAX_NODES)
 
-    def refuse(self, what: str) -> ExpressionError:
-        return ExpressionError(f"{self.role} expression {show(self.source)}: {what} is not allowed; allowed are {_ALLOWED}")
+    def __init__(self, text: str, role: str) -> None:
+        super().__init__(text, role=role, constants=CONSTANTS, functions=FUNCTIONS, allowed=_ALLOWED)
 
-    def build(self, node: ast.AST, depth: int) -> sp.Expr:
-        self.nodes += 1
-        if depth > MAX_DEPTH or self.nodes > MAX_NODES:
-            raise ExpressionError(f"{self.role} expression {show(self.source)} is nested too deeply or too long to be an activation")
-        match node:
-            case ast.Constant(value=bool()):
-                raise self.refuse("a boolean")
-            case ast.Constant(value=int() | float() as value):
-                return self.number(value)
-            case ast.Constant(value=str() | bytes()):
-                raise self.refuse("a string")
-            case ast.Constant():
-                raise self.refuse(f"the constant {node.value!r}")
-            case ast.Name(id="x"):
-                return X
-            case ast.Name(id=name) if name in CONSTANTS:
-                return CONSTANTS[name]
-            case ast.Name(id=name) if name.startswith("__"):
-                raise self.refuse(f"the dunder name {name!r}")
-            case ast.Name(id=name) if name in FUNCTIONS:
-                raise self.refuse(f"the function {name!r} used without being called")
-            case ast.Name(id=name):
-                raise self.refuse(f"the name {name!r} (the only variable is x)")
-            case ast.UnaryOp(op=ast.USub(), operand=operand):
-                return -self.build(operand, depth + 1)
-            case ast.UnaryOp(op=ast.UAdd(), operand=operand):
-                return self.build(operand, depth + 1)
-            case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
-                lhs = self.build(left, depth + 1)
-                rhs = self.build(right, depth + 1)
-                if isinstance(op, ast.Pow):
-                    return self.power(lhs, rhs)
-                if isinstance(op, ast.Div) and rhs == 0:
-                    raise ExpressionError(f"{self.role} expression {show(self.source)} divides by zero")
-                return BINARY[type(op)](lhs, rhs)
-            case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in FUNCTIONS:
-                arity, make = FUNCTIONS[name]
-                if len(args) != arity or any(isinstance(a, ast.Starred) for a in args):
-                    raise ExpressionError(
-                        f"{self.role} expression {show(self.source)}: {name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(args)}"
-                    )
-                return make(*(self.build(a, depth + 1) for a in args))
-            case ast.Call(func=ast.Name(id=name)):
-                if name in FUNCTIONS:
-                    raise self.refuse(f"a keyword argument to {name!r}")
-                raise self.refuse(f"a call to {name!r}")
-            case ast.Call():
-                raise self.refuse("a call to anything but a listed function")
-            case ast.Attribute(attr=attr):
-                raise self.refuse(f"attribute access ('.{attr}')")
-            case ast.Lambda():
-                raise self.refuse("lambda")
-            case ast.Subscript():
-                raise self.refuse("indexing with []")
-            case ast.BinOp(op=op):
-                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
-            case ast.UnaryOp(op=op):
-                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
-            case ast.Compare() | ast.BoolOp():
-                raise self.refuse("a comparison or boolean operator")
-            case _:
-                raise self.refuse(f"the construct {type(node).__name__!r}")
+    def variable(self, name: str) -> sp.Expr | None:
+        return X if name == "x" else None
 
-    def number(self, value: int | float) -> sp.Expr:
-        return literal(value, lambda problem: ExpressionError(f"{self.role} expression {show(self.source)}: {problem}"))
+    def unknown_name(self, name: str) -> ExpressionError:
+        return self.refuse(f"the name {name!r} (the only variable is x)")
 
-    def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        problem = power_problem(base, exponent)
-        if problem is None and not exponent.is_number and exponent.has(X) and base.has(X) and _nested_power_depth(exponent) > 1:
-            problem = "towers of powers of x are not allowed"
-        if problem is not None:
-            raise ExpressionError(f"{self.role} expression {show(self.source)}: {problem}")
-        return sp.Pow(base, exponent)
-
-
-# --- pieces shared with the reader of hand-derived formulas (symbp.formula) ---------------------
-
-
-def show(source: str) -> str:
-    """The user's text, quoted and cut to 60 characters, for a one-line message."""
-    return repr(source if len(source) <= 60 else source[:57] + "...")
-
-
-def short(expr: sp.Expr) -> str:
-    """An expression cut to 20 characters, for a one-line message."""
-    text = str(expr)
-    return text if len(text) <= 20 else text[:17] + "..."
-
-
-def literal(value: int | float, error: Callable[[str], Exception]) -> sp.Expr:
-    """A number of the text as an exact SymPy number (0.1 stays 1/10), or ``error(problem)`` when out of range."""
-    if not math.isfinite(value) or abs(value) > MAX_LITERAL:
-        raise error(f"the number {value!r} is out of range (|number| ≤ {MAX_LITERAL:g})")
-    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
-
-
-def power_problem(base: sp.Expr, exponent: sp.Expr) -> str | None:
-    """What is wrong with base**exponent before SymPy evaluates it (9**9**9 would never finish), or None."""
-    if not exponent.is_number:
+    def tower_problem(self, base: sp.Expr, exponent: sp.Expr) -> str | None:
+        if not exponent.is_number and exponent.has(X) and base.has(X) and _nested_power_depth(exponent) > 1:
+            return "towers of powers of x are not allowed"
         return None
-    try:
-        size = abs(float(exponent))
-    except (TypeError, ValueError):
-        size = math.inf
-    if not math.isfinite(size) or size > MAX_EXPONENT:
-        return f"the exponent {short(exponent)} is too large (|exponent| ≤ {MAX_EXPONENT})"
-    if base.is_number:
-        try:
-            magnitude = size * math.log10(max(abs(float(base)), 1e-300))
-        except (OverflowError, TypeError, ValueError):
-            magnitude = math.inf
-        if abs(magnitude) > 300:
-            return f"the power {short(base)}**{short(exponent)} is out of range"
-    if base == 0 and exponent.is_negative:
-        return "divides by zero"
-    return None
+
+    def is_value(self, expr: object) -> bool:
+        return isinstance(expr, sp.Expr) and not expr.free_symbols - {X}
 
 
 def _nested_power_depth(expr: sp.Expr) -> int:
     if isinstance(expr, sp.Pow):
         return 1 + max(_nested_power_depth(a) for a in expr.args)
     return max((_nested_power_depth(a) for a in expr.args), default=0)
-
-
-OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
-
-BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
-}

@@ -1,78 +1,68 @@
-"""The notation of hand-written formulas: the whitelist reader and the printer that writes it back."""
+"""The notation of one spec: its arrays, index letters and layer functions, and the forward pass written in it."""
 
 from __future__ import annotations
 
 import pytest
-import sympy as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from symbp.symbolic import model as mo
-from symbp.symbolic.derivation import derive
-from symbp.errors import ExpressionError
 from symbp.checker.notation import notation_for
-from symbp.symbolic.model import drop_output_sums
+from symbp.errors import SpecError
 from symbp.spec.network import make_spec
 
-REPRODUCIBLE = dict(derandomize=True, database=None, deadline=None, print_blob=False)
 TANH = make_spec(hidden=3, sigma="tanh")
-i, j, k, m = mo.i, mo.j, mo.k, mo.m
+DEEP = make_spec(hidden=(3, 2), sigma="tanh")
+MIXED = make_spec(hidden=(2, 2), sigma=("tanh", "relu"), outputs=2)
 
 
-def test_a_formula_reads_as_index_notation() -> None:
+def test_the_arrays_and_index_letters_of_one_hidden_layer() -> None:
     notation = notation_for(TANH)
-    expr = notation.parse("sum(2*(f[i]-y[i])*W1[m]*sigma_prime(a[i,m])*x[i,j], i)", "W2")
-    expected = sp.Sum(2 * (mo.f[i, k] - mo.y[i, k]) * mo.W1[k, m] * (1 - sp.tanh(mo.a[i, m]) ** 2) * mo.x[i, j], (i, 1, mo.n))
-    assert expr == expected
-    # Named, as the derivation writes it: σ′(a) in its value form.
-    named = notation.parse("sum(2*(f[i]-y[i])*W1[m]*sigma_prime(b2[m] + sum(W2[m,j]*x[i,j], j))*x[i,j], i)", "W2", named=True)
-    assert named == expected.xreplace({sp.tanh(mo.a[i, m]): mo.h[i, m]})
+    assert list(notation.arrays) == ["x", "y", "W1", "b1", "W2", "b2", "a", "h", "z", "f"]
+    assert {letter: what for letter, (_, _, what) in notation.indices.items()} == {
+        "i": "the samples",
+        "k": "the outputs",
+        "m": "the hidden units",
+        "j": "the inputs",
+    }
+    assert [notation.usage(array) for array in notation.arrays.values()] == [
+        "x[i,j]", "y[i,k] or y[i]", "W1[k,m] or W1[m]", "b1[k] or b1", "W2[m,j]", "b2[m]", "a[i,m]", "h[i,m]", "z[i,k] or z[i]", "f[i,k] or f[i]",
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("expr", "text"),
-    [
-        (sp.Sum((mo.y[i, k] - mo.f[i, k]) * mo.h[i, m], (i, 1, mo.n)), "sum((y[i] - f[i])*h[i,m], i)"),
-        (mo.b1[k] + sp.Sum(mo.W1[k, m] * mo.h[i, m], (m, 1, mo.M)), "b1 + sum(W1[m]*h[i,m], m)"),
-        (sp.Sum(sp.Heaviside(mo.a[i, m]) * mo.x[i, j], (k, 1, mo.d), (i, 1, mo.n)), "sum(step(a[i,m])*x[i,j], i, k)"),
-        (2 * mo.LAMBDA * mo.W1[k, m] + sp.Max(0, mo.a[i, m]) + sp.Abs(mo.z[i, k]) + sp.E, "2*lam*W1[m] + abs(z[i]) + max(0, a[i,m]) + e"),
-    ],
-)
-def test_the_printer_writes_the_notation(expr: sp.Expr, text: str) -> None:
-    assert notation_for(TANH).printer.doprint(expr) == text
+def test_deeper_networks_number_their_arrays_and_letters_from_the_output_inwards() -> None:
+    notation = notation_for(DEEP)
+    assert list(notation.arrays) == ["x", "y", "W1", "b1", "W2", "b2", "W3", "b3", "a3", "h3", "a2", "h2", "z", "f"]
+    assert notation.allowed_names() == (
+        "the arrays x, y, W1, b1, W2, b2, W3, b3, a3, h3, a2, h2, z, f; "
+        "the index letters i (the samples), k (the outputs), m (the units of layer 2), q (the units of layer 3), j (the inputs)"
+    )
 
 
-def test_the_derived_formula_prints_as_in_the_textbook() -> None:
-    derivation = derive(spec=TANH)
-    printer = notation_for(TANH).printer
-    assert printer.doprint(drop_output_sums(derivation.gradients["W1"], 1)) == "sum(-2*(y[i] - f[i])*h[i,m], i)"
-    assert printer.doprint(drop_output_sums(derivation.gradients["W2"], 1)) == "sum(-2*(1 - h[i,m]**2)*(y[i] - f[i])*W1[m]*x[i,j], i)"
+def test_layer_functions_are_named_per_layer_when_the_layers_differ() -> None:
+    assert list(notation_for(DEEP).layer_functions) == ["sigma", "sigma_prime", "sigma2", "sigma2_prime", "sigma3", "sigma3_prime", "g", "g_prime"]
+    mixed = notation_for(MIXED)
+    assert list(mixed.layer_functions) == ["sigma2", "sigma2_prime", "sigma3", "sigma3_prime", "g", "g_prime"]
+    layers = mixed.model.parameter_layers
+    assert [mixed.function_name(layer) for layer in layers] == ["g", "sigma2", "sigma3"]
+    assert [mixed.function_name(layer, prime=True) for layer in layers] == ["g_prime", "sigma2_prime", "sigma3_prime"]
 
 
-def test_the_printer_keeps_the_output_index_with_several_outputs() -> None:
-    notation = notation_for(make_spec(hidden=3, outputs=2))
-    assert notation.printer.doprint(mo.W1[k, m] * (mo.f[i, k] - mo.y[i, k])) == "(f[i,k] - y[i,k])*W1[k,m]"
+def test_the_forward_pass_is_written_in_the_notation() -> None:
+    assert notation_for(TANH).definitions() == (
+        "a[i,m] = b2[m] + sum(W2[m,j]*x[i,j], j)",
+        "h[i,m] = sigma(a[i,m])",
+        "z[i] = b1 + sum(W1[m]*h[i,m], m)",
+        "f[i] = g(z[i])",
+    )
+    assert notation_for(MIXED).definitions()[-2:] == ("z[i,k] = b1[k] + sum(W1[k,m]*h2[i,m], m)", "f[i,k] = g(z[i,k])")
 
 
-ALPHABET = "xyzfhaWb12ijkmq[](),+-*/. _sumigpexlt'\"\\:=<>!%@#&|^~{}`σ\n"
-
-
-@settings(max_examples=400, **REPRODUCIBLE)
-@given(st.text(alphabet=ALPHABET, max_size=60))
-def test_any_text_is_read_or_refused_with_one_line(text: str) -> None:
+def test_sigma_prime_in_its_value_form_is_named() -> None:
     notation = notation_for(TANH)
-    try:
-        expr = notation.parse(text, "W1")
-    except ExpressionError as err:
-        assert str(err) and "\n" not in str(err)
-    else:
-        assert isinstance(expr, sp.Expr)
+    h = notation.arrays["h"].base[notation.arrays["h"].slots]
+    assert notation.quantity_text(1 - h**2) == "sigma_prime(a[i,m])"
+    assert notation.quantity_text(h) == "h[i,m]"
 
 
-@settings(max_examples=200, **REPRODUCIBLE)
-@given(st.lists(st.sampled_from(["sum(", "h[i,m]", "y[i]", "f[i]", "W1[m]", "b1", ", i)", ", m)", "*", "+", "-", "(", ")", "2", "sigma(", "exp("]), max_size=14))
-def test_formula_shaped_text_is_read_or_refused_with_one_line(parts: list[str]) -> None:
-    try:
-        notation_for(TANH).parse("".join(parts), "W1")
-    except ExpressionError as err:
-        assert str(err) and "\n" not in str(err)
+def test_parameters_are_checked() -> None:
+    assert notation_for(TANH).parameter(" W2 ") == "W2"
+    with pytest.raises(SpecError, match="unknown parameter 'W3': choose one of W1, b1, W2, b2"):
+        notation_for(TANH).parameter("W3")

@@ -1,4 +1,4 @@
-"""The whitelist parser for σ and g expressions."""
+"""σ and g: named, or typed as expressions in x and read with the σ/g node set of the whitelist walker (its messages: test_whitelist.py)."""
 
 from __future__ import annotations
 
@@ -125,12 +125,6 @@ def test_error_lists_the_allowed_functions() -> None:
         parse("foo(x)")
     with pytest.raises(ExpressionError, match="choose one of identity, sigmoid, tanh, relu, softplus"):
         activation("swish")
-
-
-@pytest.mark.parametrize(("text", "message"), [("sqrt(-1)*x", "not real-valued"), ("log(-1)*x", "not real-valued"), ("x % 2", "'%'"), ("x + log(0)", "undefined")])
-def test_specific_refusals(text: str, message: str) -> None:
-    with pytest.raises(ExpressionError, match=message):
-        parse(text)
 
 
 def test_every_whitelisted_function_prints_with_numpy_alone() -> None:

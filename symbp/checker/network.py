@@ -1,0 +1,127 @@
+"""Concrete small networks in NumPy for one spec: the sizes, random values and forward pass formulas are evaluated on."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from symbp.checker.notation import OUTPUT, Notation, notation_for
+from symbp.spec.functions import X
+from symbp.spec.network import Loss, Spec
+from symbp.symbolic.model import n, p
+
+#: Sizes of the numeric comparison: n samples, p inputs (unless the spec fixes fewer), units per layer at most.
+CHECK_SAMPLES = 3
+CHECK_INPUTS = 2
+MAX_CHECK_UNITS = 3
+#: Size combinations tried for a counterexample, smallest first.
+COUNTEREXAMPLE_SIZES = 40
+
+
+@lru_cache(maxsize=32)
+def network_for(spec: Spec) -> Network:
+    """The concrete networks of a spec (cached with its notation).
+
+    Example:
+        >>> from symbp.spec.network import make_spec
+        >>> network = network_for(make_spec(hidden=3, sigma="tanh"))
+        >>> network.sizes_named(network.check_sizes())
+        {'n': 3, 'p': 2, 'M': 3, 'd': 1}
+    """
+    return Network(notation_for(spec))
+
+
+class Network:
+    """Concrete sizes, random values and the forward pass in NumPy for one spec.
+
+    Sizes are dicts from the size symbols (n, p, M, …, d) to numbers; values are dicts
+    from array names (x, y, W1, b1, …) to arrays with a leading axis of points.
+    """
+
+    def __init__(self, notation: Notation) -> None:
+        self.notation = notation
+        self.model = notation.model
+        self.spec = notation.derivation.spec
+        self.forward = {layer.number: sp.lambdify(X, self.model.function_expr(layer), "numpy") for layer in self.model.parameter_layers}
+
+    def check_sizes(self) -> dict[sp.Symbol, int]:
+        """The sizes of the numeric comparison: small, but with every layer as wide as the spec up to a few units."""
+        spec = self.spec
+        sizes = {n: CHECK_SAMPLES, p: min(spec.inputs or CHECK_INPUTS, MAX_CHECK_UNITS)}
+        for layer in self.model.parameter_layers:
+            sizes[layer.size] = min(spec.size(layer.number), MAX_CHECK_UNITS)
+        return sizes
+
+    def small_sizes(self) -> list[dict[sp.Symbol, int]]:
+        """Sizes for a counterexample, those with the fewest numbers first (n = 1 first among equals)."""
+        largest = self.check_sizes()
+        symbols = self.size_symbols()
+        options = [dict(zip(symbols, values, strict=True)) for values in itertools.product(*(range(1, largest[s] + 1) for s in symbols))]
+
+        def count(sizes: dict[sp.Symbol, int]) -> int:
+            shapes = self.shapes(sizes)
+            return sum(math.prod(shape[1:]) for shape in shapes.values())
+
+        return sorted(options, key=lambda s: (count(s), s[n]))[:COUNTEREXAMPLE_SIZES]
+
+    def size_symbols(self) -> list[sp.Symbol]:
+        """n, p, then the width of each layer from the first hidden one to the output: n, p, M, d."""
+        return [n, p, *(layer.size for layer in reversed(self.model.parameter_layers))]
+
+    def sizes_named(self, sizes: dict[sp.Symbol, int]) -> dict[str, int]:
+        """The sizes by name, in the order n, p, M, …, d."""
+        return {str(s): sizes[s] for s in self.size_symbols()}
+
+    def shapes(self, sizes: dict[sp.Symbol, int], points: int = 1) -> dict[str, tuple[int, ...]]:
+        """The shape of every array of data and parameters, with a leading axis of points."""
+        samples, inputs, outputs = sizes[n], sizes[p], sizes[self.model.layers[0].size]
+        shapes = {"x": (points, samples, inputs), "y": (points, samples, outputs)}
+        for layer in self.model.parameter_layers:
+            below = self.model.below(layer)
+            shapes[f"W{layer.number}"] = (points, sizes[layer.size], sizes[below.size])
+            shapes[f"b{layer.number}"] = (points, sizes[layer.size])
+        return shapes
+
+    def draw(self, sizes: dict[sp.Symbol, int], points: int, rng: np.random.Generator, rounded: bool) -> dict[str, np.ndarray]:
+        """Random data and parameters; ``rounded``: one-decimal values, never 0."""
+        values = {}
+        for name, shape in self.shapes(sizes, points).items():
+            if rounded:
+                magnitude = rng.integers(1, 10, shape) / 10
+                values[name] = magnitude if (name == "y" and self.bce) else magnitude * rng.choice([-1.0, 1.0], shape)
+            elif name == "y" and self.bce:
+                values[name] = rng.uniform(0.05, 0.95, shape)
+            else:
+                values[name] = (1.0 if name == "x" else 0.7) * rng.standard_normal(shape)
+        return values
+
+    @property
+    def bce(self) -> bool:
+        """Cross-entropy loss: the targets are drawn in (0, 1)."""
+        return self.spec.loss is Loss.BCE
+
+    def run_forward(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every array of the notation, the forward pass computed in NumPy."""
+        arrays = dict(values)
+        post = values["x"]
+        with np.errstate(all="ignore"):
+            for layer in reversed(self.model.parameter_layers):
+                pre = np.einsum("Pnv,Puv->Pnu", post, values[f"W{layer.number}"]) + values[f"b{layer.number}"][:, None, :]
+                post = np.broadcast_to(np.asarray(self.forward[layer.number](pre), dtype=float), pre.shape)
+                arrays[str(layer.pre.label)] = pre
+                arrays[str(layer.post.label)] = post
+        return arrays
+
+    def components(self, param: str, sizes: dict[sp.Symbol, int]) -> tuple[list[tuple[int, ...]], dict[sp.Symbol, np.ndarray]]:
+        """Every component of the parameter (1-based index tuples), and the index values that pick them."""
+        component = self.model.component(param)
+        ranges = [range(1, sizes[self.notation.indices[str(ix)][1]] + 1) for ix in component.indices]
+        combos = list(itertools.product(*ranges))
+        env = {ix: np.array([c[pos] for c in combos]) for pos, ix in enumerate(component.indices)}
+        if self.notation.single_output:
+            env.setdefault(OUTPUT, np.ones(len(combos), dtype=int))
+        return combos, env
