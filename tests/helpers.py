@@ -1,9 +1,13 @@
-"""Helpers shared by the tests: the checkout's root, CI's strictness about real tools, runs compared bit for bit."""
+"""Helpers shared by the tests: the checkout's root, CI's strictness about real tools, runs compared bit for bit,
+derivations shared between tests, and the split between the quick loop and the slow tests."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,53 @@ import pytest
 
 #: The root of the checkout (README.md, generated/, templates/).
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Tests that take more than about a second: CI runs them, ``python -m pytest -m "not slow"`` leaves them out.
+SLOW = pytest.mark.slow
+
+
+def slow_after(cases, keep: int = 1, unpack: bool = False) -> list:
+    """Parametrize cases with all but the first ``keep`` marked slow: the quick loop checks one case, CI all.
+
+    ``unpack``: each case is a tuple of several parameters (parametrize with several names).
+    """
+    return [case if position < keep else pytest.param(*(case if unpack else (case,)), marks=SLOW) for position, case in enumerate(cases)]
+
+
+@functools.lru_cache(maxsize=None)
+def _derivation(spec):
+    from symbp.symbolic.derivation import derive as derive_spec
+
+    return derive_spec(spec=spec)
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="symbp-test-kernels-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel(spec):
+    from symbp.kernel.emit import emit
+    from symbp.kernel.load import load_kernel
+
+    return load_kernel(emit(_derivation(spec), _kernel_folder()))
+
+
+def kernel(*args, spec=None, **kwargs):
+    """The loaded kernel of a spec, emitted once per test run into a temporary folder; tests must not change it."""
+    from symbp.spec.network import make_spec
+
+    return _kernel(spec if spec is not None else make_spec(*args, **kwargs))
+
+
+def derive(*args, spec=None, **kwargs):
+    """:func:`symbp.derive`, shared between the tests of one run: a spec is derived once (a Derivation is immutable)."""
+    from symbp.spec.network import make_spec
+
+    return _derivation(spec if spec is not None else make_spec(*args, **kwargs))
 
 
 def under_ci() -> bool:

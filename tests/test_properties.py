@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 import symbp
 from symbp import cli
+from tests.helpers import SLOW, slow_after
 from symbp.kernel import load
 from symbp.kernel.emit import emit
 from symbp.errors import ExpressionError, UserError
@@ -211,6 +212,7 @@ names = st.one_of(
 )
 
 
+@SLOW
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], **REPRODUCIBLE)
 @given(name=names)
 @example(name="a" * 63)
@@ -365,6 +367,7 @@ def check_raw_text_in_kernel(source: str, spec) -> None:
     assert argv[argv.index("--sigma") + 1] == text and argv[argv.index("--g") + 1] == spec.g.text
 
 
+@SLOW
 @settings(max_examples=35, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], **REPRODUCIBLE)
 @given(sigma=SIGMAS, g=NAMED_G, seed=st.integers(0, 2**16))
 @example(sigma="x/(1+exp(-x))", g="identity", seed=0)
@@ -432,7 +435,7 @@ def test_kink_detector_sees_a_kink_under_the_step_and_only_there() -> None:
     assert not kink_near(switches, far, X_data, eps=1e-3)
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("name", slow_after(sorted(FUNCTIONS)))
 def test_every_whitelisted_function_can_be_emitted(name: str, reference_kernel, tmp_path) -> None:
     # (erf was on the whitelist once while the NumPy printer wrote it as math.erf: emit raised InternalError.)
     text = f"{name}(x)" if FUNCTIONS[name][0] == 1 else f"{name}(x, x/2)"

@@ -1,6 +1,6 @@
 """What a generated kernel file records about itself, shared by the emitter and the loader.
 
-Kept apart from :mod:`symbp.emitter` so that loading a kernel never imports SymPy.
+Kept apart from :mod:`symbp.kernel.emit` so that loading a kernel never imports SymPy.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import shlex
 
 from symbp.kernel.context import BLOCK_ROWS_MAX, BLOCK_ROWS_MIN, block_rows, command_for, layout, spec_hash
 from symbp.spec.network import make_spec
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 
 
 def test_layout_of_the_reference_case() -> None:

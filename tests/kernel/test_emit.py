@@ -8,23 +8,30 @@ import numpy as np
 import pytest
 
 import symbp
-from symbp.symbolic.derivation import derive
+from tests.helpers import SLOW, derive, kernel, slow_after
 from symbp.kernel.emit import emit, render_kernel
 from symbp.errors import UserError
 from symbp.kernel.load import load_kernel
 from symbp.kernel.standard import STANDARD
+from symbp.spec.network import make_spec
 from symbp.testing import check_grad, numeric_grad, random_problem, reference
 
 SPECS = [*STANDARD, (2, "identity", "exp"), (2, "x**3/3 + sin(x)", "tanh")]
 
 
+class _Kernels:
+    """The kernels of SPECS by spec, each emitted when first asked for."""
+
+    def __getitem__(self, spec):
+        return kernel(hidden=spec[0], sigma=spec[1], g=spec[2])
+
+
 @pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kernels")
-    return {spec: load_kernel(emit(derive(hidden=spec[0], sigma=spec[1], g=spec[2]), folder)) for spec in SPECS}
+def kernels():
+    return _Kernels()
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s[1]}-{s[2]}")
+@pytest.mark.parametrize("spec", slow_after(sorted(SPECS, key=lambda s: s != (3, "tanh", "identity"))), ids=lambda s: f"{s[1]}-{s[2]}")
 def test_kernel_gradient_matches_reference_and_finite_differences(kernels, spec) -> None:
     k = kernels[spec]
     d = derive(hidden=spec[0], sigma=spec[1], g=spec[2], inputs=2)
@@ -158,6 +165,7 @@ def test_blocks_give_the_same_gradient(tmp_path) -> None:
     check_grad(grad, grad1, rtol=1e-12)
 
 
+@SLOW
 def test_working_memory_does_not_grow_with_n(tmp_path) -> None:
     import tracemalloc
 
@@ -189,7 +197,7 @@ BEYOND = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", BEYOND, ids=lambda kw: derive(**kw).spec.name)
+@pytest.mark.parametrize("kwargs", slow_after(BEYOND, keep=0), ids=lambda kw: make_spec(**kw).name)
 def test_beyond_kernels_match_reference_and_finite_differences(tmp_path, kwargs) -> None:
     """Symbolic-p kernels for depth 1–4, d > 1, cross-entropy and the penalty against the expanded R and finite differences."""
     k = load_kernel(emit(derive(**kwargs), tmp_path))
@@ -204,6 +212,7 @@ def test_beyond_kernels_match_reference_and_finite_differences(tmp_path, kwargs)
     assert {name: v.shape for name, v in k.init_params(2).items()} == {name: v.shape for name, v in params.items()}
 
 
+@SLOW
 def test_deep_kernel_costs_a_constant_number_of_matrix_products_per_layer() -> None:
     """Reverse mode: each layer adds the same statements to the backward pass, never a number growing with depth."""
     counts = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 from symbp.kernel.emit import emit
 from symbp.errors import KernelError
 from symbp.kernel.load import load_kernel

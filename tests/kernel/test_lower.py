@@ -7,7 +7,7 @@ import sympy as sp
 from symbp.kernel.lower import AXIS_ORDER, Contract, Elementwise, Operand, Total, free_axes, lower, lower_kernel, stored_axes
 from symbp.kernel.programs import Statement, kernel_programs
 from symbp.spec.network import make_spec
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 from symbp.symbolic.model import build, i, j, k, m
 
 

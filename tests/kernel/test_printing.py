@@ -10,7 +10,7 @@ from symbp.kernel.lower import Elementwise, Operand, lower_kernel
 from symbp.kernel.printing import print_schedule
 from symbp.kernel.programs import kernel_programs
 from symbp.kernel.schedule import schedule
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 from symbp.symbolic.model import i, k, m
 
 UNIT = frozenset({k})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symbp.kernel.programs import BLOCKED, Blocks, kernel_programs
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 from symbp.symbolic.model import LAMBDA, R_symbol, i, j, k, m
 from symbp.symbolic.stable import Logistic
 

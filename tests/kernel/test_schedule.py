@@ -7,7 +7,7 @@ import sympy as sp
 from symbp.kernel.lower import lower_kernel
 from symbp.kernel.programs import kernel_programs
 from symbp.kernel.schedule import InPlaceUpdate, schedule
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive
 from symbp.symbolic.model import i, k, m
 
 UNIT = frozenset({k})

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from symbp.symbolic.derivation import derive
+from tests.helpers import derive, slow_after
 from symbp.latex.pdf import latex_problems
 from tests.helpers import pdflatex as _pdflatex
 
@@ -45,7 +45,7 @@ def test_document_has_every_part() -> None:
 
 
 @pytest.mark.latex
-@pytest.mark.parametrize(("sigma", "g", "expand"), [("tanh", "identity", False), ("x/(1+exp(-x))", "identity", False), ("relu", "sigmoid", True)])
+@pytest.mark.parametrize(("sigma", "g", "expand"), slow_after([("tanh", "identity", False), ("x/(1+exp(-x))", "identity", False), ("relu", "sigmoid", True)], unpack=True))
 def test_document_compiles_with_pdflatex(tmp_path, sigma: str, g: str, expand: bool) -> None:
     pdflatex = _pdflatex()
     d = derive(hidden=2, sigma=sigma, g=g, inputs=2 if expand else None)

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbp.symbolic.derivation import derive
-from symbp.kernel.emit import emit
+from tests.helpers import derive, kernel, slow_after
 from symbp.spec.functions import ACTIVATIONS, OUTPUTS
-from symbp.kernel.load import load_kernel
 from symbp.symbolic.stable import Logistic, stabilize
 from symbp.testing import check_grad, numeric_grad, random_problem, reference
 
@@ -39,15 +37,12 @@ def _extreme_problem(kernel, p=2, seed=0):
     return params, X, y
 
 
-@pytest.fixture(scope="module")
-def kernel_folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("stable")
+HIDDEN_CASES = sorted(((sigma, g) for g in OUTPUTS for sigma in SIGMAS), key=lambda case: case != ("x/(1+exp(-x))", "sigmoid"))
 
 
-@pytest.mark.parametrize("sigma", SIGMAS)
-@pytest.mark.parametrize("g", list(OUTPUTS))
-def test_no_overflow_at_large_hidden_preactivations(kernel_folder, sigma: str, g: str) -> None:
-    k = load_kernel(emit(derive(hidden=3, sigma=sigma, g=g, inputs=2), kernel_folder))
+@pytest.mark.parametrize(("sigma", "g"), slow_after(HIDDEN_CASES, unpack=True))
+def test_no_overflow_at_large_hidden_preactivations(sigma: str, g: str) -> None:
+    k = kernel(hidden=3, sigma=sigma, g=g, inputs=2)
     params, X, y = _extreme_problem(k)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         f = k.forward(params, X)
@@ -56,10 +51,12 @@ def test_no_overflow_at_large_hidden_preactivations(kernel_folder, sigma: str, g
     assert all(np.all(np.isfinite(v)) for v in grad.values())
 
 
-@pytest.mark.parametrize("sigma", ["tanh", "sigmoid", "softplus", "x/(1+exp(-x))"])
-@pytest.mark.parametrize("g", ["identity", "sigmoid", "tanh", "exp"])
-def test_no_overflow_at_large_output_preactivations(kernel_folder, sigma: str, g: str) -> None:
-    k = load_kernel(emit(derive(hidden=3, sigma=sigma, g=g, inputs=2), kernel_folder))
+OUTPUT_CASES = [(sigma, g) for g in ["sigmoid", "identity", "tanh", "exp"] for sigma in ["x/(1+exp(-x))", "tanh", "sigmoid", "softplus"]]
+
+
+@pytest.mark.parametrize(("sigma", "g"), slow_after(OUTPUT_CASES, unpack=True))
+def test_no_overflow_at_large_output_preactivations(sigma: str, g: str) -> None:
+    k = kernel(hidden=3, sigma=sigma, g=g, inputs=2)
     params = k.init_params(2, seed=1)
     X = np.array([[0.5, -0.5], [1.0, 0.0], [-1.0, 0.2]])
     y = np.array([0.1, -0.3, 0.7])
@@ -72,10 +69,10 @@ def test_no_overflow_at_large_output_preactivations(kernel_folder, sigma: str, g
         assert np.isfinite(R) and all(np.all(np.isfinite(v)) for v in grad.values())
 
 
-@pytest.mark.parametrize("sigma", CUSTOM)
-def test_stable_forms_keep_gradients_exact(kernel_folder, sigma: str) -> None:
+@pytest.mark.parametrize("sigma", slow_after(CUSTOM, keep=0))
+def test_stable_forms_keep_gradients_exact(sigma: str) -> None:
     d = derive(hidden=3, sigma=sigma, g="sigmoid", inputs=2)
-    k = load_kernel(emit(d, kernel_folder))
+    k = kernel(spec=d.spec)
     params, X, y = random_problem(d, seed=4)
     check_grad(k.grad(params, X, y), reference(d).grad(params, X, y), rtol=1e-8)
     check_grad(k.grad(params, X, y), numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-8)
