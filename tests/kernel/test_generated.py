@@ -1,6 +1,6 @@
 """generated/ holds the standard kernels exactly as the current generator writes them.
 
-Run ``python -m pytest tests/test_generated.py --update-golden`` to rewrite them.
+Run ``python -m pytest tests/kernel/test_generated.py --update-golden`` to rewrite them.
 """
 
 from __future__ import annotations

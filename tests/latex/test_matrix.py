@@ -28,6 +28,7 @@ def test_reference_case_lines_exact_strings() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_deep_network_lines_exact_strings() -> None:
     lines = matrix_lines(derive(hidden=(4, 3), sigma="relu", g="sigmoid", outputs=2, loss="bce", l2=0.1))
     assert r"A^{3} &= X \left(W^{3}\right)^{T} + \mathbf{1}_{n} \left(b^{3}\right)^{T}" in lines

@@ -127,6 +127,7 @@ def test_error_lists_the_allowed_functions() -> None:
         activation("swish")
 
 
+@pytest.mark.slow
 def test_every_whitelisted_function_prints_with_numpy_alone() -> None:
     from symbp.symbolic.derivation import derive
     from symbp.kernel.emit import render_kernel
