@@ -64,9 +64,15 @@ def _spec(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``symbp`` command line, one subcommand per job."""
     parser = _Parser(prog="symbp", description="Backpropagation derived by SymPy: LaTeX derivations and NumPy gradient kernels.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    for add in (_derive_parser, _emit_parser, _train_parser, _check_parser, _demo_parser):  # in the order --help lists them
+        add(sub)
+    return parser
 
+
+def _derive_parser(sub: argparse._SubParsersAction) -> None:
     derive = sub.add_parser("derive", help="derive the gradients of R and print them as a LaTeX document")
     _spec_arguments(derive)
     derive.add_argument("--expand", action="store_true", help="also write every component for the given M and p (needs --inputs, M·p ≤ 50)")
@@ -80,12 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.set_defaults(run=_cmd_derive)
 
+
+def _emit_parser(sub: argparse._SubParsersAction) -> None:
     emit = sub.add_parser("emit", help="write a NumPy gradient kernel for a spec and print its path")
     _spec_arguments(emit)
     emit.add_argument("--out", default="generated", type=Path, metavar="DIR", help="folder to write into (default generated/)")
     emit.add_argument("--name", default=None, metavar="NAME", help="module name (default: from the spec, e.g. tanh_identity_m3)")
     emit.set_defaults(run=_cmd_emit)
 
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
         help="train with a generated kernel by gradient descent",
@@ -134,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the loss and gradient-norm curves (log scale); needs matplotlib: pip install 'symbp[plot]'")
     train.set_defaults(run=_cmd_train)
 
+
+def _check_parser(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="check a hand-derived gradient formula against the derived one",
@@ -148,10 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("formula", metavar="FORMULA", help="the formula for one generic component of the gradient")
     check.set_defaults(run=_cmd_check)
 
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
     demo.add_argument("--out", default="symbp-demo", type=Path, metavar="DIR", help="folder for the results (default symbp-demo/)")
     demo.set_defaults(run=_cmd_demo)
-    return parser
 
 
 def _int_arg(flag: str, minimum: int):

@@ -6,7 +6,7 @@ generated kernel to data with it.  Both take their settings as one
 """
 
 from symbp.training.fit import train
-from symbp.training.rules import Armijo, Constant, Decaying, Move, StepSize, parse_step_size
+from symbp.training.rules import Armijo, Constant, Decaying, Descent, Move, StepSize, parse_step_size
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR, MIN_IMPROVEMENT, RunSettings
 from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState, RunResult, StopReason
@@ -17,6 +17,7 @@ __all__ = [
     "Armijo",
     "Constant",
     "Decaying",
+    "Descent",
     "Evaluation",
     "HistoryRow",
     "Move",

@@ -185,10 +185,10 @@ def _descend(
     rule, steps, grad_tol, patience, factor = settings.rule, settings.steps, settings.grad_tol, settings.patience, settings.divergence_factor
     best = list(itertools.accumulate((row.loss for row in history), min))  # best[l] = lowest loss of rows 0..l
     bound = None if factor is None or not history else factor * max(1.0, abs(history[0].loss))  # from R(a_0)
-    # Whether a_l is finite is settled by a bound on max_i |a_{l,i}| while it stays far below the largest
-    # float (see Packing.finite_bound); only past it, or when γg was computed in a narrower type than a
-    # (where it can overflow by itself), are the entries looked at: the answer of looking at every step.
-    size, (safe, growth) = math.inf, packing.finite_bound()
+    # Whether a_l is finite is settled by `largest`, a bound on max_i |a_{l,i}|, while it stays far below the
+    # largest float (see Packing.finite_bound); only past it, or when γg was computed in a narrower type than
+    # a (where it can overflow by itself), are the entries looked at: the answer of looking at every step.
+    largest, (safe, growth) = math.inf, packing.finite_bound()
 
     while True:
         # --- this step's batch, and R and ∇R at a_l on it ---
@@ -204,7 +204,7 @@ def _descend(
         stop: tuple[StopReason, str] | None = None
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             stop = StopReason.DIVERGED, f"at step {step} the loss is {loss:.6g} and the gradient norm {grad_norm:.6g}"
-        elif size > safe and not math.isfinite(size := magnitude(flat)):
+        elif largest > safe and not math.isfinite(largest := magnitude(flat)):
             stop = StopReason.DIVERGED, f"at step {step} the parameters are not finite"
         elif bound is not None and loss > bound:
             stop = StopReason.DIVERGED, f"at step {step} the loss {loss:.6g} exceeds {factor:g} × max(1, |R(a_0)|) = {bound:.6g}"
@@ -239,7 +239,7 @@ def _descend(
             return _stopped(*stop, step, params, previous, history)
         previous, params, flat = params, new_params, new_flat
         wide = here.packed.dtype.itemsize >= packing.dtype.itemsize
-        size = (size + gamma * grad_norm) * growth if wide else math.inf
+        largest = (largest + gamma * grad_norm) * growth if wide else math.inf
         step += 1
 
         # --- between steps: stop here if asked, handing back the whole state ---
