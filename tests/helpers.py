@@ -39,16 +39,6 @@ def stop_after(k: int):
     return requested
 
 
-def assert_same_run(got, want) -> None:
-    """Two RunResults are the same run: reason, steps, history and parameters bit for bit."""
-    assert got.reason is want.reason and got.steps == want.steps
-    assert got.history == want.history  # floats compared with ==: bit for bit (no NaN in these runs)
-    assert list(got.params) == list(want.params)
-    for name in want.params:
-        assert got.params[name].dtype == want.params[name].dtype
-        np.testing.assert_array_equal(got.params[name], want.params[name])
-
-
 def noisy_regression(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """X (n, 3) and y = sin x₁ + ½ x₂x₃ + noise: data a small tanh network fits in a few dozen steps."""
     rng = np.random.default_rng(seed)
@@ -79,3 +69,14 @@ def damaged_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]
     np.savez(folder / "noparams.npz", **{k: v for k, v in arrays.items() if not k.startswith("params/")})
     files["no params"] = (folder / "noparams.npz", "is damaged")
     return files
+
+
+def assert_same_run(got, want) -> None:
+    """Two RunResults are the same run: reason, steps, history and parameters bit for bit."""
+    assert got.reason is want.reason and got.steps == want.steps
+    assert got.history == want.history  # floats compared with ==: bit for bit (no NaN in these runs)
+    assert list(got.params) == list(want.params)
+    for name in want.params:
+        assert got.params[name].dtype == want.params[name].dtype
+        np.testing.assert_array_equal(got.params[name], want.params[name])
+
