@@ -53,7 +53,7 @@ from symbp.training.state import RunResult, StopReason
 
 __all__ = ["SessionRequest", "SessionResult", "train_session"]
 
-Pathish = str | os.PathLike[str]
+FilePath = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ class SessionRequest:
         plot: an image (``.png``, ``.pdf``, ``.svg``) of the loss and gradient-norm curves.
     """
 
-    kernel: Pathish | None = None
-    data: Pathish | None = None
+    kernel: FilePath | None = None
+    data: FilePath | None = None
     target: str | None = None
     steps: int | None = None
     step_size: str | float | StepSize | None = None
@@ -96,12 +96,12 @@ class SessionRequest:
     divergence_factor: str | float | None = None
     standardize: bool | None = None
     output: str | None = None
-    checkpoint: Pathish | None = None
-    resume: Pathish | None = None
+    checkpoint: FilePath | None = None
+    resume: FilePath | None = None
     trust: bool | None = None
     dask: str | None = None
     progress: bool = True
-    plot: Pathish | None = None
+    plot: FilePath | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,14 +201,14 @@ class _Plan:
 def _plan(request: SessionRequest) -> _Plan:
     """Reconcile the options with the checkpoint to resume from, or make a new run's settings."""
     factor = _divergence_factor(request.divergence_factor)
-    typed = _typed(request, factor)
+    given = _settings_given(request, factor)
     if request.resume is not None:
         # A resumed run keeps every setting it was started with: that is what makes it
         # end exactly as the uninterrupted run would.  Settings typed again must agree.
         resume = Path(request.resume)
         saved = load_checkpoint(resume)
         record = saved.record
-        _check_unchanged(typed, record, resume)
+        _check_unchanged(given, record, resume)
         return _Plan(
             settings=record.settings,
             kernel_path=Path(request.kernel if request.kernel is not None else record.kernel),
@@ -219,14 +219,14 @@ def _plan(request: SessionRequest) -> _Plan:
     if request.kernel is None or request.data is None:
         raise UserError("train needs KERNEL.py and --data FILE (or --resume CHECKPOINT to go on with an interrupted run)")
     # The defaults for what was left out; an empty step size, seed or tolerance counts as left out.
-    given = dict(
+    chosen = dict(
         steps=request.steps, step_size=request.step_size or None, batch_size=request.batch_size, seed=request.seed or None,
         grad_tol=request.tol or None, patience=request.patience,
     )
-    given = {name: value for name, value in given.items() if value is not None}
+    chosen = {name: value for name, value in chosen.items() if value is not None}
     if request.divergence_factor is not None:
-        given["divergence_factor"] = factor  # None for 'inf'
-    settings = RunSettings(**given)
+        chosen["divergence_factor"] = factor  # None for 'inf'
+    settings = RunSettings(**chosen)
     check_keepable(settings)
     kernel_path = Path(request.kernel)
     prefix = request.output or kernel_path.stem
@@ -243,14 +243,14 @@ def _divergence_factor(raw: str | float | None) -> float | None:
         return None
     try:
         factor = float(raw)
-    except ValueError:
+    except (TypeError, ValueError):
         factor = math.nan
     if not factor >= 1:
         raise UserError(f"--divergence-factor must be a number >= 1 or 'inf', not {raw!r}")
     return None if math.isinf(factor) else factor
 
 
-def _typed(request: SessionRequest, factor: float | None) -> dict[str, tuple[Any, Any]]:
+def _settings_given(request: SessionRequest, factor: float | None) -> dict[str, tuple[Any, Any]]:
     """The settings given in the request, by their option's name: (as given, as a value comparable with a saved one)."""
     step_size = request.step_size and parse_step_size(request.step_size)
     candidates = (
@@ -262,7 +262,7 @@ def _typed(request: SessionRequest, factor: float | None) -> dict[str, tuple[Any
     return {name: (raw, value) for name, raw, value in candidates if raw is not None}
 
 
-def _check_unchanged(typed: dict[str, tuple[Any, Any]], record: RunRecord, resume: Path) -> None:
+def _check_unchanged(given: dict[str, tuple[Any, Any]], record: RunRecord, resume: Path) -> None:
     """Refuse a setting given again with another value than the run saved in ``resume``."""
     settings = record.settings
     saved = {
@@ -270,7 +270,7 @@ def _check_unchanged(typed: dict[str, tuple[Any, Any]], record: RunRecord, resum
         "seed": settings.seed, "tol": settings.grad_tol, "patience": settings.patience, "standardize": record.standardize,
         "divergence_factor": settings.divergence_factor,
     }
-    for name, (raw, value) in typed.items():
+    for name, (raw, value) in given.items():
         before = saved[name]
         if value != (settings.rule if name == "step_size" else before):
             flag = "--" + name.replace("_", "-")
