@@ -1,6 +1,7 @@
 """The ``symbp`` command line.
 
-Each subcommand is a thin shell around the Python API.  A user mistake
+Each subcommand is a thin shell around the Python API: it parses the options, makes one call
+(``train`` calls :func:`symbp.session.train_session`) and prints the report.  A user mistake
 (:class:`~symbp.errors.UserError`) becomes one line on stderr and exit status 2;
 only an internal error (a bug in symbp) shows a traceback.
 """
@@ -11,9 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from symbp.errors import UserError
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
+
+if TYPE_CHECKING:
+    from symbp.session import SessionResult
 
 EXIT_USAGE = 2
 
@@ -59,9 +64,15 @@ def _spec(args: argparse.Namespace):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``symbp`` command line, one subcommand per job."""
     parser = _Parser(prog="symbp", description="Backpropagation derived by SymPy: LaTeX derivations and NumPy gradient kernels.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    for add in (_derive_parser, _emit_parser, _train_parser, _check_parser, _demo_parser):  # in the order --help lists them
+        add(sub)
+    return parser
 
+
+def _derive_parser(sub: argparse._SubParsersAction) -> None:
     derive = sub.add_parser("derive", help="derive the gradients of R and print them as a LaTeX document")
     _spec_arguments(derive)
     derive.add_argument("--expand", action="store_true", help="also write every component for the given M and p (needs --inputs, M·p ≤ 50)")
@@ -75,12 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.set_defaults(run=_cmd_derive)
 
+
+def _emit_parser(sub: argparse._SubParsersAction) -> None:
     emit = sub.add_parser("emit", help="write a NumPy gradient kernel for a spec and print its path")
     _spec_arguments(emit)
     emit.add_argument("--out", default="generated", type=Path, metavar="DIR", help="folder to write into (default generated/)")
     emit.add_argument("--name", default=None, metavar="NAME", help="module name (default: from the spec, e.g. tanh_identity_m3)")
     emit.set_defaults(run=_cmd_emit)
 
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
         help="train with a generated kernel by gradient descent",
@@ -97,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     # Settings that shape the run default to None here, so that with --resume a setting
-    # typed again can be told apart from one left out; the defaults apply in _cmd_train.
+    # typed again can be told apart from one left out; the defaults apply in symbp.session.
     train.add_argument("kernel", nargs="?", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit' (with --resume: optional, must be the same kernel)")
     train.add_argument("--data", type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y); required unless --resume")
     train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
@@ -129,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the loss and gradient-norm curves (log scale); needs matplotlib: pip install 'symbp[plot]'")
     train.set_defaults(run=_cmd_train)
 
+
+def _check_parser(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser(
         "check",
         help="check a hand-derived gradient formula against the derived one",
@@ -143,23 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("formula", metavar="FORMULA", help="the formula for one generic component of the gradient")
     check.set_defaults(run=_cmd_check)
 
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="derive, emit and train on the diabetes data shipped with symbp")
     demo.add_argument("--out", default="symbp-demo", type=Path, metavar="DIR", help="folder for the results (default symbp-demo/)")
     demo.set_defaults(run=_cmd_demo)
-    return parser
-
-
-class _Silent:
-    """The progress reporter of --quiet: says nothing."""
-
-    def __call__(self, row: object) -> None:
-        pass
-
-    def __enter__(self) -> _Silent:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
 
 def _int_arg(flag: str, minimum: int):
@@ -242,177 +247,48 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from contextlib import ExitStack
+    from symbp.session import SessionRequest, train_session
 
-    with ExitStack() as resources:  # closes a Dask client (and its local cluster) however training ends
-        return _train(args, resources)
+    outcome = train_session(
+        SessionRequest(
+            kernel=args.kernel, data=args.data, target=args.target, steps=args.steps, step_size=args.step_size,
+            batch_size=args.batch_size, seed=args.seed, tol=args.tol, patience=args.patience,
+            divergence_factor=args.divergence_factor, standardize=args.standardize, output=args.output,
+            checkpoint=args.checkpoint, resume=args.resume, trust=args.trust, dask=args.dask, progress=not args.quiet,
+            plot=args.plot,
+        )
+    )
+    return _report_training(outcome)
 
 
-def _train(args: argparse.Namespace, resources) -> int:
-    import hashlib
-    import math
+def _report_training(outcome: SessionResult) -> int:
+    """Print what a training session did: one line on stdout (and one on stderr for a late signal); the exit status."""
     import shlex
-    import signal
 
-    from symbp.training.checkpoint import Checkpoint, Settings, StopOnSignals, data_sha256, file_sha256, load_checkpoint, save_checkpoint
-    from symbp.data import Standardizer, load
-    from symbp.kernel.load import load_kernel
-    from symbp.training.runner import DIVERGENCE_FACTOR, StopReason, parse_step_size
-    from symbp.files import writable_folder
-    from symbp.training.fit import check_data, save_history, save_params, train
+    from symbp.training.state import StopReason
 
-    # Check everything before any work, so that a mistake costs nothing and overwrites nothing.
-    factor = args.divergence_factor
-    if factor is not None:
-        try:
-            factor = float(factor)
-        except ValueError:
-            factor = math.nan
-        if not factor >= 1:
-            raise UserError(f"--divergence-factor must be a number >= 1 or 'inf', not {args.divergence_factor!r}")
-        factor = None if math.isinf(factor) else factor
-    # The settings typed on this command line, as values comparable with saved ones.
-    typed = {
-        name: (raw, value)
-        for name, raw, value in (
-            ("target", args.target, args.target), ("steps", args.steps, args.steps),
-            ("step_size", args.step_size, args.step_size and parse_step_size(args.step_size)),
-            ("batch_size", args.batch_size, args.batch_size), ("seed", args.seed, args.seed), ("tol", args.tol, args.tol),
-            ("patience", args.patience, args.patience), ("standardize", args.standardize, args.standardize),
-            ("divergence_factor", args.divergence_factor, factor),
+    result, checkpoint = outcome.run, outcome.checkpoint_path
+    if outcome.interrupted:
+        print(
+            f"symbp: {outcome.signal.name} after {result.steps} of {outcome.record.settings.steps} steps: checkpoint in {checkpoint}; "
+            f"resume with: symbp train --resume {shlex.quote(str(checkpoint))}"
         )
-        if raw is not None
-    }
-    state = None
-    if args.resume is not None:
-        # A resumed run keeps every setting it was started with: that is what makes it
-        # end exactly as the uninterrupted run would.  Settings typed again must agree.
-        saved = load_checkpoint(args.resume)
-        settings, state = saved.settings, saved.state
-        for name, (raw, value) in typed.items():
-            before = getattr(settings, name)
-            if value != (parse_step_size(before) if name == "step_size" else before):
-                flag = "--" + name.replace("_", "-")
-                now = flag if raw is True else f"{flag} {raw}"
-                shown = "inf" if name == "divergence_factor" and before is None else before
-                raise UserError(
-                    f"{now} differs from the run saved in {args.resume} ({name}: {shown}); "
-                    f"a resumed run keeps the settings it was started with: leave {flag} out"
-                )
-        kernel_path = args.kernel if args.kernel is not None else Path(settings.kernel)
-        data_path = args.data if args.data is not None else Path(settings.data)
-        trust = settings.trust or bool(args.trust)
-        prefix = args.output or settings.output
-        checkpoint_path = args.checkpoint or args.resume
-    else:
-        if args.kernel is None or args.data is None:
-            raise UserError("train needs KERNEL.py and --data FILE (or --resume CHECKPOINT to go on with an interrupted run)")
-        kernel_path, data_path, trust = args.kernel, args.data, bool(args.trust)
-        prefix = args.output or args.kernel.stem
-        checkpoint_path = args.checkpoint or Path(f"{prefix}.checkpoint.npz")
-        settings = None
-    step_size = parse_step_size(settings.step_size if settings else args.step_size or "armijo")
-    kernel = load_kernel(kernel_path, trust=trust)
-    kernel_digest = file_sha256(kernel_path)
-    if settings and kernel_digest != settings.kernel_sha256:
-        raise UserError(f"kernel {kernel_path} is not the kernel the run in {args.resume} was started with ({settings.kernel}); give that kernel")
-    target = settings.target if settings else args.target
-    targets = None if target is None else [t.strip() for t in target.split(",")]
-    chosen = targets[0] if targets and len(targets) == 1 else targets
-    client = parts = None
-    if args.dask is not None:
-        # The data stay partitioned on the cluster; the client never holds them.
-        from symbp.cluster import check_full_batch, connect, read_data
-
-        check_full_batch(settings.batch_size if settings else args.batch_size)  # before starting a cluster
-        client = resources.enter_context(connect(args.dask or None))
-        parts = read_data(client, data_path, chosen)
-        with open(data_path, "rb") as stream:
-            digest = "file:" + hashlib.file_digest(stream, "sha256").hexdigest()
-    else:
-        data = load(data_path, chosen)
-        X, y = check_data(kernel, data.X, data.y, source=str(data_path))
-        digest = data_sha256(X, y)
-    if settings and digest != settings.data_sha256:
-        raise UserError(f"the data in {data_path} (target {target!r}) differ from those the run in {args.resume} was started with ({settings.data}); give those data")
-    if settings is None:
-        settings = Settings(
-            kernel=str(Path(kernel_path).resolve()), kernel_sha256=kernel_digest, data=str(Path(data_path).resolve()),
-            data_sha256=digest, target=args.target, steps=1000 if args.steps is None else args.steps,
-            step_size=args.step_size or "armijo", batch_size=args.batch_size, seed=args.seed or 0, tol=args.tol or 0.0,
-            patience=args.patience, standardize=bool(args.standardize),
-            divergence_factor=factor if args.divergence_factor is not None else DIVERGENCE_FACTOR,
-            output=str(Path(prefix).resolve()), trust=trust,
-        )
-    extra = {}
-    if settings.standardize:
-        if parts is not None:
-            from symbp.cluster import standardize as standardize_partitions
-
-            parts, scaler = standardize_partitions(parts)
-        else:
-            scaler = Standardizer.fit(X)
-            X = scaler.transform(X)
-        extra = {"x_mean": scaler.mean, "x_scale": scaler.scale}
-    params_path, history_path = Path(f"{prefix}.params.npz"), Path(f"{prefix}.history.csv")
-    for path in (params_path, history_path, checkpoint_path):
-        writable_folder(path)
-    if args.plot is not None:
-        from symbp.training.plot import check_plot_path
-
-        check_plot_path(args.plot)
-
-    # --- train; SIGINT/SIGTERM stop it between two steps ---
-    from symbp.training.progress import Progress
-
-    first = 0 if state is None else state.step
-    # The first signal is held until the results are written: one that comes after the last step
-    # (or while saving) stops nothing, and the run's outputs are written in full (a second one
-    # interrupts at once, as everywhere else).
-    with StopOnSignals() as stop:
-        with Progress(settings.steps, first_step=first) if not args.quiet else _Silent() as progress:
-            common = dict(
-                steps=settings.steps, step_size=step_size, batch_size=settings.batch_size, seed=settings.seed,
-                grad_tol=settings.tol, patience=settings.patience, divergence_factor=settings.divergence_factor,
-                stop_requested=stop.requested, state=state, callback=progress,
-            )
-            if parts is not None:
-                from symbp.cluster import train_on_cluster
-
-                result = train_on_cluster(kernel_path, parts, client, trust=trust, **common)
-            else:
-                result = train(kernel, X, y, **common)
-        if result.reason is StopReason.INTERRUPTED:
-            save_checkpoint(checkpoint_path, Checkpoint(settings, result.state))
-            name = signal.Signals(stop.received).name
-            print(
-                f"symbp: {name} after {result.steps} of {settings.steps} steps: checkpoint in {checkpoint_path}; "
-                f"resume with: symbp train --resume {shlex.quote(str(checkpoint_path))}"
-            )
-            return 128 + stop.received  # 130 for SIGINT, 143 for SIGTERM, as shells report them
-
-        save_params(params_path, result.params, **extra)
-        save_history(history_path, result.history)
-        if args.plot is not None:
-            from symbp.training.plot import plot_history
-
-            plot_history(result.history, args.plot, title=Path(kernel_path).stem)
-        if args.resume is not None and checkpoint_path.resolve() == args.resume.resolve():
-            checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
-        if stop.received is not None:
-            print(f"symbp: {signal.Signals(stop.received).name} came after the last step; the run's outputs are written in full", file=sys.stderr)
-        if result.reason is StopReason.DIVERGED:
-            if len(result.history) == 1:  # nothing finite to keep: the start itself
-                print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
-                return 1
-            print(
-                f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
-                f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
-                f"try a smaller --step-size, or --step-size armijo"
-            )
+        return 128 + outcome.signal  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+    if outcome.signal is not None:
+        print(f"symbp: {outcome.signal.name} came after the last step; the run's outputs are written in full", file=sys.stderr)
+    params_path, history_path = outcome.params_path, outcome.history_path
+    if result.reason is StopReason.DIVERGED:
+        if len(result.history) == 1:  # nothing finite to keep: the start itself
+            print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
             return 1
-        print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
-        return 0
+        print(
+            f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
+            f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
+            f"try a smaller --step-size, or --step-size armijo"
+        )
+        return 1
+    print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ from symbp.kernel.emit import emit
 from symbp.errors import UserError
 from symbp.files import write_text_atomic
 from symbp.kernel.load import load_kernel
+from symbp.training.fit import train
+from symbp.training.outputs import save_history, save_params
 from symbp.training.plot import plot_history
-from symbp.training.fit import save_history, save_params, train
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,38 @@ def stop_after(k: int):
     return requested
 
 
+def noisy_regression(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """X (n, 3) and y = sin x₁ + ½ x₂x₃ + noise: data a small tanh network fits in a few dozen steps."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def damaged_checkpoints(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
+    """Files in ``folder`` that are not good checkpoints, made from the good one: {what: (path, a fragment of the refusal)}."""
+    import json
+
+    files = {"missing": (folder / "nothing.npz", "does not exist")}
+    (folder / "text.npz").write_text("not a checkpoint\n")
+    files["text"] = (folder / "text.npz", "is not a symbp checkpoint")
+    np.savez(folder / "other.npz", X=np.zeros(3))
+    files["other npz"] = (folder / "other.npz", "is not a symbp checkpoint")
+    data = good.read_bytes()
+    (folder / "truncated.npz").write_bytes(data[: len(data) // 2])
+    files["truncated"] = (folder / "truncated.npz", "is not a symbp checkpoint")
+    with np.load(good) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(str(arrays["meta"][()]))
+    np.savez(folder / "newer.npz", **{**arrays, "meta": np.array(json.dumps({**meta, "version": 99}))})
+    files["newer"] = (folder / "newer.npz", "format version 99")
+    np.savez(folder / "short.npz", **{**arrays, "history_loss": arrays["history_loss"][:-1]})
+    files["short history"] = (folder / "short.npz", "is damaged")
+    np.savez(folder / "noparams.npz", **{k: v for k, v in arrays.items() if not k.startswith("params/")})
+    files["no params"] = (folder / "noparams.npz", "is damaged")
+    return files
+
+
 def assert_same_run(got, want) -> None:
     """Two RunResults are the same run: reason, steps, history and parameters bit for bit."""
     assert got.reason is want.reason and got.steps == want.steps

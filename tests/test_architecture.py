@@ -212,7 +212,7 @@ def test_training_side_never_imports_sympy(root: str) -> None:
 
 def test_a_training_process_really_starts_without_sympy() -> None:
     code = (
-        "import sys, symbp, symbp.cli, symbp.kernel.load, symbp.data, symbp.training, symbp.cluster\n"
+        "import sys, symbp, symbp.cli, symbp.session, symbp.kernel.load, symbp.data, symbp.training, symbp.cluster\n"
         "print('sympy' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -156,8 +156,8 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path) -> None:
 def test_progress_bar_on_a_terminal() -> None:
     import io
 
+    from symbp.training import HistoryRow
     from symbp.training.progress import Progress
-    from symbp.training.runner import HistoryRow
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -50,6 +50,7 @@ from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import load_kernel
 from symbp.training.runner import DIVERGENCE_FACTOR, RunResult, run
+from symbp.training.settings import RUN_SETTINGS_KEYWORDS, RunSettings, settings_from
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -176,9 +177,10 @@ def train_on_cluster(
     params0: dict[str, np.ndarray] | None = None,
     steps: int = 1000,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
+    settings: RunSettings | None = None,
     **runner_kwargs: Any,
 ) -> RunResult:
-    """Gradient descent on the cluster: :func:`symbp.runner.run` with a :class:`DaskObjective`.
+    """Gradient descent on the cluster: :func:`symbp.training.runner.run` with a :class:`DaskObjective`.
 
     Args:
         kernel_path: the kernel ``.py``.
@@ -191,12 +193,14 @@ def train_on_cluster(
         seed: seeds ``kernel.init_params(p, seed)`` (unused with ``params0`` or ``state``).
         params0: starting parameters instead.
         steps, divergence_factor: as for :func:`symbp.train` (same defaults).
-        runner_kwargs: any other argument of :func:`symbp.runner.run`
+        settings: the run's :class:`~symbp.training.settings.RunSettings`, instead of
+            ``seed``, ``steps``, ``divergence_factor`` and the settings among ``runner_kwargs``.
+        runner_kwargs: any other argument of :func:`symbp.training.runner.run`
             (``step_size``, ``grad_tol``, ``patience``, ``callback``,
             ``stop_requested``, ``state``, ...).  ``batch_size`` must be None.
 
     Returns:
-        The runner's :class:`~symbp.runner.RunResult`.
+        The runner's :class:`~symbp.training.state.RunResult`.
 
     Raises:
         UserError: mini-batches were asked for, or what the parts above raise.
@@ -205,7 +209,9 @@ def train_on_cluster(
         >>> with connect(None) as client:                                  # doctest: +SKIP
         ...     result = train_on_cluster("k.py", "data.csv", client, target="y", steps=500)
     """
-    check_full_batch(runner_kwargs.pop("batch_size", None))
+    keywords = dict(steps=steps, seed=seed, divergence_factor=divergence_factor)
+    keywords |= {name: runner_kwargs.pop(name) for name in RUN_SETTINGS_KEYWORDS if name in runner_kwargs}
+    check_full_batch(keywords.get("batch_size") if settings is None else settings.batch_size)
     owned = not isinstance(partitions_or_data, Partitions)
     if isinstance(partitions_or_data, Partitions):
         partitions = partitions_or_data
@@ -218,11 +224,9 @@ def train_on_cluster(
     try:
         with DaskObjective(client, kernel_path, partitions, trust=trust) as objective:
             if runner_kwargs.get("state") is None and params0 is None:
-                params0 = objective.kernel.init_params(partitions.p, seed=seed)
-            return run(
-                objective, params0, steps=steps, n_samples=partitions.n, seed=seed,
-                divergence_factor=divergence_factor, **runner_kwargs,
-            )
+                params0 = objective.kernel.init_params(partitions.p, seed=seed if settings is None else settings.seed)
+            settings = settings_from(train_on_cluster, settings, keywords)
+            return run(objective, params0, settings=settings, n_samples=partitions.n, **runner_kwargs)
     finally:
         if owned:
             partitions.release()

@@ -1,21 +1,22 @@
 """Checkpoints: an interrupted training run, saved to one file and resumed from it.
 
-A checkpoint holds the runner's whole state (:class:`symbp.runner.RunnerState`:
+A checkpoint holds the runner's whole state (:class:`~symbp.training.state.RunnerState`:
 parameters, step number, history, the Armijo rule's last γ, the mini-batch
-generator's state and place in the epoch) together with the :class:`Settings`
-the run was started with (kernel, data, target, steps, step-size rule, batch
-size, seed, ...), so that ``symbp train --resume FILE`` goes on exactly where
-the run stopped and ends with the same parameters and history, bit for bit, as
-a run never interrupted.  Fingerprints of the kernel file and of the data let
-a resumed run refuse inputs that have changed.
+generator's state and place in the epoch) together with the :class:`RunRecord`
+of the run (kernel, data, target, standardisation, output prefix, and its
+:class:`~symbp.training.settings.RunSettings`), so that
+``symbp train --resume FILE`` goes on exactly where the run stopped and ends
+with the same parameters and history, bit for bit, as a run never interrupted.
+Fingerprints of the kernel file and of the data let a resumed run refuse
+inputs that have changed.
 
 The file is an ``.npz`` (written atomically, see :mod:`symbp.files`): the
 arrays under ``params/NAME``, ``previous/NAME``, ``pending_grad/NAME``,
 ``history_*`` and ``order``, and everything else as JSON text in ``meta``.
 It is read with ``allow_pickle=False``: loading a checkpoint runs no code.
-
-:class:`StopOnSignals` turns SIGINT and SIGTERM into a stop request that the
-runner sees between steps.
+The record is stored as the fifteen flat fields of format version 1 (see
+:func:`_record_fields`), so that checkpoints written by any symbp of that
+version load and resume.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -23,14 +24,14 @@ Example:
     >>> def objective(params, batch):
     ...     r = params["a"] - 2.0
     ...     return 0.5 * float(r @ r), {"a": r}
-    >>> first = run(objective, {"a": np.zeros(2)}, steps=3, step_size=0.5, stop_requested=lambda: True)
+    >>> settings = RunSettings(steps=3, step_size="0.5", divergence_factor=None)
+    >>> first = run(objective, {"a": np.zeros(2)}, settings=settings, stop_requested=lambda: True)
     >>> path = os.path.join(tempfile.mkdtemp(), "run.checkpoint.npz")
-    >>> settings = Settings(kernel="k.py", kernel_sha256="", data="d.csv", data_sha256="", target=None, steps=3,
-    ...                     step_size="0.5", batch_size=None, seed=0, tol=0.0, patience=None, standardize=False,
-    ...                     divergence_factor=None, output="run", trust=False)
-    >>> _ = save_checkpoint(path, Checkpoint(settings, first.state))
+    >>> record = RunRecord(kernel="k.py", kernel_sha256="", data="d.csv", data_sha256="", target=None,
+    ...                    standardize=False, output="run", trust=False, settings=settings)
+    >>> _ = save_checkpoint(path, Checkpoint(record, first.state))
     >>> again = load_checkpoint(path)
-    >>> run(objective, None, steps=3, step_size=0.5, state=again.state).params["a"]
+    >>> run(objective, None, settings=again.record.settings, state=again.state).params["a"]
     array([1.75, 1.75])
 """
 
@@ -40,34 +41,37 @@ import hashlib
 import io
 import json
 import os
-import signal
 import zipfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 
 from symbp.errors import UserError
 from symbp.files import write_bytes_atomic
-from symbp.training.runner import Evaluation, HistoryRow, Params, RunnerState
+from symbp.training.settings import MIN_IMPROVEMENT, RunSettings
+from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState
 
-__all__ = ["Checkpoint", "Settings", "StopOnSignals", "data_sha256", "file_sha256", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "RunRecord", "check_keepable", "data_sha256", "file_sha256", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "symbp-checkpoint"
 VERSION = 1
 
 
 @dataclass(frozen=True)
-class Settings:
+class RunRecord:
     """What a ``symbp train`` run was started with; a resumed run keeps all of it.
 
     Paths are absolute, so that a run can be resumed from another folder.
-    ``step_size`` is the rule as typed (``"armijo"``, ``"constant:0.01"``, ...);
-    ``target`` as typed for ``--target`` (None: the format's default).
+    ``target`` is as typed for ``--target`` (None: the format's default).
     ``data_sha256`` fingerprints the loaded X and y (before standardisation),
-    ``kernel_sha256`` the kernel file's bytes.
+    ``kernel_sha256`` the kernel file's bytes.  ``settings`` are the run's;
+    their step-size rule must have a spelling (as typed for ``--step-size``),
+    which is what the checkpoint keeps.
+
+    Raises:
+        UserError: the step-size rule has no spelling a checkpoint can keep.
     """
 
     kernel: str
@@ -75,23 +79,33 @@ class Settings:
     data: str
     data_sha256: str
     target: str | None
-    steps: int
-    step_size: str
-    batch_size: int | None
-    seed: int
-    tol: float
-    patience: int | None
     standardize: bool
-    divergence_factor: float | None
     output: str
     trust: bool
+    settings: RunSettings
+
+    def __post_init__(self) -> None:
+        check_keepable(self.settings)
+
+
+def check_keepable(settings: RunSettings) -> None:
+    """Refuse settings a checkpoint cannot keep: a step-size rule without a spelling for ``--step-size``.
+
+    Raises:
+        UserError: saying which rule, and what would do.
+    """
+    if settings.step_size_spelling is None:
+        raise UserError(
+            f"a checkpoint keeps the step-size rule as spelled for --step-size, and {settings.rule!r} has no "
+            "spelling: leave c, shrink, grow and max_backtracks at their defaults"
+        )
 
 
 @dataclass(frozen=True, eq=False)
 class Checkpoint:
-    """A run stopped between two steps: its settings and the runner's state."""
+    """A run stopped between two steps: its record and the runner's state."""
 
-    settings: Settings
+    record: RunRecord
     state: RunnerState
 
 
@@ -132,7 +146,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "settings": asdict(checkpoint.settings),
+        "settings": _record_fields(checkpoint.record),
         "state": {
             "step": state.step,
             "param_names": list(state.params),  # the order matters: ‖∇R‖² is summed in it
@@ -180,16 +194,47 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if meta.get("version") != VERSION:
         raise UserError(f"{file} is a checkpoint of format version {meta.get('version')!r}, but this symbp reads version {VERSION}; resume it with the symbp that wrote it")
     try:
-        return Checkpoint(_settings(meta["settings"]), _state(meta["state"], arrays))
+        return Checkpoint(_record(meta["settings"]), _state(meta["state"], arrays))
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise UserError(f"checkpoint {file} is damaged ({type(err).__name__}: {err}); start the run again without --resume") from err
 
 
-def _settings(raw: dict[str, Any]) -> Settings:
-    names = {f.name for f in fields(Settings)}
-    if not isinstance(raw, dict) or raw.keys() != names:
-        raise ValueError(f"the settings must have exactly the fields {sorted(names)}")
-    return Settings(**raw)
+#: The record's fields in a checkpoint of format version 1, flat, as the run's options are named.
+_FIELDS = ("kernel", "kernel_sha256", "data", "data_sha256", "target", "steps", "step_size", "batch_size", "seed", "tol",
+           "patience", "standardize", "divergence_factor", "output", "trust")
+
+
+def _record_fields(record: RunRecord) -> dict[str, Any]:
+    """The record as the flat JSON object of format version 1.
+
+    ``min_improvement``, which ``symbp train`` leaves at its default, is written only
+    when it differs from it (by a run started from Python).
+    """
+    settings = record.settings
+    fields = {
+        "kernel": record.kernel, "kernel_sha256": record.kernel_sha256, "data": record.data, "data_sha256": record.data_sha256,
+        "target": record.target, "steps": settings.steps, "step_size": settings.step_size_spelling,
+        "batch_size": settings.batch_size, "seed": settings.seed, "tol": settings.grad_tol, "patience": settings.patience,
+        "standardize": record.standardize, "divergence_factor": settings.divergence_factor, "output": record.output,
+        "trust": record.trust,
+    }
+    if settings.min_improvement != MIN_IMPROVEMENT:
+        fields["min_improvement"] = settings.min_improvement
+    return fields
+
+
+def _record(raw: dict[str, Any]) -> RunRecord:
+    if not isinstance(raw, dict) or not set(_FIELDS) <= raw.keys() <= {*_FIELDS, "min_improvement"}:
+        raise ValueError(f"the settings must have exactly the fields {sorted(_FIELDS)}")
+    settings = RunSettings(
+        steps=raw["steps"], step_size=raw["step_size"], batch_size=raw["batch_size"], seed=raw["seed"], grad_tol=raw["tol"],
+        patience=raw["patience"], min_improvement=raw.get("min_improvement", MIN_IMPROVEMENT),
+        divergence_factor=raw["divergence_factor"],
+    )
+    return RunRecord(
+        kernel=raw["kernel"], kernel_sha256=raw["kernel_sha256"], data=raw["data"], data_sha256=raw["data_sha256"],
+        target=raw["target"], standardize=raw["standardize"], output=raw["output"], trust=raw["trust"], settings=settings,
+    )
 
 
 def _group(arrays: dict[str, np.ndarray], group: str, names: list[str]) -> Params:
@@ -220,54 +265,3 @@ def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
         order=arrays.get("order"),
         position=int(raw["position"]),
     )
-
-
-# --- signals ------------------------------------------------------------------------
-
-
-class StopOnSignals:
-    """While active, SIGINT and SIGTERM ask for a stop instead of ending the process.
-
-    The first signal is recorded (:attr:`received`) and :meth:`requested` then
-    answers True, so a runner given ``stop_requested=stop.requested`` finishes
-    its current step and hands back its state.  The signals' previous handlers
-    are put back at once, so a second signal acts as usual (a second Ctrl-C
-    aborts without waiting).  Outside the main thread, where Python cannot
-    install handlers, it does nothing.
-
-    Example:
-        >>> with StopOnSignals() as stop:
-        ...     stop.requested()
-        False
-    """
-
-    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
-        self.signals = signals
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def requested(self) -> bool:
-        """True once one of the signals has arrived."""
-        return self.received is not None
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is None:
-            self.received = signum
-        self._restore()
-
-    def _restore(self) -> None:
-        for signum, handler in self._previous.items():
-            # None: the old handler was not set from Python; the default is the best we can do.
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        self._previous = {}
-
-    def __enter__(self) -> StopOnSignals:
-        try:
-            for signum in self.signals:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        except ValueError:  # not the main thread
-            self._restore()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._restore()

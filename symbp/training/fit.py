@@ -1,27 +1,25 @@
 """Training a network with a generated kernel: the data side of the runner.
 
 :func:`train` adapts a kernel and a data set to the generic runner
-(:func:`symbp.runner.run`), which itself knows nothing about networks; it also
-checks that the data fit the kernel before any work is done.  Results are saved
-atomically: parameters as ``.npz``, the history as ``.csv``.  A run can be
-stopped between steps and resumed from its state (see :mod:`symbp.checkpoint`
-for saving that state to a file).
+(:func:`symbp.training.runner.run`), which itself knows nothing about networks;
+it also checks that the data fit the kernel before any work is done.  A run can
+be stopped between steps and resumed from its state (see
+:mod:`symbp.training.checkpoint` for saving that state to a file).
 """
 
 from __future__ import annotations
 
-import io
 import operator
-import os
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from symbp.errors import DataError
-from symbp.files import write_bytes_atomic, write_text_atomic
-from symbp.training.runner import DIVERGENCE_FACTOR, HistoryRow, RunnerState, RunResult, StepSize, run
+from symbp.training.rules import StepSize
+from symbp.training.runner import run
+from symbp.training.settings import DIVERGENCE_FACTOR, RunSettings, settings_from
+from symbp.training.state import HistoryRow, RunnerState, RunResult
 
 
 def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "the data") -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +69,7 @@ def train(
     callback: Callable[[HistoryRow], None] | None = None,
     stop_requested: Callable[[], bool] | None = None,
     state: RunnerState | None = None,
+    settings: RunSettings | None = None,
 ) -> RunResult:
     """Gradient descent on R for a generated kernel and data (X, y).
 
@@ -92,9 +91,11 @@ def train(
             is INTERRUPTED and ``result.state`` holds the run's whole state.
         state: such a state, to go on from (with the same settings) instead of
             starting afresh; the run then ends bit for bit as if never stopped.
+        settings: ``steps`` … ``divergence_factor`` (and ``min_improvement``) as one
+            :class:`~symbp.training.settings.RunSettings`, instead of the keywords.
 
     Returns:
-        The runner's :class:`~symbp.runner.RunResult` (``.params``, ``.history``, ``.reason``).
+        The runner's :class:`~symbp.training.state.RunResult` (``.params``, ``.history``, ``.reason``).
 
     Example:
         >>> import symbp, numpy as np, tempfile
@@ -107,11 +108,17 @@ def train(
     if state is not None:
         params = None  # the state carries the parameters
     else:
-        params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed)
+        params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed if settings is None else settings.seed)
+    # The settings are checked after the data and a_0, so that mistakes are reported in the order they always were.
+    keywords = dict(
+        steps=steps, step_size=step_size, batch_size=batch_size, seed=seed, grad_tol=grad_tol, patience=patience,
+        divergence_factor=divergence_factor,
+    )
+    settings = settings_from(train, settings, keywords)
 
     # The kernels read X column by column (the product W² Xᵀ): on the full batch, one
     # Fortran-ordered copy made here saves a transposition in every step.
-    full = X if batch_size is not None and batch_size < X.shape[0] else np.asfortranarray(X)
+    full = np.asfortranarray(X) if settings.full_batch(X.shape[0]) else X
     Y = y[:, None] if y.ndim == 1 else y
     # The data are checked above and the parameters by the kernel on the first full-batch step;
     # the runner keeps their names, shapes and dtypes, so when they are float64 (what the
@@ -132,31 +139,5 @@ def train(
         return answer
 
     return run(
-        objective,
-        params,
-        steps=steps,
-        step_size=step_size,
-        grad_tol=grad_tol,
-        patience=patience,
-        n_samples=X.shape[0],
-        batch_size=batch_size,
-        seed=seed,
-        divergence_factor=divergence_factor,
-        callback=callback,
-        stop_requested=stop_requested,
-        state=state,
+        objective, params, settings=settings, n_samples=X.shape[0], callback=callback, stop_requested=stop_requested, state=state
     )
-
-
-def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], **extra: np.ndarray) -> Path:
-    """Write parameters (and extra arrays, e.g. standardisation) to an ``.npz`` file, atomically."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **params, **extra)
-    return write_bytes_atomic(path, buffer.getvalue())
-
-
-def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) -> Path:
-    """Write the history as CSV with columns step, loss, grad_norm, gamma, atomically."""
-    lines = ["step,loss,grad_norm,gamma"]
-    lines += [f"{row.step},{row.loss!r},{row.grad_norm!r},{row.gamma!r}" for row in history]
-    return write_text_atomic(path, "\n".join(lines) + "\n")

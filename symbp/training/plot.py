@@ -8,7 +8,7 @@ from pathlib import Path
 
 from symbp.errors import UserError
 from symbp.files import writable_folder, write_bytes_atomic
-from symbp.training.runner import HistoryRow
+from symbp.training.state import HistoryRow
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'symbp[plot]' (or pip install matplotlib)"
 

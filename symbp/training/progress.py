@@ -1,11 +1,11 @@
-"""Progress of a training run: a tqdm bar on a terminal, plain periodic lines otherwise."""
+"""Progress of a training run: a tqdm bar on a terminal, plain periodic lines otherwise, or nothing."""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
-from symbp.training.runner import HistoryRow
+from symbp.training.state import HistoryRow
 
 #: Plain-log mode writes about this many lines per run (plus the first and the last).
 LOG_LINES = 10
@@ -49,3 +49,16 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Silent:
+    """The progress reporter of a quiet run: says nothing."""
+
+    def __call__(self, row: HistoryRow) -> None:
+        pass
+
+    def __enter__(self) -> Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

@@ -1,4 +1,4 @@
-"""Tests for symbp/train.py: train() hands the runner the kernel's gradient, checked where it must be."""
+"""Tests for symbp/training/fit.py: train() hands the runner the kernel's gradient, checked where it must be."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from symbp import derive, emit, load_kernel
-from symbp.training.runner import run
+from symbp.training import DIVERGENCE_FACTOR, RunSettings, StopReason, run
 from symbp.training.fit import train
+from tests.helpers import assert_same_run
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["d1", "d2"])
@@ -67,3 +68,17 @@ def test_float32_parameters_keep_the_checked_float64_arithmetic(kernel) -> None:
     plain = run(lambda params, batch: penalised.loss_and_grad(params, X, y), params0, steps=10, step_size=0.01)
     assert all(a.dtype == np.float32 for a in ours.params.values())
     np.testing.assert_allclose([r.loss for r in ours.history], [r.loss for r in plain.history], rtol=1e-12)
+
+
+def test_train_takes_its_settings_as_one_value(kernel) -> None:
+    X, y = data(kernel)
+    keywords = dict(steps=20, step_size="decay:0.02,5", batch_size=16, seed=4, patience=30)
+    assert_same_run(train(kernel, X, y, settings=RunSettings(**keywords)), train(kernel, X, y, **keywords))
+    with pytest.raises(TypeError, match="not both: steps given beside settings"):
+        train(kernel, X, y, steps=3, settings=RunSettings())
+
+
+def test_train_stops_a_diverging_run_at_its_bound_by_default(kernel) -> None:
+    X, y = data(kernel)
+    result = train(kernel, X, y, steps=500, step_size=5.0)
+    assert result.reason is StopReason.DIVERGED and f"exceeds {DIVERGENCE_FACTOR:g} × max(1, |R(a_0)|)" in result.detail
