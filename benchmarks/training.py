@@ -29,7 +29,7 @@ import numpy as np
 
 import symbp
 import symbp.data
-from symbp.training.runner import RunResult
+from symbp.training import RunResult
 
 #: Full-batch steps, and symbp's constant step size γ on R = Σᵢ (yᵢ − f(xᵢ))².
 STEPS: int = 500

@@ -7,8 +7,7 @@ checked on the workers), ``standardize`` (statistics summed over partitions),
 """
 
 from symbp.cluster.connect import connect
-# check_full_batch is not public API, but `symbp train --dask` imports it from here.
-from symbp.cluster.objective import DaskObjective, check_full_batch, train_on_cluster  # noqa: F401
+from symbp.cluster.objective import DaskObjective, train_on_cluster
 from symbp.cluster.partitions import Partitions, partition, read_data
 from symbp.cluster.standardize import standardize
 

@@ -49,7 +49,9 @@ from symbp.cluster.partitions import Partitions, _default_partitions, partition,
 from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import load_kernel
-from symbp.training.runner import DIVERGENCE_FACTOR, RunResult, run
+from symbp.training.runner import run
+from symbp.training.settings import DIVERGENCE_FACTOR
+from symbp.training.state import RunResult
 from symbp.training.settings import RUN_SETTINGS_KEYWORDS, RunSettings, settings_from
 
 if TYPE_CHECKING:

@@ -42,7 +42,6 @@ from symbp.training.checks import as_int
 from symbp.training.objective import Answer, Objective, evaluate
 from symbp.training.packing import Packing, copy_params, magnitude
 from symbp.training.rules import Move, StepSize
-from symbp.training.settings import DIVERGENCE_FACTOR  # noqa: F401 (named here too: callers import it with run)
 from symbp.training.settings import MIN_IMPROVEMENT, REQUIRED, RunSettings, settings_from
 from symbp.training.state import HistoryRow, Params, RunnerState, RunResult, StopReason, check_state
 

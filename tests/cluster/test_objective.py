@@ -16,7 +16,7 @@ import pytest
 
 from symbp import cluster
 from symbp.errors import DataError, UserError
-from symbp.training.runner import DIVERGENCE_FACTOR, run
+from symbp.training import DIVERGENCE_FACTOR, run
 from tests.helpers import assert_grad_close, skip_without_dask
 
 skip_without_dask()
