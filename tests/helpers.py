@@ -4,10 +4,13 @@ derivations shared between tests, and the split between the quick loop and the s
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import io
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +183,32 @@ def assert_grad_close(got, want, rtol) -> None:
     for name in grad0:
         scale = np.max(np.abs(grad0[name]))
         assert np.max(np.abs(grad[name] - grad0[name])) <= rtol * scale, name
+
+
+# --- the command line, in this process -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a ``symbp`` command printed and its exit status, like ``subprocess.CompletedProcess``."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str, cwd: Path) -> CliResult:
+    """Run ``symbp ARGS`` in this process, in folder ``cwd``: as the console script does, minus the start-up.
+
+    An exception that is not a user mistake propagates (the test fails with its traceback), where
+    the real command would print a traceback; tests that need a real process use ``subprocess``.
+    """
+    from symbp.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's usage errors and --help
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    return CliResult(code, out.getvalue(), err.getvalue())

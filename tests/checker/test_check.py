@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.helpers import slow_after
+
 from symbp.checker.check import CheckResult, Verdict, check
 from symbp.checker.reader import MAX_LENGTH
 from symbp.errors import ExpressionError, SpecError
@@ -53,7 +55,7 @@ CORRECT = [
 ]
 
 
-@pytest.mark.parametrize(("spec", "param", "formula"), CORRECT)
+@pytest.mark.parametrize(("spec", "param", "formula"), slow_after(CORRECT, keep=3, unpack=True))
 def test_correct_formulas_are_accepted(spec, param: str, formula: str) -> None:
     result = check(formula, param, spec=spec)
     assert result.correct and result.verdict is Verdict.CORRECT, result.report()
@@ -66,7 +68,7 @@ def test_written_out_forms_are_equal_symbolically_too() -> None:
     assert "SymPy reduces the difference to 0" in result.report()
 
 
-@pytest.mark.parametrize("spec", [TANH, RELU_D2, DEEP, BCE, L2], ids=["tanh", "relu-d2", "deep", "bce", "l2"])
+@pytest.mark.parametrize("spec", slow_after([TANH, RELU_D2, DEEP, BCE, L2]), ids=["tanh", "relu-d2", "deep", "bce", "l2"])
 def test_the_derived_formula_as_printed_is_accepted(spec) -> None:
     for param in derive(spec=spec).model.parameters:
         printed = check("0", param, spec=spec).derived_text

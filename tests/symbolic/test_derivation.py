@@ -25,7 +25,7 @@ def test_value_forms_are_the_usual_ones() -> None:
     assert derivative_form(activation("identity")).expr == 1
 
 
-@pytest.mark.parametrize("text", CUSTOM)
+@pytest.mark.parametrize("text", slow_after(CUSTOM))
 def test_custom_sigma_derivative_is_sympys(text: str) -> None:
     fn = activation(text)
     form = derivative_form(fn)
@@ -59,7 +59,7 @@ def test_collapse_evaluates_kronecker_sums() -> None:
     assert collapse(sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))) == sp.Sum(mo.x[mo.i, q], (q, 1, mo.M))
 
 
-@pytest.mark.parametrize("sigma", slow_after(["relu", "tanh", "sigmoid", "softplus", CUSTOM[0]]))
+@pytest.mark.parametrize("sigma", slow_after(["relu", "tanh", "sigmoid", "softplus", CUSTOM[0]], keep=0))
 def test_chain_rule_product_equals_direct_derivative(sigma: str) -> None:
     d = derive(hidden=3, sigma=sigma, g="sigmoid")
     for name, pg in d.parameters.items():
@@ -181,7 +181,7 @@ def _network(spec, inputs=2):
     return derive(hidden=hidden, sigma=sigma, g=g, outputs=outputs, loss=loss, l2=l2, inputs=inputs)
 
 
-@pytest.mark.parametrize("spec", slow_after(NETWORKS), ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}-d{s[3]}-{s[4]}-l2={s[5]}")
+@pytest.mark.parametrize("spec", slow_after(NETWORKS, keep=0), ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}-d{s[3]}-{s[4]}-l2={s[5]}")
 def test_deep_and_other_loss_gradients_match_finite_differences(spec) -> None:
     """Depth 1–4, vector outputs, cross-entropy and the penalty: generic formula = expanded R's derivative = finite differences."""
     d = _network(spec)

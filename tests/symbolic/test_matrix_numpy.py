@@ -62,7 +62,7 @@ def test_matrix_form_equals_component_form_and_finite_differences(hidden, sigma,
 
 @pytest.mark.parametrize(
     ("hidden", "sigma", "g", "outputs", "loss", "l2"),
-    slow_after([((3,), "sigmoid", "identity", 2, "quadratic", 0.1), ((2, 2), "tanh", "sigmoid", 1, "bce", 0.25)], unpack=True),
+    slow_after([((3,), "sigmoid", "identity", 2, "quadratic", 0.1), ((2, 2), "tanh", "sigmoid", 1, "bce", 0.25)], keep=0, unpack=True),
     ids=_case_id,
 )
 def test_matrix_form_with_l2_penalty_matches_finite_differences(hidden, sigma, g, outputs, loss, l2) -> None:
