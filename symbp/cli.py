@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from symbp.session import SessionResult
 
 EXIT_USAGE = 2
+#: The run stopped on a failure outside symbp (its outputs could not be written, its cluster was lost)
+#: and its state is kept in a checkpoint: try again later (sysexits' EX_TEMPFAIL).
+EXIT_KEPT = 75
+#: As EXIT_KEPT, but not even the checkpoint could be written: the run is lost (sysexits' EX_IOERR).
+EXIT_LOST = 74
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,18 +107,19 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Train with a generated kernel by gradient descent; write PREFIX.params.npz and PREFIX.history.csv. "
             "SIGINT (Ctrl-C) or SIGTERM stops the run after the current step and writes a checkpoint; "
-            "'symbp train --resume CHECKPOINT' goes on from it and ends exactly as an uninterrupted run would."
+            "'symbp train KERNEL.py --resume CHECKPOINT' goes on from it and ends exactly as an uninterrupted run would."
         ),
         epilog=(
             "exit status: 0 the run finished; 1 the loss diverged (the last finite parameters and the history are "
             "still written); 2 a mistake in the arguments, data, kernel or checkpoint (nothing written); "
-            "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written. A signal after the last step, "
-            "while the results are written, lets the writing finish and is reported on stderr."
+            "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written; 75 the outputs could not be written "
+            "or the Dask cluster was lost, checkpoint written; 74 as 75 but no checkpoint could be written either. "
+            "A signal after the last step, while the results are written, lets the writing finish and is reported on stderr."
         ),
     )
     # Settings that shape the run default to None here, so that with --resume a setting
     # typed again can be told apart from one left out; the defaults apply in symbp.session.
-    train.add_argument("kernel", nargs="?", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit' (with --resume: optional, must be the same kernel)")
+    train.add_argument("kernel", nargs="?", type=Path, metavar="KERNEL.py", help="a kernel written by 'symbp emit' (with --resume: the kernel the run was started with)")
     train.add_argument("--data", type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y); required unless --resume")
     train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
     train.add_argument("--steps", default=None, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
@@ -134,7 +140,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "--resume", default=None, type=Path, metavar="CHECKPOINT",
         help="go on with an interrupted run, with the settings saved in CHECKPOINT; settings given again must match",
     )
-    train.add_argument("--trust", action="store_true", default=None, help="load the kernel even if it was edited by hand")
+    train.add_argument("--trust", action="store_true", default=None, help="run the kernel even if it is not what this symbp emits for its spec (edited by hand, or from another version): its code runs as you")
     train.add_argument(
         "--dask", nargs="?", const="", default=None, metavar="ADDRESS",
         help="train on a Dask cluster: the data stay partitioned on the workers and only the parameters travel; "
@@ -268,10 +274,20 @@ def _report_training(outcome: SessionResult) -> int:
     from symbp.training.state import StopReason
 
     result, checkpoint = outcome.run, outcome.checkpoint_path
+    resume = f"symbp train {shlex.quote(str(outcome.kernel_path))} --resume {shlex.quote(str(checkpoint))}"
+    if outcome.failure or (outcome.interrupted and not outcome.checkpoint_written):
+        what = f"{result.reason.value.split(' (')[0]}" if result.reason is StopReason.UNAVAILABLE else "its outputs could not be written"
+        if not outcome.checkpoint_written:
+            print(f"symbp: error: after {result.steps} steps {what}, and no checkpoint could be written either ({outcome.failure}); "
+                  "nothing was written and the run is lost", file=sys.stderr)
+            return EXIT_LOST
+        print(f"symbp: error: after {result.steps} steps {what} ({outcome.failure}); the run's state is kept in the checkpoint "
+              f"{checkpoint}; resume with: {resume}", file=sys.stderr)
+        return EXIT_KEPT
     if outcome.interrupted:
         print(
             f"symbp: {outcome.signal.name} after {result.steps} of {outcome.record.settings.steps} steps: checkpoint in {checkpoint}; "
-            f"resume with: symbp train --resume {shlex.quote(str(checkpoint))}"
+            f"resume with: {resume}"
         )
         return 128 + outcome.signal  # 130 for SIGINT, 143 for SIGTERM, as shells report them
     if outcome.signal is not None:

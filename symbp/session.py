@@ -39,12 +39,11 @@ import numpy as np
 
 from symbp.data import Standardizer, load
 from symbp.errors import UserError
-from symbp.files import writable_folder
-from symbp.kernel.load import load_kernel
-from symbp.training.checkpoint import Checkpoint, RunRecord, check_keepable, data_sha256, file_sha256, load_checkpoint, save_checkpoint
+from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
+from symbp.training.checkpoint import Checkpoint, RunRecord, check_keepable, data_sha256, load_checkpoint
 from symbp.training.fit import check_data, train
-from symbp.training.outputs import save_history, save_params
-from symbp.training.plot import check_plot_path, plot_history
+from symbp.training.outputs import OutputPaths, keep_checkpoint, write_outputs
+from symbp.training.plot import check_plot_path, plot_bytes
 from symbp.training.progress import Progress, Silent
 from symbp.training.rules import StepSize, parse_step_size
 from symbp.training.settings import RunSettings
@@ -114,9 +113,13 @@ class SessionResult:
         params_path, history_path: the parameters and the history, written unless interrupted.
         checkpoint_path: the checkpoint, written when interrupted (and removed when a resumed run
             that was read from it finished).
-        plot_path: the image of the curves, when one was asked for and the run was not interrupted.
+        plot_path: the image of the curves, when one was asked for and the outputs were written.
         signal: the signal that interrupted the run, or one that came after the last step (the
             outputs were then written in full); None when there was none.
+        failure: why the outputs (or the run's objective, e.g. a lost cluster) failed; "" when nothing did.
+        checkpoint_written: whether a checkpoint was written (at ``checkpoint_path``): when the run
+            was interrupted, its objective failed, or its outputs could not be written.
+        kernel_path: the kernel that ran, as given (a resumed run names it again).
     """
 
     run: RunResult
@@ -126,6 +129,9 @@ class SessionResult:
     checkpoint_path: Path
     plot_path: Path | None
     signal: signal.Signals | None
+    failure: str = ""
+    checkpoint_written: bool = False
+    kernel_path: Path | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -152,31 +158,48 @@ def train_session(request: SessionRequest) -> SessionResult:
     """
     with ExitStack() as resources:  # closes a Dask client (and its local cluster) however the session ends
         plan = _plan(request)
+        paths = OutputPaths.of(plan.prefix, plan.checkpoint_path, None if request.plot is None else check_plot_path(request.plot))
+        paths.check({"KERNEL.py": plan.kernel_path, "--data": plan.data_path, "--resume": plan.resume}, resumed=plan.resume is not None)
         inputs = _inputs(request, plan, resources)
         record = plan.saved.record if plan.saved is not None else _new_record(plan, inputs)
         inputs, extra = _standardized(inputs, record.standardize)
-        params_path, history_path = Path(f"{plan.prefix}.params.npz"), Path(f"{plan.prefix}.history.csv")
-        for path in (params_path, history_path, plan.checkpoint_path):
-            writable_folder(path)
-        plot_path = None if request.plot is None else check_plot_path(request.plot)
 
         # The first signal is held until the results are written: one that comes after the last step
         # (or while saving) stops nothing, and the run's outputs are written in full (a second one
         # interrupts at once, as everywhere else).
         with StopOnSignals() as stop:
             result = _train(request, plan, inputs, stop)
-            if result.reason is StopReason.INTERRUPTED:
-                save_checkpoint(plan.checkpoint_path, Checkpoint(record, result.state))
-                plot_path = None
-            else:
-                save_params(params_path, result.params, **extra)
-                save_history(history_path, result.history)
-                if plot_path is not None:
-                    plot_history(result.history, plot_path, title=plan.kernel_path.stem)
-                if plan.resume is not None and plan.checkpoint_path.resolve() == plan.resume.resolve():
-                    plan.checkpoint_path.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
+            saved = _save(plan, paths, record, result, extra)
         received = None if stop.received is None else signal.Signals(stop.received)
-        return SessionResult(result, record, params_path, history_path, plan.checkpoint_path, plot_path, received)
+        return SessionResult(result, record, paths.params, paths.history, saved.checkpoint or paths.checkpoint,
+                             paths.plot if saved.outputs else None, received, saved.failure, saved.checkpoint is not None,
+                             plan.kernel_path)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What a session could write: the outputs, or a checkpoint (and why the outputs could not be written)."""
+
+    outputs: bool
+    checkpoint: Path | None
+    failure: str
+
+
+def _save(plan: _Plan, paths: OutputPaths, record: RunRecord, result: RunResult, extra: dict[str, np.ndarray]) -> _Saved:
+    """Write the outputs of a finished run as one unit, or a checkpoint of one that stopped early or could not be saved."""
+    failure = result.detail if result.reason is StopReason.UNAVAILABLE else ""
+    if result.reason not in (StopReason.INTERRUPTED, StopReason.UNAVAILABLE):
+        try:
+            plot = None if paths.plot is None else plot_bytes(result.history, paths.plot.suffix.lstrip(".").lower(), title=plan.kernel_path.stem)
+            write_outputs(paths, result.params, result.history, extra, plot)
+        except UserError as err:
+            failure = str(err)  # the disk is full, say: keep the trained state instead
+        else:
+            if plan.resume is not None and paths.checkpoint.resolve() == plan.resume.resolve():
+                paths.checkpoint.unlink(missing_ok=True)  # the run is complete: its checkpoint has served
+            return _Saved(True, None, "")
+    where, why = keep_checkpoint(paths.checkpoint, Checkpoint(record, result.state))
+    return _Saved(False, where, "; ".join(part for part in (failure, why) if part))
 
 
 # --- the plan: a new run's settings, or a resumed run's, reconciled with the options ------------
@@ -209,11 +232,17 @@ def _plan(request: SessionRequest) -> _Plan:
         saved = load_checkpoint(resume)
         record = saved.record
         _check_unchanged(given, record, resume)
+        # What code runs and where the outputs go come from the command line, never from the file:
+        # the record's kernel path, prefix and trust flag are not used.
+        if request.kernel is None:
+            raise UserError(
+                f"--resume {resume} needs the kernel on the command line: symbp train KERNEL.py --resume {resume} "
+                f"(the run was started with {record.kernel})"
+            )
         return _Plan(
-            settings=record.settings,
-            kernel_path=Path(request.kernel if request.kernel is not None else record.kernel),
+            settings=record.settings, kernel_path=Path(request.kernel),
             data_path=Path(request.data if request.data is not None else record.data),
-            target=record.target, trust=record.trust or bool(request.trust), prefix=request.output or record.output,
+            target=record.target, trust=bool(request.trust), prefix=request.output or _prefix_of(resume),
             checkpoint_path=Path(request.checkpoint or resume), resume=resume, saved=saved, standardize=record.standardize,
         )
     if request.kernel is None or request.data is None:
@@ -235,6 +264,15 @@ def _plan(request: SessionRequest) -> _Plan:
         trust=bool(request.trust), prefix=prefix, checkpoint_path=Path(request.checkpoint or f"{prefix}.checkpoint.npz"),
         resume=None, saved=None, standardize=bool(request.standardize),
     )
+
+
+def _prefix_of(checkpoint: Path) -> str:
+    """The output prefix of a resumed run given no -o: the checkpoint's path less ``.checkpoint.npz`` (or ``.npz``)."""
+    text = os.fspath(checkpoint)
+    for suffix in (".checkpoint.npz", ".npz"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
 
 
 def _divergence_factor(raw: str | float | None) -> float | None:
@@ -290,7 +328,7 @@ class _Inputs:
     """The loaded kernel and data, with their fingerprints: X and y here, or partitions on a cluster."""
 
     kernel: ModuleType
-    kernel_sha256: str
+    source: KernelSource  # the kernel's text, as read and verified once
     data_sha256: str
     X: np.ndarray | None = None
     y: np.ndarray | None = None
@@ -301,10 +339,10 @@ class _Inputs:
 def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inputs:
     """Load the kernel and the data, and check them against the checkpoint's fingerprints."""
     saved = None if plan.saved is None else plan.saved.record
-    kernel = load_kernel(plan.kernel_path, trust=plan.trust)
-    kernel_digest = file_sha256(plan.kernel_path)
-    if saved is not None and kernel_digest != saved.kernel_sha256:
+    source = read_kernel(plan.kernel_path, trust=plan.trust)
+    if saved is not None and source.sha256 != saved.kernel_sha256:
         raise UserError(f"kernel {plan.kernel_path} is not the kernel the run in {plan.resume} was started with ({saved.kernel}); give that kernel")
+    kernel = compile_kernel(source)
     targets = None if plan.target is None else [t.strip() for t in plan.target.split(",")]
     chosen = targets[0] if targets and len(targets) == 1 else targets
     if request.dask is not None:
@@ -317,11 +355,11 @@ def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inpu
         parts = read_data(client, plan.data_path, chosen)
         with open(plan.data_path, "rb") as stream:
             digest = "file:" + hashlib.file_digest(stream, "sha256").hexdigest()
-        inputs = _Inputs(kernel, kernel_digest, digest, client=client, parts=parts)
+        inputs = _Inputs(kernel, source, digest, client=client, parts=parts)
     else:
         data = load(plan.data_path, chosen)
         X, y = check_data(kernel, data.X, data.y, source=str(plan.data_path))
-        inputs = _Inputs(kernel, kernel_digest, data_sha256(X, y), X=X, y=y)
+        inputs = _Inputs(kernel, source, data_sha256(X, y), X=X, y=y)
     if saved is not None and inputs.data_sha256 != saved.data_sha256:
         raise UserError(
             f"the data in {plan.data_path} (target {plan.target!r}) differ from those the run in {plan.resume} "
@@ -333,7 +371,7 @@ def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inpu
 def _new_record(plan: _Plan, inputs: _Inputs) -> RunRecord:
     """A new run's record, with absolute paths so that it can be resumed from another folder."""
     return RunRecord(
-        kernel=str(plan.kernel_path.resolve()), kernel_sha256=inputs.kernel_sha256, data=str(plan.data_path.resolve()),
+        kernel=str(plan.kernel_path.resolve()), kernel_sha256=inputs.source.sha256, data=str(plan.data_path.resolve()),
         data_sha256=inputs.data_sha256, target=plan.target, standardize=plan.standardize,
         output=str(Path(plan.prefix).resolve()), trust=plan.trust, settings=plan.settings,
     )
@@ -366,7 +404,7 @@ def _train(request: SessionRequest, plan: _Plan, inputs: _Inputs, stop: StopOnSi
             from symbp.cluster.objective import train_on_cluster
 
             return train_on_cluster(
-                plan.kernel_path, inputs.parts, inputs.client, trust=plan.trust, settings=plan.settings,
+                inputs.source, inputs.parts, inputs.client, trust=plan.trust, settings=plan.settings,
                 stop_requested=stop.requested, state=state, callback=progress,
             )
         return train(inputs.kernel, inputs.X, inputs.y, settings=plan.settings, stop_requested=stop.requested, state=state, callback=progress)

@@ -92,7 +92,7 @@ def write_checkpoint(workdir: Path, nudge: float = 0.0) -> tuple[Path, RunnerSta
 @pytest.mark.parametrize("nudge", [0.0, 1e-3])
 def test_cli_resume_goes_on_from_the_saved_state(workdir, capsys, nudge):
     checkpoint, state = write_checkpoint(workdir, nudge)
-    assert main(["train", "--resume", str(checkpoint)]) == 0
+    assert main(["train", "kernel.py", "--resume", str(checkpoint)]) == 0
     assert "50 steps, final loss R =" in capsys.readouterr().out
     X, y = make_data(n=80)
     k = symbp.load_kernel("kernel.py")
@@ -107,18 +107,19 @@ def test_cli_resume_goes_on_from_the_saved_state(workdir, capsys, nudge):
 
 def bad_resumes(workdir: Path) -> dict[str, tuple[list[str], str]]:
     good, _ = write_checkpoint(workdir)
-    cases = {what: (["--resume", str(path)], fragment) for what, (path, fragment) in damaged_checkpoints(workdir, good).items()}
+    cases = {what: (["kernel.py", "--resume", str(path)], fragment) for what, (path, fragment) in damaged_checkpoints(workdir, good).items()}
     other = symbp.emit(symbp.derive(hidden=2, sigma="tanh"), workdir)
     X, y = make_data(n=80, seed=1)
     np.savez(workdir / "other.npz", X=X, y=y)
     cases["other kernel"] = ([str(other), "--resume", str(good)], "is not the kernel the run")
-    cases["other data"] = (["--resume", str(good), "--data", "other.npz"], "differ from those the run")
-    cases["other steps"] = (["--resume", str(good), "--steps", "49"], "--steps 49 differs from the run saved")
-    cases["other rule"] = (["--resume", str(good), "--step-size", "0.1"], "--step-size 0.1 differs")
-    cases["other seed"] = (["--resume", str(good), "--seed", "1"], "--seed 1 differs")
-    cases["other batch"] = (["--resume", str(good), "--batch-size", "8"], "--batch-size 8 differs")
-    cases["standardize"] = (["--resume", str(good), "--standardize"], "--standardize differs")
+    cases["other data"] = (["kernel.py", "--resume", str(good), "--data", "other.npz"], "differ from those the run")
+    cases["other steps"] = (["kernel.py", "--resume", str(good), "--steps", "49"], "--steps 49 differs from the run saved")
+    cases["other rule"] = (["kernel.py", "--resume", str(good), "--step-size", "0.1"], "--step-size 0.1 differs")
+    cases["other seed"] = (["kernel.py", "--resume", str(good), "--seed", "1"], "--seed 1 differs")
+    cases["other batch"] = (["kernel.py", "--resume", str(good), "--batch-size", "8"], "--batch-size 8 differs")
+    cases["standardize"] = (["kernel.py", "--resume", str(good), "--standardize"], "--standardize differs")
     cases["no kernel"] = (["--data", "data.npz"], "train needs KERNEL.py and --data FILE")
+    cases["resume without the kernel"] = (["--resume", str(good)], "needs the kernel on the command line")
     cases["bad factor"] = (["kernel.py", "--data", "data.npz", "--divergence-factor", "0.5"], "--divergence-factor must be")
     return cases
 
@@ -134,18 +135,18 @@ def test_cli_bad_resume_is_one_line_and_status_2(workdir, capsys):
         assert captured.out == ""
         assert {p.name: p.read_bytes() for p in workdir.iterdir()} == before, what  # nothing written or removed
     # The same settings typed again are fine, spelled another way too.
-    assert main(["train", "--resume", "run.checkpoint.npz", "--steps", "50", "--step-size", "ARMIJO", "--seed", "0"]) == 0
+    assert main(["train", "kernel.py", "--resume", "run.checkpoint.npz", "--steps", "50", "--step-size", "ARMIJO", "--seed", "0"]) == 0
 
 
 def test_cli_signal_while_saving_keeps_the_finished_run(workdir, capsys, monkeypatch):
     """A Ctrl-C that comes once the steps are done, while the results are being written, loses nothing."""
-    from symbp.training.outputs import save_params
+    from symbp.training.outputs import write_outputs
 
     def signal_then_save(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)  # Python handles it at once, before the next line
-        return save_params(*args, **kwargs)
+        return write_outputs(*args, **kwargs)
 
-    monkeypatch.setattr(sys.modules["symbp.session"], "save_params", signal_then_save)
+    monkeypatch.setattr(sys.modules["symbp.session"], "write_outputs", signal_then_save)
     status = main(["train", "kernel.py", "--data", "data.npz", "--steps", "20", "-o", "run", "--quiet"])
     captured = capsys.readouterr()
     assert status == 0 and captured.out.startswith("20 steps, final loss R = "), captured.out
@@ -222,12 +223,12 @@ def interrupt_resume_compare(workdir: Path, args: list[str], steps: int, signals
             assert done.returncode == 128 + signum, done.stderr
             line = done.stdout.strip()
             assert "\n" not in line and line.startswith(f"symbp: {signal.Signals(signum).name} after ")
-            assert "resume with: symbp train --resume run.checkpoint.npz" in line
+            assert "resume with: symbp train kernel.py --resume run.checkpoint.npz" in line
             assert not (workdir / "run.params.npz").exists()
             stopped_at.append(int(line.split(" after ")[1].split(" of ")[0]))
             saved = load_checkpoint(workdir / "run.checkpoint.npz")
             assert saved.state.step == len(saved.state.history) == stopped_at[-1] and saved.record.settings.steps == steps
-            command = ["--resume", "run.checkpoint.npz"]
+            command = ["kernel.py", "--resume", "run.checkpoint.npz"]
         else:
             finished = train_cli(command, workdir)
             assert finished.returncode == 0, finished.stderr
@@ -314,7 +315,7 @@ def test_the_session_takes_a_rule_object_and_records_its_spelling(workdir):
 
 def test_the_session_resumes_from_python_and_removes_the_checkpoint(workdir):
     checkpoint, state = write_checkpoint(workdir, nudge=1e-3)
-    outcome = train_session(SessionRequest(resume=checkpoint, progress=False))
+    outcome = train_session(SessionRequest(kernel="kernel.py", resume=checkpoint, progress=False))
     X, y = make_data(n=80)
     resumed = train(symbp.load_kernel("kernel.py"), X, y, steps=50, state=state)
     assert outcome.run.history == resumed.history and outcome.run.steps == 50
@@ -358,7 +359,7 @@ def test_a_signal_stops_the_session_with_a_checkpoint_and_a_resumed_session_ends
     assert stopped.checkpoint_path == Path("run.checkpoint.npz") and stopped.checkpoint_path.exists()
     assert not Path("run.params.npz").exists() and not Path("run.history.csv").exists()
     monkeypatch.setattr(session, "Silent", quiet)
-    resumed = train_session(SessionRequest(resume="run.checkpoint.npz", progress=False))
+    resumed = train_session(SessionRequest(kernel="kernel.py", resume="run.checkpoint.npz", progress=False))
     whole = train_session(replace(request, output="whole"))
     assert resumed.run.history == whole.run.history and resumed.record.settings == whole.record.settings
     assert outputs_of(Path("run"))[1] == outputs_of(Path("whole"))[1]

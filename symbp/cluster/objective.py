@@ -36,11 +36,9 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,7 +46,7 @@ import numpy as np
 from symbp.cluster.partitions import Partitions, _default_partitions, partition, read_data
 from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad
 from symbp.errors import DataError, UserError
-from symbp.kernel.load import load_kernel
+from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR
 from symbp.training.state import RunResult
@@ -78,7 +76,7 @@ class DaskObjective:
 
     Args:
         client: the cluster holding the partitions.
-        kernel_path: the kernel ``.py`` written by :func:`symbp.emit`.
+        kernel: the kernel ``.py`` written by :func:`symbp.emit`, or its text as :func:`symbp.kernel.load.read_kernel` read it.
         partitions: the data, from :func:`partition` or :func:`read_data`.
         trust: load a kernel edited by hand (as ``load_kernel(trust=True)``).
 
@@ -94,18 +92,19 @@ class DaskObjective:
         >>> objective.close()                                          # doctest: +SKIP
     """
 
-    def __init__(self, client: Client, kernel_path: str | os.PathLike[str], partitions: Partitions, *, trust: bool = False) -> None:
-        self.kernel = load_kernel(kernel_path, trust=trust)
+    def __init__(self, client: Client, kernel: KernelSource | str | os.PathLike[str], partitions: Partitions, *, trust: bool = False) -> None:
+        # The text read and verified once is what runs here and on every worker.
+        source = kernel if isinstance(kernel, KernelSource) else read_kernel(kernel, trust=trust)
+        self.kernel = compile_kernel(source)
         self.client = client
         self.partitions = partitions
         self.n_samples = partitions.n
-        self._check_fit(str(kernel_path))
-        source = Path(kernel_path).read_text(encoding="utf-8")
-        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        self._check_fit(str(source.path))
+        digest = source.sha256
         # One plugin per objective, so that closing one never takes the kernel from another.
         self.plugin = f"symbp-kernel-{digest[:16]}-{uuid.uuid4().hex[:8]}"
         try:
-            client.register_plugin(kernel_plugin(digest, source), name=self.plugin)
+            client.register_plugin(kernel_plugin(digest, source.text), name=self.plugin)
         except ImportError as err:  # only if a worker's environment lacks symbp
             raise UserError(f"a Dask worker cannot load the kernel ({err}); install symbp on every worker") from err
 
@@ -168,7 +167,7 @@ def check_full_batch(batch_size: int | None) -> None:
 
 
 def train_on_cluster(
-    kernel_path: str | os.PathLike[str],
+    kernel_path: KernelSource | str | os.PathLike[str],
     partitions_or_data: Partitions | tuple[np.ndarray, np.ndarray] | str | os.PathLike[str],
     client: Client,
     *,
@@ -185,7 +184,7 @@ def train_on_cluster(
     """Gradient descent on the cluster: :func:`symbp.training.runner.run` with a :class:`DaskObjective`.
 
     Args:
-        kernel_path: the kernel ``.py``.
+        kernel_path: the kernel ``.py``, or its text as :func:`symbp.kernel.load.read_kernel` read it.
         partitions_or_data: :class:`Partitions`; or ``(X, y)`` arrays, split by
             :func:`partition`; or a data file, read by :func:`read_data` (with
             ``target``).  Partitions made here are released at the end.

@@ -6,17 +6,24 @@ columns from 0, as NumPy does.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from symbp.data.columns import check_not_constant, inputs_and_targets, npy_feature_columns, npy_target_columns
 from symbp.data.dataset import Dataset
 from symbp.data.messages import data_error, expected_contents, quote_list
+from symbp.errors import DataError, UserError
+from symbp.limits import check_declared_size
 
-__all__ = ["check_real_numbers", "load_npy", "load_npz", "open_numpy_file"]
+__all__ = ["check_declared_arrays", "check_real_numbers", "load_npy", "load_npz", "open_numpy_file", "read_npz_arrays"]
+
+#: Most arrays an .npz archive of symbp's may hold (a checkpoint of a deep network holds a few dozen).
+MAX_MEMBERS = 1000
 
 # What np.load raises for a file that is not what its suffix says.
 _UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile)
@@ -160,6 +167,7 @@ def open_numpy_file(file: Path, source: str, *, mmap_mode: str | None = None) ->
         >>> open_numpy_file(Path("d.npy"), "d.npy", mmap_mode="r").shape   # doctest: +SKIP
         (442, 11)
     """
+    check_declared_arrays(file, source)
     try:
         return np.load(file, mmap_mode=mmap_mode, allow_pickle=False)
     except _UNREADABLE as err:
@@ -202,3 +210,103 @@ def _check_finite(array: np.ndarray, source: str, what: str) -> None:
         f"{source}: {what} at {place} (counting from 0) is {array[index]}; "
         "expected finite numbers (remove or fill in NaN and infinite values)"
     )
+
+
+# --- sizes declared by a file, checked before anything is allocated --------------------------
+
+
+def _declared(stream: BinaryIO, source: str, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy header declares (read without reading the data)."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"format version {version} is not read by symbp")
+    except (SyntaxError, TypeError) as err:
+        raise ValueError(f"{name}: {err}") from err
+    if dtype.hasobject:
+        raise data_error(f"{source}: {name} holds Python objects (dtype {dtype}); symbp reads numbers only and never unpickles")
+    return tuple(int(size) for size in shape), dtype
+
+
+def _check_size(shape: tuple[int, ...], dtype: np.dtype, stored: int, source: str, name: str) -> int:
+    """The bytes of an array of this shape and dtype, as float64; refused when more than ``stored`` bytes hold it or more than memory allows."""
+    count = math.prod(shape)
+    if count * dtype.itemsize > stored:
+        raise data_error(
+            f"{source}: {name} declares shape {shape} of {dtype} ({count * dtype.itemsize} bytes), "
+            f"but the file holds {stored} bytes for it; the file is damaged or forged"
+        )
+    return count * max(dtype.itemsize, 8)  # what it takes once converted to float64
+
+
+def check_declared_arrays(file: Path, source: str) -> None:
+    """Refuse an .npy or .npz file whose headers declare more data than it holds, or than memory allows.
+
+    Only the headers are read (and an archive's directory): nothing is allocated for the data.
+
+    Args:
+        file: a ``.npy`` or ``.npz`` file (an archive is recognised by its content).
+        source: its name as the user gave it.
+
+    Raises:
+        DataError: a header is unreadable, declares objects, or more bytes than stored.
+        UserError: the arrays need more memory than the machine can give them.
+
+    Example:
+        >>> check_declared_arrays(Path("d.npy"), "d.npy")   # doctest: +SKIP
+    """
+    total = 0
+    try:
+        if not zipfile.is_zipfile(file):
+            with open(file, "rb") as stream:
+                shape, dtype = _declared(stream, source, "the array")
+                total = _check_size(shape, dtype, file.stat().st_size - stream.tell(), source, "the array")
+        else:
+            with zipfile.ZipFile(file) as archive:
+                members = archive.infolist()
+                if len(members) > MAX_MEMBERS:
+                    raise data_error(f"{source}: the archive holds {len(members)} files; symbp reads at most {MAX_MEMBERS}")
+                for info in members:
+                    name = f"array {info.filename.removesuffix('.npy')!r}"
+                    with archive.open(info) as stream:
+                        shape, dtype = _declared(stream, source, name)
+                        total += _check_size(shape, dtype, info.file_size, source, name)
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as err:
+        kind = file.suffix.lower() if file.suffix.lower() in (".npy", ".npz") else ".npz"
+        raise data_error(f"{source}: cannot read as {kind} ({err}); expected {expected_contents(kind)}") from err
+    check_declared_size(total, f"{source}: its arrays")
+
+
+def read_npz_arrays(file: Path, source: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, after its declared sizes were checked; nothing is unpickled.
+
+    Args:
+        file: the archive.
+        source: its name as the user gave it.
+
+    Returns:
+        The arrays by name.
+
+    Raises:
+        DataError: the file is not an archive of arrays symbp can read.
+        UserError: the arrays need more memory than the machine can give them.
+
+    Example:
+        >>> read_npz_arrays(Path("run.checkpoint.npz"), "run.checkpoint.npz")["meta"]   # doctest: +SKIP
+    """
+    loaded = open_numpy_file(file, source)
+    if isinstance(loaded, np.ndarray):
+        raise data_error(f"{source}: holds a single .npy array, not an .npz archive")
+    try:
+        with loaded:
+            return {name: loaded[name] for name in loaded.files}
+    except (*_UNREADABLE, UserError) as err:
+        if isinstance(err, UserError):
+            raise
+        raise data_error(f"{source}: cannot read the arrays ({err})") from err

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from symbp.errors import UserError
 from symbp.files import write_text_atomic
+from symbp.kernel.cache import remember
 from symbp.kernel.context import TEMPLATE, kernel_context
 from symbp.kernel.format import BODY_HASH_PREFIX
 from symbp.kernel.lower import lower_kernel
@@ -85,4 +86,7 @@ def emit(derivation: Derivation, folder: str | os.PathLike[str] = "generated", n
     if target_folder.exists() and not target_folder.is_dir():
         raise UserError(f"cannot write the kernel into {target_folder}: it is a file, not a folder")
     target_folder.mkdir(parents=True, exist_ok=True)
-    return write_text_atomic(target_folder / f"{module}.py", text)
+    path = write_text_atomic(target_folder / f"{module}.py", text)
+    # This symbp emitted the text: loading it needs no second emission to verify it.
+    remember(hashlib.sha256(text.encode("utf-8")).hexdigest(), note=path.name)
+    return path

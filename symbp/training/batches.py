@@ -27,7 +27,7 @@ class Batches:
         [2, 2, 1, 2]
     """
 
-    __slots__ = ("rng", "order", "position", "n_samples", "batch_size")
+    __slots__ = ("rng", "order", "position", "n_samples", "batch_size", "_before")
 
     def __init__(self, rng_state: dict[str, Any], order: np.ndarray | None, position: int, n_samples: int, batch_size: int) -> None:
         self.rng = _generator(rng_state)
@@ -35,6 +35,7 @@ class Batches:
         self.position = position
         self.n_samples = n_samples
         self.batch_size = batch_size
+        self._before: tuple[dict[str, Any] | None, np.ndarray | None, int] | None = None
 
     @classmethod
     def seeded(cls, seed: int, n_samples: int, batch_size: int) -> Batches:
@@ -43,11 +44,27 @@ class Batches:
 
     def next(self) -> np.ndarray:
         """This step's batch of sample indices; a fresh permutation when the epoch is used up."""
+        # Where the draw starts, so that a run stopped in this step can be handed back from before it;
+        # the generator's state is only read when it is about to move (once an epoch).
+        self._before = (None, self.order, self.position)
         if self.order is None or self.position >= self.n_samples:
+            self._before = (self.rng.bit_generator.state, self.order, self.position)
             self.order, self.position = self.rng.permutation(self.n_samples), 0
         batch = self.order[self.position : self.position + self.batch_size]
         self.position = min(self.position + self.batch_size, self.n_samples)
         return batch
+
+
+    def place(self, before_last_draw: bool = False) -> dict[str, Any]:
+        """The shuffling part of a runner state: the generator's state and the place in the epoch.
+
+        Args:
+            before_last_draw: where the last :meth:`next` started (for a step that must be taken again).
+        """
+        if before_last_draw and self._before is not None:
+            rng, order, position = self._before
+            return dict(rng=rng if rng is not None else self.rng.bit_generator.state, order=order, position=position)
+        return dict(rng=self.rng.bit_generator.state, order=self.order, position=self.position)
 
 
 def _generator(state: dict[str, Any]) -> np.random.Generator:

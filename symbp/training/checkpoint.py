@@ -41,15 +41,16 @@ import hashlib
 import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from symbp.errors import UserError
+from symbp.data.read_numpy import read_npz_arrays
+from symbp.errors import DataError, UserError
 from symbp.files import write_bytes_atomic
+from symbp.training.batches import Batches
 from symbp.training.settings import MIN_IMPROVEMENT, RunSettings
 from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState
 
@@ -170,33 +171,53 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
+    Nothing in it decides what code runs: the record's kernel path, output prefix and
+    trust flag are information only (``symbp train --resume`` takes them from the command
+    line).  Its arrays' sizes are checked before they are read, and every field is checked
+    to have the type that symbp writes.
+
     Raises:
         UserError: the file is missing, is not a symbp checkpoint, is of another
-            format version, or is damaged; the message names the file.
+            format version, is damaged, or declares more data than memory allows;
+            the message names the file.
     """
     file = Path(path)
     if not file.is_file():
         raise UserError(f"checkpoint {file} does not exist; 'symbp train' writes one when it is interrupted (Ctrl-C or SIGTERM)")
     not_ours = f"{file} is not a symbp checkpoint (written by 'symbp train' when interrupted)"
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        arrays = read_npz_arrays(file, str(file))
+    except DataError as err:
         raise UserError(f"{not_ours}: {err}") from err
-    if not isinstance(arrays, dict) or "meta" not in arrays:
-        raise UserError(not_ours)
-    try:
-        meta = json.loads(str(arrays["meta"][()]))
-    except (ValueError, TypeError) as err:
-        raise UserError(f"{not_ours}: its metadata is not JSON") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    meta = _meta(arrays, not_ours)
+    if meta.get("format") != FORMAT:
         raise UserError(not_ours)
     if meta.get("version") != VERSION:
-        raise UserError(f"{file} is a checkpoint of format version {meta.get('version')!r}, but this symbp reads version {VERSION}; resume it with the symbp that wrote it")
+        shown = meta.get("version") if isinstance(meta.get("version"), int) else "?"
+        raise UserError(f"{file} is a checkpoint of format version {shown!r}, but this symbp reads version {VERSION}; resume it with the symbp that wrote it")
     try:
         return Checkpoint(_record(meta["settings"]), _state(meta["state"], arrays))
-    except (KeyError, TypeError, ValueError, IndexError) as err:
-        raise UserError(f"checkpoint {file} is damaged ({type(err).__name__}: {err}); start the run again without --resume") from err
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, UserError) as err:
+        why = str(err) if isinstance(err, (ValueError, UserError)) else f"{type(err).__name__}: {err}"
+        raise UserError(f"checkpoint {file} is damaged ({why}); start the run again without --resume") from err
+
+
+#: The longest metadata read: a checkpoint's is a few kilobytes.
+MAX_META = 1 << 20
+
+
+def _meta(arrays: dict[str, np.ndarray], not_ours: str) -> dict[str, Any]:
+    """The checkpoint's JSON metadata, as a dict."""
+    raw = arrays.get("meta")
+    if raw is None or raw.shape != () or raw.dtype.kind != "U" or raw.dtype.itemsize > 4 * MAX_META:
+        raise UserError(not_ours)
+    try:
+        meta = json.loads(str(raw[()]))
+    except (ValueError, TypeError, RecursionError) as err:
+        raise UserError(f"{not_ours}: its metadata is not JSON symbp writes") from err
+    if not isinstance(meta, dict):
+        raise UserError(not_ours)
+    return meta
 
 
 #: The record's fields in a checkpoint of format version 1, flat, as the run's options are named.
@@ -223,45 +244,98 @@ def _record_fields(record: RunRecord) -> dict[str, Any]:
     return fields
 
 
+#: The JSON types of the record's fields as symbp writes them (a number may be an int or a float).
+_TEXT, _COUNT, _NUMBER, _FLAG = (str,), (int,), (int, float), (bool,)
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {  # types, and whether null is allowed
+    "kernel": (_TEXT, False), "kernel_sha256": (_TEXT, False), "data": (_TEXT, False), "data_sha256": (_TEXT, False),
+    "target": (_TEXT, True), "steps": (_COUNT, False), "step_size": (_TEXT, False), "batch_size": (_COUNT, True),
+    "seed": (_COUNT, False), "tol": (_NUMBER, False), "patience": (_COUNT, True), "standardize": (_FLAG, False),
+    "divergence_factor": (_NUMBER, True), "output": (_TEXT, False), "trust": (_FLAG, False), "min_improvement": (_NUMBER, False),
+}
+
+
+def _typed(raw: dict[str, Any], name: str) -> Any:
+    """A field of the record, refused unless of the JSON type symbp writes for it (a bool is not a number here)."""
+    value = raw[name]
+    types, nullable = _FIELD_TYPES[name]
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        raise ValueError(f"the setting {name!r} is {type(value).__name__}, not what symbp writes")
+    return value
+
+
 def _record(raw: dict[str, Any]) -> RunRecord:
     if not isinstance(raw, dict) or not set(_FIELDS) <= raw.keys() <= {*_FIELDS, "min_improvement"}:
         raise ValueError(f"the settings must have exactly the fields {sorted(_FIELDS)}")
+    field = {name: _typed(raw, name) for name in raw}
     settings = RunSettings(
-        steps=raw["steps"], step_size=raw["step_size"], batch_size=raw["batch_size"], seed=raw["seed"], grad_tol=raw["tol"],
-        patience=raw["patience"], min_improvement=raw.get("min_improvement", MIN_IMPROVEMENT),
-        divergence_factor=raw["divergence_factor"],
+        steps=field["steps"], step_size=field["step_size"], batch_size=field["batch_size"], seed=field["seed"], grad_tol=field["tol"],
+        patience=field["patience"], min_improvement=field.get("min_improvement", MIN_IMPROVEMENT),
+        divergence_factor=field["divergence_factor"],
     )
     return RunRecord(
-        kernel=raw["kernel"], kernel_sha256=raw["kernel_sha256"], data=raw["data"], data_sha256=raw["data_sha256"],
-        target=raw["target"], standardize=raw["standardize"], output=raw["output"], trust=raw["trust"], settings=settings,
+        kernel=field["kernel"], kernel_sha256=field["kernel_sha256"], data=field["data"], data_sha256=field["data_sha256"],
+        target=field["target"], standardize=field["standardize"], output=field["output"], trust=field["trust"], settings=settings,
     )
 
 
 def _group(arrays: dict[str, np.ndarray], group: str, names: list[str]) -> Params:
-    return {name: arrays[f"{group}/{name}"] for name in names}
+    params = {}
+    for name in names:
+        value = arrays[f"{group}/{name}"]
+        if value.dtype.kind != "f":
+            raise ValueError(f"the array {group}/{name} has dtype {value.dtype}, not floating point")
+        params[name] = value
+    return params
+
+
+def _numbers(arrays: dict[str, np.ndarray], name: str, kind: str) -> list:
+    value = arrays[name]
+    if value.ndim != 1 or value.dtype.kind != kind:
+        raise ValueError(f"the array {name} is not a list of {'integers' if kind == 'i' else 'numbers'}")
+    return value.tolist()
 
 
 def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
-    names = [str(name) for name in raw["param_names"]]
-    step = int(raw["step"])
-    steps, losses = arrays["history_step"], arrays["history_loss"]
-    norms, gammas = arrays["history_grad_norm"], arrays["history_gamma"]
+    if not isinstance(raw, dict):
+        raise ValueError("the state is not an object")
+    names = raw["param_names"]
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        raise ValueError("param_names must be a list of distinct names")
+    step = raw["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"the step must be an integer >= 0, not {step!r}")
+    steps, losses = _numbers(arrays, "history_step", "i"), _numbers(arrays, "history_loss", "f")
+    norms, gammas = _numbers(arrays, "history_grad_norm", "f"), _numbers(arrays, "history_gamma", "f")
     if not len(steps) == len(losses) == len(norms) == len(gammas) == step:
         raise ValueError(f"the history has {len(steps)} rows, but the run stopped at step {step}")
-    history = tuple(
-        HistoryRow(step=int(s), loss=float(loss), grad_norm=float(norm), gamma=float(gamma))
-        for s, loss, norm, gamma in zip(steps.tolist(), losses.tolist(), norms.tolist(), gammas.tolist())
-    )
-    pending = raw["pending"]
-    last_gamma = raw["last_gamma"]
+    history = tuple(HistoryRow(step=s, loss=loss, grad_norm=norm, gamma=gamma) for s, loss, norm, gamma in zip(steps, losses, norms, gammas))
+    pending, last_gamma, position, has_previous = raw["pending"], raw["last_gamma"], raw["position"], raw["has_previous"]
+    if pending is not None and not (isinstance(pending, dict) and all(_is_number(pending.get(key)) for key in ("loss", "norm_sq"))):
+        raise ValueError("pending must be null or hold the numbers loss and norm_sq")
+    if not (last_gamma is None or _is_number(last_gamma)) or not isinstance(has_previous, bool):
+        raise ValueError("last_gamma must be a number or null, has_previous true or false")
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise ValueError(f"position must be an integer, not {type(position).__name__}")
+    order = arrays.get("order")
+    if order is not None and (order.ndim != 1 or order.dtype.kind != "i"):
+        raise ValueError("order must be a list of sample indices")
+    rng = raw["rng"]
+    if rng is not None:
+        Batches(rng, None, 0, 1, 1)  # a state numpy's generators accept, or a UserError saying why not
     return RunnerState(
         step=step,
         params=_group(arrays, "params", names),
-        previous=_group(arrays, "previous", names) if raw["has_previous"] else None,
+        previous=_group(arrays, "previous", names) if has_previous else None,
         history=history,
         last_gamma=None if last_gamma is None else float(last_gamma),
         pending=None if pending is None else Evaluation(float(pending["loss"]), _group(arrays, "pending_grad", names), float(pending["norm_sq"])),
-        rng=raw["rng"],
-        order=arrays.get("order"),
-        position=int(raw["position"]),
+        rng=rng,
+        order=order,
+        position=position,
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -11,10 +11,18 @@ from symbp.errors import UserError
 from symbp.training.packing import Packing
 from symbp.training.state import Evaluation, Params
 
-__all__ = ["Answer", "Objective", "evaluate"]
+__all__ = ["Answer", "Objective", "ObjectiveUnavailable", "evaluate"]
 
 #: ``objective(params, batch) -> (loss, grad)``: batch is None (the full batch) or an int array of sample indices.
 Objective = Callable[[Params, np.ndarray | None], tuple[float, Params]]
+
+
+class ObjectiveUnavailable(Exception):
+    """Raised by an objective that cannot answer now (what it runs on failed: a lost cluster, say).
+
+    The runner then stops with :attr:`StopReason.UNAVAILABLE` and the state from before the
+    step, from which the run goes on, bit for bit, once the objective answers again.
+    """
 
 
 class Answer(NamedTuple):

@@ -1,17 +1,80 @@
-"""A finished run's files, written atomically: the parameters as ``.npz``, the history as ``.csv``."""
+"""A run's files: where they go (checked before any work), and the parameters, history and plot written as one unit.
+
+The parameters (``.npz``), the history (``.csv``) and the plot of a finished run are written
+with :func:`symbp.files.write_files_atomic`: all of them or, when one cannot be written (a
+full disk), none, and never a new file beside an old one of the same prefix.  When the
+outputs or a checkpoint cannot be written where asked, :func:`keep_checkpoint` tries the
+temporary folder too, so that the work of a run is not lost with the disk it was to be saved on.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from symbp.files import write_bytes_atomic, write_text_atomic
+from symbp.errors import UserError
+from symbp.files import check_outputs, write_bytes_atomic, write_files_atomic, write_text_atomic
+from symbp.training.checkpoint import Checkpoint, save_checkpoint
 from symbp.training.state import HistoryRow
 
-__all__ = ["save_history", "save_params"]
+__all__ = ["OutputPaths", "keep_checkpoint", "params_bytes", "save_history", "save_params", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where a training run writes: ``PREFIX.params.npz``, ``PREFIX.history.csv``, its checkpoint and a plot.
+
+    Example:
+        >>> OutputPaths.of("run", "run.checkpoint.npz").history.name
+        'run.history.csv'
+    """
+
+    params: Path
+    history: Path
+    checkpoint: Path
+    plot: Path | None = None
+
+    @classmethod
+    def of(cls, prefix: str | os.PathLike[str], checkpoint: str | os.PathLike[str], plot: str | os.PathLike[str] | None = None) -> OutputPaths:
+        """The paths of a run with this output prefix, checkpoint and plot."""
+        return cls(Path(f"{os.fspath(prefix)}.params.npz"), Path(f"{os.fspath(prefix)}.history.csv"), Path(checkpoint),
+                   None if plot is None else Path(plot))
+
+    def check(self, inputs: Mapping[str, str | os.PathLike[str] | None], resumed: bool = False) -> None:
+        """Refuse, before any work, outputs that would replace an input or each other, or cannot be written.
+
+        Args:
+            inputs: the files read, by option (``"KERNEL.py"``, ``"--data"``, ``"--resume"``); None for one not given.
+            resumed: the checkpoint may be the file resumed from (the run overwrites its own checkpoint).
+
+        Raises:
+            UserError: saying which output and which input.
+        """
+        outputs = {"-o (parameters)": self.params, "-o (history)": self.history, "--checkpoint": self.checkpoint}
+        if self.plot is not None:
+            outputs["--plot"] = self.plot
+        given = {label: path for label, path in inputs.items() if path is not None}
+        check_outputs(outputs, given, frozenset({("--checkpoint", "--resume")}) if resumed else frozenset())
+
+
+def params_bytes(params: Mapping[str, np.ndarray], **extra: np.ndarray) -> bytes:
+    """The parameters (and extra arrays such as the standardisation) as the bytes of an ``.npz`` file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **params, **extra)
+    return buffer.getvalue()
+
+
+def history_text(history: tuple[HistoryRow, ...]) -> str:
+    """The history as CSV with columns step, loss, grad_norm, gamma; floats with ``repr``, which reads back to the same bits."""
+    lines = ["step,loss,grad_norm,gamma"]
+    lines += [f"{row.step},{row.loss!r},{row.grad_norm!r},{row.gamma!r}" for row in history]
+    return "\n".join(lines) + "\n"
 
 
 def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], **extra: np.ndarray) -> Path:
@@ -31,15 +94,11 @@ def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], **e
         >>> sorted(np.load(path).files)
         ['b1', 'x_mean']
     """
-    buffer = io.BytesIO()
-    np.savez(buffer, **params, **extra)
-    return write_bytes_atomic(path, buffer.getvalue())
+    return write_bytes_atomic(path, params_bytes(params, **extra))
 
 
 def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) -> Path:
     """Write the history as CSV with columns step, loss, grad_norm, gamma, atomically.
-
-    Floats are written with ``repr``, which reads back to the same bits.
 
     Args:
         path: the file to write.
@@ -55,6 +114,44 @@ def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) 
         step,loss,grad_norm,gamma
         0,1.5,2.0,0.1
     """
-    lines = ["step,loss,grad_norm,gamma"]
-    lines += [f"{row.step},{row.loss!r},{row.grad_norm!r},{row.gamma!r}" for row in history]
-    return write_text_atomic(path, "\n".join(lines) + "\n")
+    return write_text_atomic(path, history_text(history))
+
+
+def write_outputs(paths: OutputPaths, params: dict[str, np.ndarray], history: tuple[HistoryRow, ...], extra: Mapping[str, np.ndarray],
+                  plot: bytes | None = None) -> None:
+    """Write a finished run's parameters, history and plot as one unit: all, or none and the previous files untouched.
+
+    Args:
+        paths: where.
+        params: the parameters; extra: arrays saved beside them (standardisation).
+        history: the run's rows.
+        plot: the image's bytes (:func:`symbp.training.plot.plot_bytes`), when one is asked for.
+
+    Raises:
+        UserError: a file cannot be written (the disk is full, say); nothing was written then.
+    """
+    files = {paths.params: params_bytes(params, **extra), paths.history: history_text(history).encode("utf-8")}
+    if plot is not None and paths.plot is not None:
+        files[paths.plot] = plot
+    write_files_atomic(files)
+
+
+def keep_checkpoint(path: Path, checkpoint: Checkpoint) -> tuple[Path | None, str]:
+    """Save a checkpoint where asked or, failing that, in the temporary folder.
+
+    Args:
+        path: the checkpoint's path.
+        checkpoint: the run's record and state.
+
+    Returns:
+        Where it was saved (None: nowhere), and why it could not be saved where asked ("" if it was).
+    """
+    try:
+        return save_checkpoint(path, checkpoint), ""
+    except UserError as err:
+        why = str(err)
+    fallback = Path(tempfile.gettempdir()) / f"symbp-{os.getpid()}-{path.name}"
+    try:
+        return save_checkpoint(fallback, checkpoint), why
+    except UserError:
+        return None, why

@@ -31,15 +31,23 @@ def check_plot_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def plot_history(history: tuple[HistoryRow, ...], path: str | os.PathLike[str], title: str = "") -> Path:
-    """Write the loss R and the gradient norm ‖∇R‖ against the step l, log scale, as an image (PNG, PDF, SVG by suffix)."""
-    target = check_plot_path(path)
+def plot_bytes(history: tuple[HistoryRow, ...], fmt: str, title: str = "") -> bytes:
+    """The loss R and the gradient norm ‖∇R‖ against the step l, log scale, as the bytes of an image.
+
+    Args:
+        history: the run's rows.
+        fmt: ``png``, ``pdf`` or ``svg``.
+        title: a title above the two plots.
+
+    Returns:
+        The image's bytes (the same bytes for the same history).
+    """
+    require_matplotlib()
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 
-    fmt = target.suffix.lstrip(".").lower()
     steps = [row.step for row in history]
     figure = Figure(figsize=(9, 3.4), layout="constrained")
     loss_axes, grad_axes = figure.subplots(1, 2)
@@ -52,4 +60,10 @@ def plot_history(history: tuple[HistoryRow, ...], path: str | os.PathLike[str], 
     buffer = io.BytesIO()
     # A fixed creation date keeps the image the same bytes for the same history.
     figure.savefig(buffer, format=fmt, metadata={"Software": "symbp"} if fmt == "png" else {"Creator": "symbp", "CreationDate": None} if fmt == "pdf" else {"Date": None})
-    return write_bytes_atomic(target, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def plot_history(history: tuple[HistoryRow, ...], path: str | os.PathLike[str], title: str = "") -> Path:
+    """Write the loss R and the gradient norm ‖∇R‖ against the step l, log scale, as an image (PNG, PDF, SVG by suffix)."""
+    target = check_plot_path(path)
+    return write_bytes_atomic(target, plot_bytes(history, target.suffix.lstrip(".").lower(), title))

@@ -39,7 +39,7 @@ import numpy as np
 from symbp.errors import SpecError
 from symbp.training.batches import Batches
 from symbp.training.checks import as_int
-from symbp.training.objective import Answer, Objective, evaluate
+from symbp.training.objective import Answer, Objective, ObjectiveUnavailable, evaluate
 from symbp.training.packing import Packing, copy_params, magnitude
 from symbp.training.rules import Move, StepSize
 from symbp.training.settings import MIN_IMPROVEMENT, REQUIRED, RunSettings, settings_from
@@ -192,7 +192,10 @@ def _descend(
     while True:
         # --- this step's batch, and R and ∇R at a_l on it ---
         batch = None if batches is None else batches.next()
-        here = pending if pending is not None else evaluate(objective, params, batch, packing)
+        try:
+            here = pending if pending is not None else evaluate(objective, params, batch, packing)
+        except ObjectiveUnavailable as err:
+            return _unavailable(err, step, params, previous, history, descent.last_gamma, batches, state)
         pending, loss = None, here.loss
         grad_norm = math.sqrt(here.norm_sq)
         best.append(min(best[-1], loss) if best else loss)
@@ -218,7 +221,10 @@ def _descend(
         gamma, new_flat, new_params = 0.0, flat, params
         if stop is None:
             descent.step, descent.flat, descent.here, descent.batch = step, flat, here, batch
-            move = rule.take(descent)
+            try:
+                move = rule.take(descent)
+            except ObjectiveUnavailable as err:  # in a line search's trial point
+                return _unavailable(err, step, params, previous, history, descent.last_gamma, batches, state)
             if move is not None:
                 gamma, new_flat, new_params, there = move
                 if there is not None:  # a line search: its γ starts the next search; R and ∇R there are reused
@@ -235,7 +241,9 @@ def _descend(
         if callback is not None:
             callback(row)
         if stop is not None:
-            return _stopped(*stop, step, params, previous, history)
+            again = RunnerState(step=step, params=params, previous=previous, history=tuple(history[:-1]),
+                                last_gamma=descent.last_gamma, **_shuffling(batches, state, before_last_draw=True))
+            return _stopped(*stop, step, params, previous, history, again)
         previous, params, flat = params, new_params, new_flat
         wide = here.packed.dtype.itemsize >= packing.dtype.itemsize
         largest = (largest + gamma * grad_norm) * growth if wide else math.inf
@@ -250,11 +258,22 @@ def _descend(
             return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved)
 
 
-def _shuffling(batches: Batches | None, start: RunnerState) -> dict[str, object]:
-    """The mini-batch part of a state to hand back: the generator's state and the place in the epoch."""
+def _shuffling(batches: Batches | None, start: RunnerState, before_last_draw: bool = False) -> dict[str, object]:
+    """The mini-batch part of a state to hand back: the generator's state and the place in the epoch
+    (``before_last_draw``: before this step's batch, for a state from which the step is taken again)."""
     if batches is None:
         return dict(rng=None, order=None, position=start.position)
-    return dict(rng=batches.rng.bit_generator.state, order=batches.order, position=batches.position)
+    return batches.place(before_last_draw)
+
+
+def _unavailable(
+    err: ObjectiveUnavailable, step: int, params: Params, previous: Params | None, history: list[HistoryRow],
+    last_gamma: float | None, batches: Batches | None, start: RunnerState,
+) -> RunResult:
+    """The result of a run whose objective failed while evaluating a_l: the state from before step l."""
+    state = RunnerState(step=step, params=params, previous=previous, history=tuple(history), last_gamma=last_gamma,
+                        **_shuffling(batches, start, before_last_draw=True))
+    return RunResult(params=params, history=tuple(history), reason=StopReason.UNAVAILABLE, steps=step, detail=str(err), state=state)
 
 
 def _stalled(best: list[float], step: int, patience: int, min_improvement: float) -> bool:
@@ -263,11 +282,16 @@ def _stalled(best: list[float], step: int, patience: int, min_improvement: float
     return before - best[step] <= min_improvement * max(1.0, abs(before))
 
 
-def _stopped(reason: StopReason, detail: str, step: int, params: Params, previous: Params | None, history: list[HistoryRow]) -> RunResult:
-    """The result of a run stopped by a stop rule at a_l: a diverged run hands back a_{l-1}, the last finite point."""
+def _stopped(
+    reason: StopReason, detail: str, step: int, params: Params, previous: Params | None, history: list[HistoryRow], again: RunnerState
+) -> RunResult:
+    """The result of a run stopped by a stop rule at a_l: a diverged run hands back a_{l-1}, the last finite point.
+
+    ``again`` is the state from before a_l was evaluated: a run given it stops the same way.
+    """
     if reason is StopReason.DIVERGED and previous is not None:
-        return RunResult(params=previous, history=tuple(history), reason=reason, steps=step - 1, detail=detail)
-    return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
+        return RunResult(params=previous, history=tuple(history), reason=reason, steps=step - 1, detail=detail, state=again)
+    return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail, state=again)
 
 
 class _Descent:

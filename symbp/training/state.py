@@ -24,6 +24,7 @@ class StopReason(enum.Enum):
     NO_IMPROVEMENT = "loss stopped improving"
     DIVERGED = "the loss diverged (try a smaller step size or the Armijo rule)"
     INTERRUPTED = "stopped on request (continue from the returned state)"
+    UNAVAILABLE = "the objective could not be evaluated (continue from the returned state)"
 
 
 class HistoryRow(NamedTuple):
@@ -106,6 +107,12 @@ class RunResult:
       what diverged.
     * INTERRUPTED: ``params`` is not evaluated yet, so ``history`` ends at
       a_{steps-1}; ``state`` holds everything needed to go on.
+    * UNAVAILABLE: the objective raised :class:`~symbp.training.objective.ObjectiveUnavailable`
+      while evaluating a_l (its resources failed); as INTERRUPTED, from before that step.
+
+    ``state`` is given for every reason: a run given it goes on (or, for a run that
+    stopped by a rule, stops again at once) and ends with this same result, bit for bit;
+    so a finished run whose results could not be saved can be kept as a checkpoint.
     """
 
     params: Params
@@ -135,6 +142,8 @@ class RunResult:
             )
         if self.reason is StopReason.INTERRUPTED:
             return f"stopped on request after {self.steps} steps (last loss {self.final_loss:.6g}); pass the returned state to go on"
+        if self.reason is StopReason.UNAVAILABLE:
+            return f"stopped after {self.steps} steps: {self.detail}; pass the returned state to go on"
         return f"stopped after {self.steps} steps with loss {self.final_loss:.6g}: {self.reason.value}"
 
 
