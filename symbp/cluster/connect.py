@@ -1,4 +1,11 @@
-"""Reaching a Dask cluster: a scheduler's address checked, or a local cluster started whose workers ignore Ctrl-C.
+"""Reaching a Dask cluster: a scheduler's address checked, or a private local cluster started whose workers ignore Ctrl-C.
+
+The local cluster is not open to the machine's other users: its scheduler, workers and
+nannies listen on the loopback interface with mutual TLS (``security=True``: Dask's
+``Security.temporary()``, a key and self-signed certificate made in memory for this one
+cluster and handed to the worker processes through their start-up pipe, never a file or
+a command line).  A client that does not hold that certificate cannot even complete the
+handshake, so it can neither submit work nor read data; plain TCP is refused.
 
 Dask is optional (``pip install -e ".[dask]"``): it is imported only when a
 function here is called, and :func:`require_dask` says how to install it.
@@ -18,11 +25,15 @@ __all__ = ["INSTALL_HINT", "LOCAL_CLUSTER", "connect", "current_client", "requir
 
 #: What ``pip`` needs for the cluster stage; named in the message when Dask is missing.
 INSTALL_HINT = 'pip install -e ".[dask]"'
-#: The local cluster :func:`connect` starts: two single-threaded worker processes on the loopback interface.
-LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1", "dashboard_address": None}
+#: The local cluster :func:`connect` starts: two single-threaded worker processes on the loopback interface,
+#: speaking mutual TLS with a certificate made for this cluster alone (see the module's docstring).
+LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1", "dashboard_address": None, "security": True}
 
-_ADDRESS = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
-_ADDRESS_FORMS = "use tcp://HOST:PORT for a running scheduler (e.g. tcp://127.0.0.1:8786), or no address to start a local cluster on 127.0.0.1"
+_ADDRESS = re.compile(r"(?:tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+_ADDRESS_FORMS = (
+    "use tcp://HOST:PORT or tls://HOST:PORT for a running scheduler (e.g. tls://127.0.0.1:8786, with Dask's TLS "
+    "configuration), or no address to start a private local cluster on 127.0.0.1"
+)
 
 
 def require_dask() -> None:
@@ -46,8 +57,9 @@ def connect(address: str | None, *, timeout: float = 10.0) -> Client:
 
     Args:
         address: None starts a local cluster of two single-threaded worker
-            processes on 127.0.0.1, without a dashboard; ``tcp://HOST:PORT``
-            connects to a scheduler already running there.
+            processes on 127.0.0.1, without a dashboard, reachable only with its
+            own TLS certificate; ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` connects
+            to a scheduler already running there (with Dask's configured security).
         timeout: seconds to wait for a running scheduler to answer.
 
     Returns:
