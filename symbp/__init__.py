@@ -23,17 +23,19 @@ from symbp.errors import (
     UserError,
 )
 from symbp.kernel.load import load_kernel
-from symbp.training.fit import train
 
 if TYPE_CHECKING:
+    from symbp.training.fit import train
     from symbp.checker.check import CheckResult, check
     from symbp.symbolic.derivation import Derivation, derive
     from symbp.kernel.emit import emit
     from symbp.spec.network import Spec, make_spec
 
 # The SymPy side (deriving, emitting, specs) is imported on first use: loading a
-# kernel and training with it never pay for importing SymPy.
+# kernel and training with it never pay for importing SymPy.  Training (NumPy) too,
+# so that ``python -m symbp.cli`` is in its own code, where Ctrl-C is one line, within milliseconds.
 _LAZY = {
+    "train": "symbp.training.fit",
     "CheckResult": "symbp.checker.check",
     "check": "symbp.checker.check",
     "Derivation": "symbp.symbolic.derivation",

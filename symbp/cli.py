@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def _spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +58,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         help="quadratic (default: sum of squared errors) or bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1])",
     )
     parser.add_argument("--l2", default="0", metavar="LAMBDA", help="add the penalty LAMBDA * sum of the squared weights (default 0: none)")
+    parser.add_argument(
+        "--time-limit", default=60.0, type=_seconds_arg, metavar="SECONDS",
+        help="give up (one line, exit status 2, nothing written) when the whole command takes longer (default 60)",
+    )
 
 
 def _spec(args: argparse.Namespace):
@@ -184,6 +188,16 @@ def _int_arg(flag: str, minimum: int):
         return value
 
     return parse
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--time-limit must be a number of seconds > 0, not {text[:40]!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"--time-limit must be a number of seconds between 0 and 1e6, not {text[:40]!r}")
+    return value
 
 
 def _float_arg(flag: str):
@@ -329,14 +343,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The commands that derive, each run under one time limit (``--time-limit``).
+LIMITED_COMMANDS = ("derive", "emit", "check")
+#: The longest message printed: the start says what is wrong, the end what is allowed.
+MAX_MESSAGE = 600
+
+
+def one_line(message: str) -> str:
+    """A message as one line of at most :data:`MAX_MESSAGE` characters: control characters escaped, a long middle cut.
+
+    Example:
+        >>> len(one_line("x" * 10_000)) <= MAX_MESSAGE
+        True
+    """
+    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+    if len(text) <= MAX_MESSAGE:
+        return text
+    return f"{text[:400]} [... {len(text) - 550} characters ...] {text[-150:]}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; returns the exit status.
+
+    Args:
+        argv: the arguments; None reads the process's own (``sys.argv``): the process is then the
+            command's, and a deriving command that overruns its time limit is ended even inside C
+            code, with its memory capped (see :func:`symbp.limits.command_limit`).
+    """
     try:
+        args = build_parser().parse_args(argv)
+        if args.command in LIMITED_COMMANDS:
+            from symbp.limits import command_limit
+
+            with command_limit(args.time_limit, f"symbp {args.command}", own_process=argv is None):
+                return args.run(args)
         return args.run(args)
     except UserError as err:
-        print(f"symbp: error: {err}", file=sys.stderr)
+        print(f"symbp: error: {one_line(str(err))}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("symbp: error: ran out of memory: the expression, network or data is too large for this machine; nothing was written", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("symbp: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ the expiry of its own limit (``err.limit is limit``) lets an outer expiry throug
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -153,3 +154,72 @@ def check_declared_size(nbytes: int, what: str) -> None:
             f"{what} needs {format_bytes(nbytes)}, more than this machine can give it "
             f"({format_bytes(allowed)}: a quarter of the memory available); nothing was allocated"
         )
+
+
+# --- a whole command ------------------------------------------------------------------------
+
+#: The time a command that derives (derive, emit, check) may take by default, in seconds.
+COMMAND_SECONDS = 60.0
+#: How long after its limit a command that has not stopped (stuck in a call into C, where the
+#: timer signal cannot interrupt it) is ended by the hard stop.
+HARD_STOP_GRACE = 5.0
+
+
+def _hard_stop(message: str) -> None:
+    # The timer's exception did not arrive: end the process as the command line ends on a mistake.
+    os.write(2, f"symbp: error: {message} (stopped)\n".encode("utf-8", "replace"))
+    os._exit(2)
+
+
+def _cap_address_space(nbytes: int) -> int | None:
+    """Lower this process's soft RLIMIT_AS to ``nbytes`` (never raise it); the previous soft limit, or None if unchanged."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = nbytes if hard == resource.RLIM_INFINITY else min(nbytes, hard)
+    if soft != resource.RLIM_INFINITY and soft <= wanted:
+        return None
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    return soft
+
+
+@contextmanager
+def command_limit(seconds: float, what: str, own_process: bool = False) -> Iterator[None]:
+    """Run a whole command under one time limit (and, in its own process, a memory cap and a hard stop).
+
+    Args:
+        seconds: the limit; every stage of the command counts (parsing, deriving, printing, rendering).
+        what: the command, for the message (``"symbp derive"``).
+        own_process: the process is this command's (the command line, not a caller in Python): then
+            its address space is capped at half the memory available (at least 1 GiB, at most 8 GiB),
+            so that a blow-up ends in MemoryError, and a command still running
+            :data:`HARD_STOP_GRACE` seconds after its limit is ended with exit status 2.
+
+    Raises:
+        UserError: the limit expired; nothing of the command was written.
+
+    Example:
+        >>> with command_limit(5, "symbp derive"):
+        ...     pass
+    """
+    message = f"{what} did not finish within {seconds:g} s; use a simpler expression or a smaller network, or allow more with --time-limit"
+    stopper = previous_cap = None
+    if own_process:
+        stopper = threading.Timer(seconds + HARD_STOP_GRACE, _hard_stop, args=(message,))
+        stopper.daemon = True
+        stopper.start()
+        previous_cap = _cap_address_space(min(max(memory_available() // 2, 2**30), 8 * 2**30))
+    try:
+        with time_limit(seconds):
+            yield
+    except TimeLimitExceeded as err:
+        raise UserError(message) from err
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+        if previous_cap is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (previous_cap, resource.getrlimit(resource.RLIMIT_AS)[1]))

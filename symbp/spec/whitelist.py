@@ -31,8 +31,11 @@ import sympy as sp
 from symbp.errors import ExpressionError
 
 #: Largest |exponent| and largest literal allowed; a number that large is no activation.
+#: The exponent is bounded as a value: the exponents of nested powers multiply ((x**8)**8 is x**64).
 MAX_EXPONENT = 64
 MAX_LITERAL = 1e6
+#: Deepest nesting of calls (functions, sums): work grows with it geometrically (nested sums, σ′ of σ′ …).
+MAX_CALL_NESTING = 8
 
 #: The arithmetic every reader allows, by operator node.
 BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
@@ -52,11 +55,12 @@ Callee = tuple[int, Callable[..., sp.Expr]]
 
 @dataclass(frozen=True)
 class Limits:
-    """How much text one reader takes: characters, nesting depth and nodes of the tree."""
+    """How much text one reader takes: characters, nesting depth and nodes of the tree, nesting of calls."""
 
     length: int
     depth: int
     nodes: int
+    calls: int = MAX_CALL_NESTING
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ def power_problem(base: sp.Expr, exponent: sp.Expr) -> str | None:
         size = math.inf
     if not math.isfinite(size) or size > MAX_EXPONENT:
         return f"the exponent {short(exponent)} is too large (|exponent| ≤ {MAX_EXPONENT})"
+    total = size * exponent_weight(base)
+    if total > MAX_EXPONENT:
+        return f"the nested powers multiply to an exponent of {total:.3g}, more than {MAX_EXPONENT}"
     if base.is_number:
         try:
             magnitude = size * math.log10(max(abs(float(base)), 1e-300))
@@ -155,6 +162,22 @@ def power_problem(base: sp.Expr, exponent: sp.Expr) -> str | None:
     if base == 0 and exponent.is_negative:
         return "divides by zero"
     return None
+
+
+def exponent_weight(expr: sp.Expr) -> float:
+    """The largest product of numeric exponents along a chain of nested powers in ``expr`` (1 without powers).
+
+    Example:
+        >>> x = sp.Symbol("x")
+        >>> exponent_weight(sp.exp(x) + (x**2 + 1)**8)
+        16.0
+    """
+    if isinstance(expr, sp.Pow) and expr.exp.is_number:
+        try:
+            return abs(float(expr.exp)) * exponent_weight(expr.base)
+        except (TypeError, ValueError):
+            return math.inf
+    return max((exponent_weight(arg) for arg in expr.args), default=1.0)
 
 
 class Walker:
@@ -182,6 +205,7 @@ class Walker:
         self.functions = functions
         self.allowed = allowed
         self.nodes = 0
+        self.calls = 0  # calls open around the node being read
 
     # --- messages ---------------------------------------------------------------------------
 
@@ -264,7 +288,13 @@ class Walker:
             case ast.Subscript():
                 return self.subscript(node, depth)
             case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if self.is_function(name):
-                return self.call(name, args, depth)
+                if self.calls >= self.limits.calls:
+                    raise self.say(self.messages.too_large, depth=self.limits.calls, nodes=self.limits.nodes)
+                self.calls += 1
+                try:
+                    return self.call(name, args, depth)
+                finally:
+                    self.calls -= 1
             case ast.Call(func=ast.Name(id=name)) if self.is_function(name):
                 raise self.refuse(f"a keyword argument to {name!r}")
             case ast.Call(func=ast.Name(id=name)):
