@@ -132,15 +132,16 @@ def format_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def check_declared_size(nbytes: int, what: str) -> None:
+def check_declared_size(nbytes: int, what: str, share: float = DECLARED_SHARE) -> None:
     """Refuse a size a file declares (an array's shape, a network's sizes) before anything is allocated for it.
 
     Args:
         nbytes: the bytes it would take.
         what: the subject of the message: ``"d.npy: the array of shape (10**12, 3)"``.
+        share: the part of :func:`memory_available` it may take (an estimate of all a job needs: 1).
 
     Raises:
-        UserError: it is more than :data:`DECLARED_SHARE` of :func:`memory_available`.
+        UserError: it is more than ``share`` of :func:`memory_available`.
 
     Example:
         >>> check_declared_size(8 * 10**15, "d.npy: the array")  # doctest: +ELLIPSIS
@@ -148,12 +149,11 @@ def check_declared_size(nbytes: int, what: str) -> None:
         ...
         symbp.errors.UserError: d.npy: the array needs 7.11 PiB, more than this machine can give it ...
     """
-    allowed = int(memory_available() * DECLARED_SHARE)
+    available = memory_available()
+    allowed = int(available * share)
     if nbytes > allowed:
-        raise UserError(
-            f"{what} needs {format_bytes(nbytes)}, more than this machine can give it "
-            f"({format_bytes(allowed)}: a quarter of the memory available); nothing was allocated"
-        )
+        part = "" if share >= 1 else f" of the {format_bytes(available)} available"
+        raise UserError(f"{what} needs {format_bytes(nbytes)}, more than this machine can give it ({format_bytes(allowed)}{part}); nothing was allocated")
 
 
 # --- a whole command ------------------------------------------------------------------------

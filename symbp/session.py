@@ -407,4 +407,5 @@ def _train(request: SessionRequest, plan: _Plan, inputs: _Inputs, stop: StopOnSi
                 inputs.source, inputs.parts, inputs.client, trust=plan.trust, settings=plan.settings,
                 stop_requested=stop.requested, state=state, callback=progress,
             )
-        return train(inputs.kernel, inputs.X, inputs.y, settings=plan.settings, stop_requested=stop.requested, state=state, callback=progress)
+        return train(inputs.kernel, inputs.X, inputs.y, settings=plan.settings, stop_requested=stop.requested, state=state, callback=progress,
+                     source=str(plan.data_path))

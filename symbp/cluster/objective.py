@@ -47,6 +47,8 @@ from symbp.cluster.partitions import Partitions, _default_partitions, partition,
 from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
+from symbp.training.fit import check_network_size, check_ranges
+from symbp.training.objective import ObjectiveUnavailable
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR
 from symbp.training.state import RunResult
@@ -117,16 +119,23 @@ class DaskObjective:
             )
         if parts.d != kernel.D:
             raise DataError(f"{parts.source} has {parts.d} target column(s), but the kernel {kernel_name} has d = {kernel.D} outputs")
+        # The checks of local data, on the extremes the workers found: the same messages.
+        check_network_size(kernel, parts.n, parts.p, parts.source)
+        check_ranges(kernel, parts.source, parts.x_peak, max(abs(parts.y_low), abs(parts.y_high)), parts.y_low, parts.y_high)
 
     def __call__(self, params: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
         """R and ∇R at ``params`` on all the data; ``batch`` must be None (full batch)."""
         if batch is not None:
             raise UserError(_FULL_BATCH_ONLY)
         params = {name: np.asarray(value) for name, value in params.items()}
-        futures = self.client.map(
-            partition_loss_and_grad, self.partitions.futures, plugin=self.plugin, params=params, pure=False, retries=RETRIES
-        )
-        results = self.client.gather(futures)
+        try:
+            futures = self.client.map(
+                partition_loss_and_grad, self.partitions.futures, plugin=self.plugin, params=params, pure=False, retries=RETRIES
+            )
+            results = self.client.gather(futures)
+        except Exception as err:  # noqa: BLE001 - whatever the cluster raises (a lost scheduler, worker or partition) ends the step
+            reason = (str(err).strip().splitlines() or [""])[0][:200]
+            raise ObjectiveUnavailable(f"the Dask cluster failed ({type(err).__name__}: {reason})") from err
         # The sum in partition order: the same bits whichever worker ran what.
         loss = 0.0
         grad = {name: np.zeros(np.shape(value)) for name, value in params.items()}

@@ -58,6 +58,8 @@ class Partitions:
         d: target columns (1 when y is 1-D).
         y_ndim: 1 or 2, as the targets were given.
         source: where the data came from, for messages.
+        x_peak: the largest |input|; y_low, y_high: the smallest and largest target
+            (the extremes :func:`symbp.training.fit.check_ranges` checks, as for local data).
 
     Example:
         >>> parts = partition(X, y, 4, client=client)     # doctest: +SKIP
@@ -72,6 +74,9 @@ class Partitions:
     d: int
     y_ndim: int
     source: str
+    x_peak: float = 0.0
+    y_low: float = 0.0
+    y_high: float = 0.0
 
     @property
     def n(self) -> int:
@@ -312,6 +317,9 @@ def _checked(
         d=d,
         y_ndim=y_ndim,
         source=source,
+        x_peak=max(s.x_peak for s in filled),
+        y_low=float(min(np.min(s.y_min) for s in filled)),
+        y_high=float(max(np.max(s.y_max) for s in filled)),
     )
 
 

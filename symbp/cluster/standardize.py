@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from symbp.cluster.partitions import Partitions
@@ -41,4 +43,5 @@ def standardize(partitions: Partitions) -> tuple[Partitions, Standardizer]:
     scale = np.where(constant, 1.0, np.sqrt(np.sum(squares, axis=0) / n))
     scaler = Standardizer(mean=mean, scale=scale)
     futures = tuple(client.map(scaled, partitions.futures, mean=mean, scale=scale, pure=False))
-    return Partitions(client, futures, partitions.sizes, partitions.p, partitions.d, partitions.y_ndim, partitions.source), scaler
+    # The extremes stay those of the raw data: they are checked as the local path checks its data, before standardising.
+    return replace(partitions, futures=futures), scaler

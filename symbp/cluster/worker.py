@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "PartitionUnavailable",
     "Problem",
     "ProblemKind",
     "Summary",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 Part = tuple[np.ndarray, np.ndarray]
+
+
+class PartitionUnavailable(RuntimeError):
+    """A partition's data could not be rebuilt on the worker asked for them (the client stops the run with a checkpoint)."""
 
 
 class ProblemKind(enum.Enum):
@@ -67,6 +72,7 @@ class Summary:
         d: Target columns.
         y_min, y_max: Per target column, when ``n > 0``: a constant target is
             one whose minimum over all partitions equals its maximum.
+        x_peak: The largest |input| (0 without rows), checked as the local reader checks it.
         problem: The first problem found, in row order.
     """
 
@@ -75,6 +81,7 @@ class Summary:
     y_min: np.ndarray | None = None
     y_max: np.ndarray | None = None
     problem: Problem | None = None
+    x_peak: float = 0.0
 
 
 def pack(X: np.ndarray, y: np.ndarray) -> Part:
@@ -172,7 +179,7 @@ def summarize(part: Part | Problem) -> Summary:
             return Summary(n=0, problem=Problem(ProblemKind.NOT_FINITE, what, row, column, str(array[row, column])))
     if not X.shape[0]:
         return Summary(n=0, d=int(Y.shape[1]))
-    return Summary(n=int(X.shape[0]), d=int(Y.shape[1]), y_min=Y.min(axis=0), y_max=Y.max(axis=0))
+    return Summary(n=int(X.shape[0]), d=int(Y.shape[1]), y_min=Y.min(axis=0), y_max=Y.max(axis=0), x_peak=float(np.max(np.abs(X))))
 
 
 def column_sums(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -286,6 +293,8 @@ def partition_loss_and_grad(part: Part, *, plugin: str, params: dict[str, np.nda
     """
     from distributed import get_worker
 
+    if isinstance(part, Problem):  # rebuilt on a worker that cannot read the file (it died where the file was)
+        raise PartitionUnavailable(f"a partition of the data could not be read again on this worker ({part.text})")
     installed = get_worker().plugins.get(plugin)
     if installed is None:
         raise RuntimeError(f"the kernel plugin {plugin} is not installed on this worker")

@@ -16,10 +16,38 @@ from types import ModuleType
 import numpy as np
 
 from symbp.errors import DataError
+from symbp.limits import check_declared_size
 from symbp.training.rules import StepSize
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR, RunSettings, settings_from
 from symbp.training.state import HistoryRow, RunnerState, RunResult
+
+
+def network_bytes(kernel: ModuleType, n: int, p: int) -> int:
+    """About the memory a run of ``kernel`` on n samples of p inputs takes besides the data, from its declared sizes.
+
+    The parameters and the arrays of the same size the runner keeps (the gradient, the previous point, a
+    trial point, their flat copies: ten in all), and the kernel's per-block arrays (a few per layer).
+
+    Example:
+        >>> import types
+        >>> network_bytes(types.SimpleNamespace(M=3, D=1, BLOCK=8192), n=100, p=2) // 8
+        2530
+    """
+    hidden = tuple(kernel.M) if isinstance(kernel.M, (tuple, list)) else (kernel.M,)
+    widths = (p, *hidden, kernel.D)
+    parameters = sum(outer * (inner + 1) for inner, outer in zip(widths[:-1], widths[1:]))
+    rows = min(n, int(getattr(kernel, "BLOCK", n)))
+    return 8 * (10 * parameters + 6 * rows * sum(widths[1:]))
+
+
+def check_network_size(kernel: ModuleType, n: int, p: int, source: str = "the data") -> None:
+    """Refuse a run whose network (the kernel's declared sizes) needs more memory than the machine has, before any is allocated.
+
+    Raises:
+        UserError: naming the kernel's sizes and the memory needed.
+    """
+    check_declared_size(network_bytes(kernel, n, p), f"training the kernel's network (hidden {kernel.M}, d = {kernel.D}) on {source} (p = {p})", share=1.0)
 
 
 def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "the data") -> tuple[np.ndarray, np.ndarray]:
@@ -38,19 +66,67 @@ def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "
     d = 1 if y.ndim == 1 else y.shape[1]
     if y.ndim > 2 or d != kernel.D:
         raise DataError(f"{source} has {d} target column(s), but the kernel has d = {kernel.D} outputs")
+    check_network_size(kernel, n, p, source)
     for what, array in (("inputs", X), ("targets", y)):
         bad = np.argwhere(~np.isfinite(array))
         if bad.size:
             raise DataError(f"{source}: {what} contain NaN or infinity at row {bad[0][0]} (0-based); clean the data first")
-    if getattr(kernel, "SPEC", {}).get("loss") == "bce":
-        outside = np.argwhere((y < 0) | (y > 1))
-        if outside.size:
-            row = outside[0][0]
-            raise DataError(
-                f"{source}: target {float(y[tuple(outside[0])]):g} at row {row} (0-based) "
-                "is outside [0, 1]; the cross-entropy loss needs labels 0/1 or probabilities (or emit a kernel with --loss quadratic)"
-            )
+    check_ranges(kernel, source, float(np.max(np.abs(X))), float(np.max(np.abs(y))), float(np.min(y)), float(np.max(y)))
     return X, y
+
+
+#: The largest magnitude of a value of the data: squares and sums of a few thousand such values stay finite.
+MAX_MAGNITUDE = 1e100
+
+
+def check_ranges(kernel: ModuleType, source: str, x_peak: float, y_peak: float, y_low: float, y_high: float) -> None:
+    """Refuse data whose values the kernel cannot use, from their extremes (computed here or summed up on a cluster).
+
+    Args:
+        kernel: the kernel (its loss decides the targets' range).
+        source: the file, for messages.
+        x_peak, y_peak: the largest |value| of the inputs and of the targets.
+        y_low, y_high: the smallest and largest target.
+
+    Raises:
+        DataError: a value beyond :data:`MAX_MAGNITUDE` (it would overflow the network's arithmetic,
+            or a saturating σ would hide it), or targets outside [0, 1] for the cross-entropy loss.
+
+    Example:
+        >>> import types
+        >>> check_ranges(types.SimpleNamespace(SPEC={"loss": "quadratic"}), "d.csv", 1e308, 1.0, 0.0, 1.0)
+        Traceback (most recent call last):
+        ...
+        symbp.errors.DataError: d.csv: the inputs reach 1e+308 in magnitude; values beyond 1e+100 overflow a network's arithmetic: rescale the data
+    """
+    for what, peak in (("inputs", x_peak), ("targets", y_peak)):
+        if peak > MAX_MAGNITUDE:
+            raise DataError(f"{source}: the {what} reach {peak:g} in magnitude; values beyond {MAX_MAGNITUDE:g} overflow a network's arithmetic: rescale the data")
+    if getattr(kernel, "SPEC", {}).get("loss") == "bce" and (y_low < 0 or y_high > 1):
+        raise DataError(
+            f"{source}: the targets range over [{y_low:g}, {y_high:g}], outside [0, 1]; the cross-entropy loss needs labels 0/1 "
+            "or probabilities (or emit a kernel with --loss quadratic)"
+        )
+
+
+def first_evaluation(loss_and_grad: Callable, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, source: str):
+    """The kernel's first evaluation, with NumPy's overflow and invalid values as errors: data too large are refused.
+
+    Later steps may overflow (a step too large): the runner then stops as diverged.  At the
+    start, an overflow means the data do not fit a network at all, which a saturating σ would
+    otherwise hide (tanh(inf) = 1: a finite loss, a zero gradient, a run that ends "well").
+
+    Raises:
+        DataError: the forward pass or the gradient overflows at the starting parameters.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return loss_and_grad(params, X, y)
+    except FloatingPointError as err:
+        raise DataError(
+            f"{source}: at the starting parameters the network's arithmetic overflows ({err}): the values of the data are "
+            "too large for it; rescale them (or use --standardize)"
+        ) from err
 
 
 def train(
@@ -70,6 +146,7 @@ def train(
     stop_requested: Callable[[], bool] | None = None,
     state: RunnerState | None = None,
     settings: RunSettings | None = None,
+    source: str = "the data",
 ) -> RunResult:
     """Gradient descent on R for a generated kernel and data (X, y).
 
@@ -93,6 +170,7 @@ def train(
             starting afresh; the run then ends bit for bit as if never stopped.
         settings: ``steps`` … ``divergence_factor`` (and ``min_improvement``) as one
             :class:`~symbp.training.settings.RunSettings`, instead of the keywords.
+        source: names the data in messages (the file).
 
     Returns:
         The runner's :class:`~symbp.training.state.RunResult` (``.params``, ``.history``, ``.reason``).
@@ -104,7 +182,7 @@ def train(
         >>> bool(symbp.train(k, X, y, steps=200).final_loss < np.sum((y - y.mean()) ** 2))
         True
     """
-    X, y = check_data(kernel, X, y)
+    X, y = check_data(kernel, X, y, source)
     if state is not None:
         params = None  # the state carries the parameters
     else:
@@ -126,15 +204,17 @@ def train(
     # older symbp have no _loss_and_grad_arrays and are always checked.
     unchecked = getattr(kernel, "_loss_and_grad_arrays", None)
     arrays = operator.itemgetter(*kernel.PARAMETERS)
-    fast = False
+    fast, first = False, True
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
-        nonlocal fast
+        nonlocal fast, first
+        # The first evaluation, whatever its batch, with overflows as errors (see first_evaluation).
+        evaluate, first = (lambda *args: first_evaluation(kernel.loss_and_grad, *args, source)) if first else kernel.loss_and_grad, False
         if batch is not None:
-            return kernel.loss_and_grad(current, X[batch], y[batch])
+            return evaluate(current, X[batch], y[batch])
         if fast:
             return unchecked(*arrays(current), full, Y)
-        answer = kernel.loss_and_grad(current, full, y)
+        answer = evaluate(current, full, y)
         fast = unchecked is not None and all(a.dtype == np.float64 for a in current.values())
         return answer
 
