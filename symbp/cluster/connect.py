@@ -37,7 +37,7 @@ _ADDRESS_FORMS = (
 
 
 def require_dask() -> None:
-    """Import dask.dataframe and distributed, or say how to install them.
+    """Import dask and distributed, or say how to install them.
 
     Raises:
         UserError: Either is missing; the message names :data:`INSTALL_HINT`.
@@ -46,10 +46,10 @@ def require_dask() -> None:
         >>> require_dask()          # doctest: +SKIP
     """
     try:
-        import dask.dataframe  # noqa: F401  (needs pandas: the [dataframe] extra)
+        import dask  # noqa: F401
         import distributed  # noqa: F401
     except ImportError as err:
-        raise UserError(f"training on Dask needs dask[dataframe] and distributed ({err}); install them with {INSTALL_HINT}") from err
+        raise UserError(f"training on Dask needs dask and distributed ({err}); install them with {INSTALL_HINT}") from err
 
 
 def connect(address: str | None, *, timeout: float = 10.0) -> Client:

@@ -11,6 +11,7 @@ problem, in row order, into a one-line message.
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Sequence
@@ -21,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symbp.cluster.connect import current_client, require_dask
-from symbp.cluster.worker import Problem, ProblemKind, Summary, frame_to_arrays, pack, read_npy_rows, summarize
+from symbp.cluster.worker import Problem, ProblemKind, Summary, pack, read_csv_rows, read_npy_rows, summarize
 from symbp.data import SUFFIXES, load
-from symbp.data.columns import check_header, csv_target_names, npy_feature_columns, npy_target_columns
-from symbp.data.messages import constant_target_message, data_error, expected_contents
-from symbp.data.read_numpy import check_real_numbers, open_numpy_file
+from symbp.data.columns import check_header, csv_feature_columns, csv_target_names, npy_feature_columns, npy_target_columns
+from symbp.data.messages import constant_target_message, data_error, quote
+from symbp.data.read_csv import TableProblem, TableProblemKind, malformed_message, problem_message
+from symbp.data.read_numpy import check_npy_shape, check_real_numbers, not_finite_message, open_numpy_file
 from symbp.errors import UserError
 
 if TYPE_CHECKING:
@@ -201,44 +203,45 @@ def read_data(
 
 
 def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions: int | None) -> Partitions:
-    import dask
-    import dask.dataframe
-
-    header_line, header = _csv_header(file, source)
+    header_line, header, data_start = _csv_header(file, source)
     names = check_header(header, header_line, source)
     targets, single = csv_target_names(target, names, header_line, source)
-    features = [name for name in names if name not in targets]
-    if not features:
-        raise data_error(f"{source}: no input column left after taking the target column(s) {targets}; the file needs at least one input column")
+    target_cols = [names.index(name) for name in targets]
+    features = csv_feature_columns(names, targets, header_line, source)
     size = file.stat().st_size
-    count = n_partitions or _default_partitions(client, size)
-    # Every column as text: the worker converts and can then say which cell is not a number.
-    # dask reads the start of the file here (its sample) to check the columns.
-    try:
-        with dask.config.set({"dataframe.convert-string": False}):
-            frame = dask.dataframe.read_csv(str(file), blocksize=max(1, math.ceil(size / count)), dtype=object, header=0, names=names, na_filter=False)
-            parts = frame.to_delayed()
-    except (ValueError, OSError) as err:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
-        reason = str(err).strip().splitlines()[-1].removeprefix("Original Message: ") if str(err).strip() else type(err).__name__
-        raise data_error(f"{source}: cannot read as CSV ({reason}); expected {expected_contents('.csv')}") from err
-    futures = client.compute([dask.delayed(frame_to_arrays, pure=False)(part, features, targets, single) for part in parts])
-    columns = _Columns(tuple(features), tuple(targets), csv=True)
+    count = max(1, min(n_partitions or _default_partitions(client, size), size - data_start))
+    # Byte blocks of the data after the header; each worker reads the lines that start in its block.
+    bounds = [data_start + (size - data_start) * k // count for k in range(count + 1)]
+    futures = [
+        client.submit(read_csv_rows, str(file), a, b, len(names), features, target_cols, single, pure=False)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    columns = _Columns(tuple(names), tuple(quote(name) for name in targets), csv=True, file=file, starts=tuple(bounds[:-1]), header_line=header_line)
     return _checked(client, futures, source, p=len(features), y_ndim=1 if single else 2, columns=columns)
 
 
-def _csv_header(file: Path, source: str) -> tuple[int, list[str]]:
-    """The first non-blank line of the file, split into column names (the client reads nothing else)."""
-    import csv
+def _csv_header(file: Path, source: str) -> tuple[int, list[str], int]:
+    """The header as the local reader finds it (the first row that is not blank, after a byte-order mark): its line, its
+    cells, and the byte where the data start.  The client reads nothing else of the file."""
+    consumed = 0
 
-    with file.open(newline="", encoding="utf-8") as stream:
-        reader = csv.reader(stream)
-        try:
+    def lines(stream: Any) -> Any:
+        nonlocal consumed
+        for number, raw in enumerate(stream):
+            consumed += len(raw)
+            yield raw.decode("utf-8-sig" if number == 0 else "utf-8")
+
+    try:
+        with file.open("rb") as stream:
+            reader = csv.reader(lines(stream))
             for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    return reader.line_num, row
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise data_error(f"{source}: cannot read the header ({err}); expected {expected_contents('.csv')}") from err
-    raise data_error(f"{source}: the file holds no header; expected {expected_contents('.csv')}")
+                if row and not (len(row) == 1 and not row[0].strip()):
+                    return reader.line_num, row, consumed
+    except UnicodeDecodeError as err:
+        raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
+    except csv.Error as err:
+        raise data_error(malformed_message(source, reader.line_num, str(err))) from err
+    raise data_error(f"{source}: the file holds only blank lines; expected a header row and rows of numbers")
 
 
 def _read_npy(client: Client, file: Path, source: str, target: Any, n_partitions: int | None) -> Partitions:
@@ -247,8 +250,7 @@ def _read_npy(client: Client, file: Path, source: str, target: Any, n_partitions
         array.close()
         raise data_error(f"{source}: holds an .npz archive, not a single .npy array; rename it to .npz")
     check_real_numbers(array.dtype, source, "the array")
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise data_error(f"{source}: holds an array of shape {array.shape}; expected a 2-D array (rows x columns) with at least one row")
+    check_npy_shape(array.shape, source)
     n, width = array.shape
     del array  # close the map
     cols, single = npy_target_columns(target, width, source)
@@ -260,23 +262,37 @@ def _read_npy(client: Client, file: Path, source: str, target: Any, n_partitions
         client.submit(read_npy_rows, str(file), int(a), int(b), features, cols, single, pure=False)
         for a, b in zip(bounds[:-1], bounds[1:])
     ]
-    columns = _Columns(tuple(map(str, features)), tuple(map(str, cols)), csv=False)
+    columns = _Columns(tuple(map(str, range(width))), tuple(f"{col} (counting from 0)" for col in cols), csv=False)
     return _checked(client, futures, source, p=len(features), y_ndim=1 if single else 2, columns=columns)
 
 
 @dataclass(frozen=True)
 class _Columns:
-    """How messages name the rows and columns of a data source."""
+    """How messages name the places of a data file: as :func:`symbp.data.load` names them."""
 
-    features: tuple[str, ...]  # names (CSV) or file column indices (.npy), in the order of X
-    targets: tuple[str, ...]
+    names: tuple[str, ...]  # the file's columns (CSV names; .npy indices)
+    targets: tuple[str, ...]  # the targets as the constant-target message names them
     csv: bool
+    file: Path | None = None  # a CSV file, whose lines are counted for a message
+    starts: tuple[int, ...] = ()  # the byte where each CSV block starts
+    header_line: int = 0
 
-    def place(self, what: str, row: int, column: int) -> str:
-        label = (self.features if what == "inputs" else self.targets)[column]
-        if self.csv:
-            return f"data row {row + 1} (counting from 1 below the header), column {label!r}"
-        return f"row {row}, column {label} (counting from 0)"
+    def line(self, block: int, line_in_block: int) -> int:
+        """The file's line of a CSV block's line: the lines before the block counted (only for a message)."""
+        start = self.starts[block]
+        if start == 0:
+            return line_in_block
+        # The block's first line starts after the first newline at or after byte start - 1.
+        before = 1
+        with open(self.file, "rb") as stream:
+            remaining = start - 1
+            while remaining > 0:
+                chunk = stream.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                before += chunk.count(b"\n")
+                remaining -= len(chunk)
+        return before + line_in_block
 
 
 def _checked(
@@ -288,7 +304,7 @@ def _checked(
     y_ndim: int,
     columns: _Columns | None,
 ) -> Partitions:
-    """Summarise every partition on the cluster; raise DataError on the first problem, in row order.
+    """Summarise every partition on the cluster; raise DataError on the first problem, as the local reader finds it.
 
     ``columns`` is given for files, whose targets must also not be constant.
     """
@@ -342,16 +358,23 @@ def _raise_on_failed_block(pending: list[Future], futures: list[Future], source:
             ) from err
 
 
+#: The order in which the local reader meets the problems of a file (the same kind: the first in the file).
+_PRIORITY = {ProblemKind.UNREADABLE: 0, ProblemKind.NOT_UTF8: 0, ProblemKind.MALFORMED: 0, ProblemKind.FIELDS: 1,
+             ProblemKind.NOT_A_NUMBER: 2, ProblemKind.NOT_FINITE: 3}
+
+
 def _raise_on_problem(summaries: list[Summary], futures: list[Future], source: str, columns: _Columns | None) -> None:
-    """A DataError for the first problem in row order, or for data without rows."""
-    offset = 0
-    for summary in summaries:
-        if summary.problem is not None:
-            for future in futures:
-                future.release()
-            raise data_error(_describe(summary.problem, offset, source, columns))
-        offset += summary.n
-    if offset == 0:
+    """A DataError for the problem the local reader would report, or for data without rows."""
+    offsets = np.cumsum([0] + [s.n for s in summaries])
+    found = [(_PRIORITY[s.problem.kind], k) for k, s in enumerate(summaries) if s.problem is not None]
+    if found:
+        for future in futures:
+            future.release()
+        _, block = min(found)
+        raise data_error(_describe(summaries[block].problem, block, int(offsets[block]), source, columns))
+    if offsets[-1] == 0:
+        if columns is not None and columns.csv:
+            raise data_error(f"{source}: only a header on line {columns.header_line} and no data rows; expected at least one row of numbers below it")
         raise data_error(f"{source}: there are no samples (n = 0); expected at least one row")
 
 
@@ -361,22 +384,28 @@ def _check_targets_vary(filled: list[Summary], d: int, source: str, columns: _Co
     high = np.max([s.y_max for s in filled], axis=0)
     for k in range(d):
         if low[k] == high[k]:
-            where = "the target" if d == 1 else f"target column {columns.targets[k]!r}"
-            raise data_error(constant_target_message(f"{source}: {where}", low[k]))
+            raise data_error(constant_target_message(f"{source}, target column {columns.targets[k]}: the target", low[k]))
 
 
-def _describe(problem: Problem, offset: int, source: str, columns: _Columns | None) -> str:
-    """One line for a problem found in a partition whose first row is row ``offset`` of the data."""
+def _describe(problem: Problem, block: int, offset: int, source: str, columns: _Columns | None) -> str:
+    """One line for a problem found in a block whose first row is row ``offset`` of the data: the local reader's words."""
     if problem.kind is ProblemKind.UNREADABLE:
         return f"{source}: cannot read the data ({problem.text}); expected {_EXPECTED}"
+    if columns is not None and columns.csv:
+        if problem.kind is ProblemKind.NOT_UTF8:
+            return f"{source}: is not UTF-8 text ({problem.text}); save the CSV as UTF-8"
+        line = columns.line(block, problem.line)
+        if problem.kind is ProblemKind.MALFORMED:
+            return malformed_message(source, line, problem.text)
+        kind = {ProblemKind.FIELDS: TableProblemKind.FIELDS, ProblemKind.NOT_A_NUMBER: TableProblemKind.NOT_A_NUMBER}.get(problem.kind, TableProblemKind.NOT_FINITE)
+        table = TableProblem(kind, problem.row, problem.column, problem.text, found=problem.column)
+        return problem_message(table, source, line, list(columns.names))
+    if columns is not None:  # .npy: the whole rows, as load_npy checks them
+        return not_finite_message(source, "the array", (offset + problem.row, problem.column), problem.text)
     row = offset + problem.row
-    if columns is not None:
-        place = columns.place(problem.what, row, problem.column)
-    else:
-        place = f"row {row} (0-based)"
     if problem.kind is ProblemKind.NOT_A_NUMBER:
-        return f"{source}: {place}: {problem.text!r} is not a number; expected a number in every cell (missing values are not supported)"
-    return f"{source}: {problem.what} contain {problem.text} at {place}; expected finite numbers (remove or fill in NaN and infinite values)"
+        return f"{source}: row {row} (0-based): {problem.text!r} is not a number; expected a number in every cell (missing values are not supported)"
+    return f"{source}: {problem.what} contain {problem.text} at row {row} (0-based); expected finite numbers (remove or fill in NaN and infinite values)"
 
 
 def _split_sizes(n: int, n_partitions: int | Sequence[int], source: str) -> tuple[int, ...]:

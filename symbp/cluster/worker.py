@@ -26,10 +26,10 @@ __all__ = [
     "Summary",
     "column_sums",
     "compile_kernel",
-    "frame_to_arrays",
     "kernel_plugin",
     "pack",
     "partition_loss_and_grad",
+    "read_csv_rows",
     "read_npy_rows",
     "scaled",
     "squared_deviations",
@@ -49,17 +49,26 @@ class ProblemKind(enum.Enum):
     NOT_A_NUMBER = "not a number"
     NOT_FINITE = "not finite"
     UNREADABLE = "unreadable"
+    NOT_UTF8 = "not UTF-8"  # a CSV block; text: the decoder's reason
+    MALFORMED = "malformed"  # a CSV block the csv module cannot split; text: its reason
+    FIELDS = "fields"  # a CSV row of another width; column: the number of fields found
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A data problem a worker found in one partition; the client words the message."""
+    """A data problem a worker found in one partition; the client words the message.
+
+    For a CSV block, ``line`` is the 1-based line in the block where the problem's row starts and
+    ``column`` the file's column; for an ``.npy`` block, ``row`` and ``column`` are those of the file's
+    rows in the block (all columns); for arrays sent by the client, of X or y (``what``).
+    """
 
     kind: ProblemKind
     what: str = ""  # "inputs" or "targets"
     row: int = 0  # within the partition
-    column: int = 0  # within X or y
+    column: int = 0  # within X or y (a file's column for files)
     text: str = ""  # the cell, the value, or the reader's message
+    line: int = 0  # a CSV block's line
 
 
 # eq=False: the target ranges are arrays.
@@ -110,48 +119,65 @@ def read_npy_rows(path: str, start: int, stop: int, features: list[int], targets
         single: True for a 1-D ``y``.
 
     Returns:
-        The partition, or an unreadable :class:`Problem`.
+        The partition, or a :class:`Problem`: unreadable, or the first value that is not finite in
+        the rows (all columns, row by row, as :func:`symbp.data.load` looks for it).
     """
     try:
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)[start:stop]
-        X = np.array(rows[:, features], dtype=np.float64)
-        y = np.array(rows[:, targets[0]] if single else rows[:, targets], dtype=np.float64)
+        rows = np.array(np.load(path, mmap_mode="r", allow_pickle=False)[start:stop], dtype=np.float64)
     except (ValueError, OSError, EOFError) as err:
         return Problem(ProblemKind.UNREADABLE, text=str(err).splitlines()[0] if str(err) else type(err).__name__)
+    bad = np.argwhere(~np.isfinite(rows))
+    if bad.size:
+        row, column = (int(k) for k in bad[0])
+        return Problem(ProblemKind.NOT_FINITE, "the array", row, column, str(rows[row, column]))
+    X = np.ascontiguousarray(rows[:, features])
+    y = rows[:, targets[0]].copy() if single else np.ascontiguousarray(rows[:, targets])
     return X, y
 
 
-def frame_to_arrays(frame: Any, features: list[str], targets: list[str], single: bool) -> Part | Problem:
-    """A pandas block of text cells as float arrays, or the first cell that is not a number.
+def read_csv_rows(path: str, start: int, stop: int, width: int, features: list[int], targets: list[int], single: bool) -> Part | Problem:
+    """The rows of a CSV file that start in bytes ``start:stop``, read as :func:`symbp.data.load` reads a whole file.
+
+    The same parser (Python's csv module), the same grammar of numbers and the same order of checks
+    as the local reader, so that a file gets the same answer either way; the client words the
+    message from the :class:`Problem`, knowing where the block starts in the file.
 
     Args:
-        frame: A block of the CSV file read with every column as text.
-        features, targets: The input and target column names.
+        path: The file, as every worker sees it.
+        start, stop: The byte range; ``start`` is a line start (the client begins after the header).
+        width: The number of columns of the header.
+        features, targets: The input and target column indices.
         single: True for a 1-D ``y``.
 
     Returns:
-        The partition, or a :class:`Problem` naming the first cell (inputs
-        before targets, column by column) that is not a number.  "nan" is a
-        number here; :func:`summarize` finds it as not finite.
+        The partition, or the block's first :class:`Problem`.
     """
-    import pandas
+    from symbp.data.read_csv import MalformedCsv, TableProblem, split_rows, table_of
 
-    values = []
-    for what, names in (("inputs", features), ("targets", targets)):
-        for column, name in enumerate(names):
-            text = frame[name]
-            numbers = pandas.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            # to_numeric gives NaN for text it cannot read, and for "nan" itself (left to the finiteness check)
-            spelled_nan = text.astype("string").str.strip().str.lower().isin(["nan", "+nan", "-nan"]).fillna(False).to_numpy(dtype=bool)
-            bad = np.flatnonzero(np.isnan(numbers) & ~spelled_nan)
-            if bad.size:
-                row = int(bad[0])
-                cell = text.iloc[row]
-                return Problem(ProblemKind.NOT_A_NUMBER, what, row, column, "" if pandas.isna(cell) else str(cell))
-            values.append(numbers)
-    n = len(frame)
-    X = np.column_stack(values[: len(features)]) if n else np.zeros((0, len(features)))
-    y = values[-1] if single else (np.column_stack(values[len(features):]) if n else np.zeros((0, len(targets))))
+    raw: list[bytes] = []
+    with open(path, "rb") as stream:
+        if start > 0:
+            stream.seek(start - 1)
+            stream.readline()  # to the first line that starts at or after `start`
+        while stream.tell() < stop:
+            line = stream.readline()
+            if not line:
+                break
+            raw.append(line)
+    try:
+        text = [line.decode("utf-8") for line in raw]
+    except UnicodeDecodeError as err:
+        return Problem(ProblemKind.NOT_UTF8, text=err.reason)
+    try:
+        rows, lines = split_rows(text)
+    except MalformedCsv as err:
+        return Problem(ProblemKind.MALFORMED, text=err.reason, line=err.line)
+    table = table_of(rows, width) if rows else np.zeros((0, width))
+    if isinstance(table, TableProblem):
+        kind = {"FIELDS": ProblemKind.FIELDS, "NOT_A_NUMBER": ProblemKind.NOT_A_NUMBER, "NOT_FINITE": ProblemKind.NOT_FINITE}[table.kind.name]
+        return Problem(kind, row=table.row, column=table.found if kind is ProblemKind.FIELDS else table.column, text=table.cell, line=lines[table.row])
+    X = np.ascontiguousarray(table[:, features])
+    y = table[:, targets[0]].copy() if single else np.ascontiguousarray(table[:, targets])
     return X, y
 
 

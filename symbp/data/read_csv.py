@@ -6,7 +6,10 @@ Messages name the 1-based line of the file and the column, by number and name.
 from __future__ import annotations
 
 import csv
+import enum
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from symbp.data.dataset import Dataset
 from symbp.data.messages import data_error, quote
 from symbp.errors import InternalError
 
-__all__ = ["load_csv", "parse_csv"]
+__all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "malformed_message", "parse_csv", "problem_message", "split_rows", "table_of"]
 
 
 def load_csv(file: Path, source: str, target: str | Sequence[str] | None) -> Dataset:
@@ -89,11 +92,47 @@ def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | 
 
 def _read_rows(stream: Iterable[str], source: str) -> tuple[list[str], int, list[list[str]], list[int]]:
     """Split the stream into header, header line, data rows and their 1-based start lines."""
-    reader = csv.reader(stream)
-    header: list[str] | None = None
-    header_line = 0
+    try:
+        rows, lines = split_rows(stream)
+    except MalformedCsv as err:
+        raise data_error(malformed_message(source, err.line, err.reason)) from err
+    if not rows:
+        raise data_error(f"{source}: the file holds only blank lines; expected a header row and rows of numbers")
+    return rows[0], lines[0], rows[1:], lines[1:]
+
+
+def _numbers(rows: list[list[str]], lines: list[int], names: list[str], source: str) -> np.ndarray:
+    """The data rows as a float64 table: one field per column, every cell a finite number."""
+    table = table_of(rows, len(names))
+    if isinstance(table, TableProblem):
+        raise data_error(problem_message(table, source, lines[table.row], names))
+    return table
+
+
+# --- shared with the cluster's reader, which reads blocks of the file on the workers -----------
+
+
+class MalformedCsv(ValueError):
+    """The csv module could not split a line (an unterminated quote, say)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def split_rows(lines: Iterable[str]) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of CSV text and the 1-based line each starts on (counted in ``lines``).
+
+    Raises:
+        MalformedCsv: the csv module cannot split a line.
+
+    Example:
+        >>> split_rows(["a,y", "", "1,2"])
+        ([['a', 'y'], ['1', '2']], [1, 3])
+    """
+    reader = csv.reader(lines)
     rows: list[list[str]] = []
-    lines: list[int] = []
+    starts: list[int] = []
     previous = 0
     try:
         for row in reader:
@@ -101,56 +140,98 @@ def _read_rows(stream: Iterable[str], source: str) -> tuple[list[str], int, list
             previous = reader.line_num
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line, e.g. a trailing one
-            if header is None:
-                header, header_line = row, start
-            else:
-                rows.append(row)
-                lines.append(start)
+            rows.append(row)
+            starts.append(start)
     except csv.Error as err:
-        raise data_error(f"{source} line {reader.line_num}: malformed CSV ({err}); expected comma-separated fields") from err
-    if header is None:
-        raise data_error(f"{source}: the file holds only blank lines; expected a header row and rows of numbers")
-    return header, header_line, rows, lines
+        raise MalformedCsv(reader.line_num, str(err)) from err
+    return rows, starts
 
 
-def _numbers(rows: list[list[str]], lines: list[int], names: list[str], source: str) -> np.ndarray:
-    """The data rows as a float64 table: one field per column, every cell a finite number."""
-    width = len(names)
+def malformed_message(source: str, line: int, reason: str) -> str:
+    """The message for a line the csv module cannot split."""
+    return f"{source} line {line}: malformed CSV ({reason}); expected comma-separated fields"
+
+
+class TableProblemKind(enum.Enum):
+    """What is wrong with a table of CSV cells, in the order the checks are made (the first kind found is reported)."""
+
+    FIELDS = 1
+    NOT_A_NUMBER = 2
+    NOT_FINITE = 3
+
+
+@dataclass(frozen=True)
+class TableProblem:
+    """The first problem of a table of CSV cells: its kind, row (index in the rows given) and column."""
+
+    kind: TableProblemKind
+    row: int
+    column: int = 0
+    cell: str = ""
+    found: int = 0  # the number of fields, for FIELDS
+
+
+#: What a number in a CSV cell may be: ASCII digits, a sign, a point, an exponent (or nan and inf, refused as not finite).
+#: Python's float() also reads "1_000", other scripts' digits and other spaces; one grammar for every reader of symbp.
+_NOT_IN_A_NUMBER = re.compile(r"[^0-9eE+\-. \tnaifty NAIFTY]")
+
+
+def table_of(rows: list[list[str]], width: int) -> np.ndarray | TableProblem:
+    """CSV cells as a float64 table, or its first problem: a row of another width, then a cell that is no number, then one not finite.
+
+    Example:
+        >>> table_of([["1", " 2.5e1"]], 2)
+        array([[ 1., 25.]])
+        >>> table_of([["1", "1_000"]], 2).kind
+        <TableProblemKind.NOT_A_NUMBER: 2>
+    """
     bad = next((i for i, row in enumerate(rows) if len(row) != width), None)
     if bad is not None:
-        raise data_error(
-            f"{source} line {lines[bad]}: found {len(rows[bad])} fields, expected {width} "
-            f"(one per header column); check for missing or extra commas"
-        )
+        return TableProblem(TableProblemKind.FIELDS, bad, found=len(rows[bad]))
     try:
-        table = np.array(rows, dtype=np.float64)
-    except ValueError as err:
+        if _NOT_IN_A_NUMBER.search("".join("".join(row) for row in rows)):
+            raise ValueError("a character that is in no number")
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+    except ValueError:
         i, j = _first_bad_cell(rows)
-        cell = rows[i][j]
-        what = "empty cell" if not cell.strip() else f"non-numeric cell {quote(cell)}"
-        raise data_error(
-            f"{source} line {lines[i]}, column {j + 1} {quote(names[j])}: {what}; "
-            "expected a number (missing values are not supported)"
-        ) from err
+        return TableProblem(TableProblemKind.NOT_A_NUMBER, i, j, rows[i][j])
     finite = np.isfinite(table)
     if not finite.all():
         i, j = (int(k) for k in np.argwhere(~finite)[0])
-        raise data_error(
-            f"{source} line {lines[i]}, column {j + 1} {quote(names[j])}: cell {quote(rows[i][j].strip())} "
-            "is not a finite number; expected a finite number (remove or fill in NaN and infinite values)"
-        )
+        return TableProblem(TableProblemKind.NOT_FINITE, i, j, rows[i][j])
     return table
 
 
+def problem_message(problem: TableProblem, source: str, line: int, names: list[str]) -> str:
+    """The one-line message for a problem of the table, found at ``line`` of the file.
+
+    Example:
+        >>> problem_message(TableProblem(TableProblemKind.NOT_FINITE, 0, 1, "inf"), "d.csv", 3, ["a", "y"])
+        "d.csv line 3, column 2 'y': cell 'inf' is not a finite number; expected a finite number (remove or fill in NaN and infinite values)"
+    """
+    if problem.kind is TableProblemKind.FIELDS:
+        return (
+            f"{source} line {line}: found {problem.found} fields, expected {len(names)} "
+            f"(one per header column); check for missing or extra commas"
+        )
+    j = problem.column
+    if problem.kind is TableProblemKind.NOT_A_NUMBER:
+        what = "empty cell" if not problem.cell.strip() else f"non-numeric cell {quote(problem.cell)}"
+        return f"{source} line {line}, column {j + 1} {quote(names[j])}: {what}; expected a number (missing values are not supported)"
+    return (
+        f"{source} line {line}, column {j + 1} {quote(names[j])}: cell {quote(problem.cell.strip())} "
+        "is not a finite number; expected a finite number (remove or fill in NaN and infinite values)"
+    )
+
+
 def _first_bad_cell(rows: list[list[str]]) -> tuple[int, int]:
-    """Row and column index of the first cell numpy cannot turn into a float."""
+    """Row and column index of the first cell that is not a number of symbp's grammar."""
     for i, row in enumerate(rows):
-        try:
-            np.array(row, dtype=np.float64)
-        except ValueError:
-            for j, cell in enumerate(row):
-                try:
-                    np.array(cell, dtype=np.float64)
-                except ValueError:
-                    return i, j
+        for j, cell in enumerate(row):
+            if _NOT_IN_A_NUMBER.search(cell):
+                return i, j
+            try:
+                np.array(cell, dtype=np.float64)
+            except ValueError:
+                return i, j
     raise InternalError("a CSV table failed to convert to floats but every cell converts on its own")

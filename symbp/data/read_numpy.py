@@ -20,7 +20,7 @@ from symbp.data.messages import data_error, expected_contents, quote_list
 from symbp.errors import DataError, UserError
 from symbp.limits import check_declared_size
 
-__all__ = ["check_declared_arrays", "check_real_numbers", "load_npy", "load_npz", "open_numpy_file", "read_npz_arrays"]
+__all__ = ["check_declared_arrays", "check_npy_shape", "check_real_numbers", "not_finite_message", "load_npy", "load_npz", "open_numpy_file", "read_npz_arrays"]
 
 #: Most arrays an .npz archive of symbp's may hold (a checkpoint of a deep network holds a few dozen).
 MAX_MEMBERS = 1000
@@ -54,18 +54,11 @@ def load_npy(file: Path, source: str, target: str | Sequence[str] | None) -> Dat
         loaded.close()
         raise data_error(f"{source}: holds an .npz archive, not a single .npy array; rename it to .npz")
     array = _real_numbers(loaded, source, "the array")
-    if array.ndim != 2:
-        raise data_error(
-            f"{source}: holds a {array.ndim}-D array of shape {array.shape}; "
-            "expected a 2-D array (rows x columns) with the target in one column"
-        )
+    check_npy_shape(array.shape, source)
     n, width = array.shape
-    if n == 0:
-        raise data_error(f"{source}: the array has no rows (shape {array.shape}); expected at least one row")
-    _check_finite(array, source, "the array")
-
     cols, single = npy_target_columns(target, width, source)
     feature_cols = npy_feature_columns(cols, width, source)
+    _check_finite(array, source, "the array")
     for col in cols:
         check_not_constant(array[:, col], f"{source}, target column {col} (counting from 0)")
     X, y = inputs_and_targets(array, feature_cols, cols, single)
@@ -200,16 +193,38 @@ def _real_numbers(array: np.ndarray, source: str, what: str) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
+def check_npy_shape(shape: tuple[int, ...], source: str) -> None:
+    """Refuse an .npy array that is not 2-D with at least one row (here and on a cluster alike).
+
+    Example:
+        >>> check_npy_shape((3, 2), "d.npy")
+    """
+    if len(shape) != 2:
+        raise data_error(
+            f"{source}: holds a {len(shape)}-D array of shape {shape}; "
+            "expected a 2-D array (rows x columns) with the target in one column"
+        )
+    if shape[0] == 0:
+        raise data_error(f"{source}: the array has no rows (shape {shape}); expected at least one row")
+
+
+def not_finite_message(source: str, what: str, index: tuple[int, ...], value: object) -> str:
+    """The message for a value that is not finite, at ``index`` (counting from 0) of ``what``.
+
+    Example:
+        >>> not_finite_message("d.npy", "the array", (3, 1), np.nan)
+        'd.npy: the array at row 3, column 1 (counting from 0) is nan; expected finite numbers (remove or fill in NaN and infinite values)'
+    """
+    place = f"row {index[0]}" if len(index) == 1 else f"row {index[0]}, column {index[1]}"
+    return f"{source}: {what} at {place} (counting from 0) is {value}; expected finite numbers (remove or fill in NaN and infinite values)"
+
+
 def _check_finite(array: np.ndarray, source: str, what: str) -> None:
     finite = np.isfinite(array)
     if finite.all():
         return
     index = tuple(int(k) for k in np.argwhere(~finite)[0])
-    place = f"row {index[0]}" if len(index) == 1 else f"row {index[0]}, column {index[1]}"
-    raise data_error(
-        f"{source}: {what} at {place} (counting from 0) is {array[index]}; "
-        "expected finite numbers (remove or fill in NaN and infinite values)"
-    )
+    raise data_error(not_finite_message(source, what, index, array[index]))
 
 
 # --- sizes declared by a file, checked before anything is allocated --------------------------

@@ -81,26 +81,35 @@ def write_csv(path, rows):
 
 @pytest.mark.parametrize(
     ("cell", "phrase"),
-    [("abc", "'abc' is not a number"), ("", "'' is not a number"), ("nan", "contain nan"), ("inf", "contain inf")],
+    [("abc", "non-numeric cell 'abc'"), ("", "empty cell"), ("nan", "cell 'nan' is not a finite number"), ("inf", "cell 'inf' is not"),
+     ("1_000", "non-numeric cell '1_000'"), ("\u0663", "non-numeric cell"), ("\uff11", "non-numeric cell")],
 )
-def test_a_bad_csv_cell_is_a_one_line_data_error_naming_row_and_column(client, tmp_path, cell, phrase):
+def test_a_bad_csv_cell_gets_the_message_of_load_naming_line_and_column(client, tmp_path, cell, phrase):
     rows = [[str(i), "1", str(i % 3), str(i * 0.5)] for i in range(40)]
     rows[33][1] = cell
     path = write_csv(tmp_path / "bad.csv", rows)
-    with pytest.raises(DataError) as info:
-        cluster.read_data(client, path, target="y", n_partitions=3)
-    message = str(info.value)
-    assert "\n" not in message and phrase in message and "data row 34" in message and "column 'b'" in message, message
+    local, on_cluster = both_messages(client, path, "y", n_partitions=3)
+    assert on_cluster == local and phrase in local and "line 35, column 2 'b'" in local, local
 
 
-@pytest.mark.parametrize("rows", [40, 20000])  # the bad line in dask's sample, read by the client, or beyond it
-def test_a_malformed_csv_line_is_a_one_line_data_error(client, tmp_path, rows):
+@pytest.mark.parametrize("rows", [40, 20000])
+def test_a_row_with_another_number_of_fields_gets_the_message_of_load(client, tmp_path, rows):
     lines = [[str(i), "1", str(i % 3), str(i * 0.5)] for i in range(rows)]
     lines[-2].append("7")
     path = write_csv(tmp_path / "ragged.csv", lines)
-    with pytest.raises(DataError, match="Expected 4 fields") as info:
-        cluster.read_data(client, path, target="y", n_partitions=3)
-    assert "\n" not in str(info.value)
+    local, on_cluster = both_messages(client, path, "y", n_partitions=3)
+    assert on_cluster == local and f"line {rows}: found 5 fields, expected 4" in local
+
+
+def test_a_byte_order_mark_hides_no_target(client, tmp_path, kernel):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffy,a,b,c\n".encode() + "".join(f"{i * 0.5},{i},1,{i % 3}\n" for i in range(30)).encode())
+    parts = cluster.read_data(client, path, target="y", n_partitions=2)
+    try:
+        local = load(path, target="y")
+        assert parts.n == local.n and parts.p == local.p == 3
+    finally:
+        parts.release()
 
 
 @pytest.mark.parametrize(
@@ -136,12 +145,12 @@ def test_partition_sizes_must_split_the_rows(client, data):
 # --- the same messages as the local reader -------------------------------------------------
 
 
-def both_messages(client, path, target) -> tuple[str, str]:
+def both_messages(client, path, target, **options) -> tuple[str, str]:
     """The DataError messages of symbp.data.load and of cluster.read_data for the same file and target."""
     with pytest.raises(DataError) as local:
         load(path, target=target)
     with pytest.raises(DataError) as on_cluster:
-        cluster.read_data(client, path, target=target)
+        cluster.read_data(client, path, target=target, **options)
     return str(local.value), str(on_cluster.value)
 
 

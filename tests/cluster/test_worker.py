@@ -16,9 +16,9 @@ from symbp.cluster.worker import (
     ProblemKind,
     column_sums,
     compile_kernel,
-    frame_to_arrays,
     kernel_plugin,
     pack,
+    read_csv_rows,
     read_npy_rows,
     scaled,
     squared_deviations,
@@ -28,13 +28,6 @@ from symbp.data import Standardizer
 from tests.helpers import skip_without_dask
 
 skip_without_dask()
-
-import pandas  # noqa: E402  (installed with dask[dataframe])
-
-
-def text_frame(**columns: list[str]) -> pandas.DataFrame:
-    """A block as read_data reads it: every cell as text."""
-    return pandas.DataFrame({name: pandas.Series(cells, dtype=object) for name, cells in columns.items()})
 
 
 # --- making partitions ---------------------------------------------------------------------
@@ -64,28 +57,51 @@ def test_read_npy_rows_reports_an_unreadable_file(tmp_path):
     assert "gone.npy" in problem.text and "\n" not in problem.text
 
 
-def test_frame_to_arrays_converts_text_cells():
-    frame = text_frame(a=["1", " 2.5", "1e3"], y=["0", "-1", "nan"], b=["4", "5", "6"])
-    X, y = frame_to_arrays(frame, ["a", "b"], ["y"], True)
+def test_read_npy_rows_reports_the_first_value_that_is_not_finite_in_file_columns(tmp_path):
+    path = tmp_path / "d.npy"
+    table = np.zeros((4, 3))
+    table[2, 2] = np.nan
+    np.save(path, table)
+    assert read_npy_rows(str(path), 1, 4, [0, 1], [2], True) == Problem(ProblemKind.NOT_FINITE, "the array", 1, 2, "nan")
+
+
+def csv_file(tmp_path, text: str):
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode("utf-8"))
+    return str(path)
+
+
+def test_read_csv_rows_reads_the_lines_that_start_in_its_bytes(tmp_path):
+    text = "a,y,b\n1,0,4\n 2.5,-1,5\n\n1e3,7,6\n"
+    path, start = csv_file(tmp_path, text), len("a,y,b\n")
+    X, y = read_csv_rows(path, start, len(text), 3, [0, 2], [1], True)
     np.testing.assert_array_equal(X, [[1, 4], [2.5, 5], [1000, 6]])
-    assert y.shape == (3,) and np.isnan(y[2])  # "nan" is a number here; summarize finds it not finite
-    _, Y = frame_to_arrays(frame, ["a"], ["y", "b"], False)
+    np.testing.assert_array_equal(y, [0, -1, 7])
+    middle = start + 3  # inside the first data line: that line belongs to the block before
+    first, second = read_csv_rows(path, start, middle, 3, [0, 2], [1], True), read_csv_rows(path, middle, len(text), 3, [0, 2], [1], True)
+    assert first[0].shape == (1, 2) and second[0].shape == (2, 2)
+    _, Y = read_csv_rows(path, start, len(text), 3, [0], [1, 2], False)
     assert Y.shape == (3, 2)
 
 
 @pytest.mark.parametrize(
-    ("columns", "problem"),
+    ("text", "problem"),
     [
-        ({"a": ["1", "x"], "y": ["1", "2"]}, Problem(ProblemKind.NOT_A_NUMBER, "inputs", 1, 0, "x")),
-        ({"a": ["1", "2"], "y": ["", "2"]}, Problem(ProblemKind.NOT_A_NUMBER, "targets", 0, 0, "")),
+        ("1,x\n", Problem(ProblemKind.NOT_A_NUMBER, row=0, column=1, text="x", line=1)),
+        ("1,2\n3,1_000\n", Problem(ProblemKind.NOT_A_NUMBER, row=1, column=1, text="1_000", line=2)),
+        ("1,2\n\n3,4,5\n", Problem(ProblemKind.FIELDS, row=1, column=3, line=3)),
+        ("1,inf\n", Problem(ProblemKind.NOT_FINITE, row=0, column=1, text="inf", line=1)),
+        ("1,2\n1,\x002\n", Problem(ProblemKind.MALFORMED, text="line contains NUL", line=2)),
     ],
 )
-def test_frame_to_arrays_reports_the_first_cell_that_is_not_a_number(columns, problem):
-    assert frame_to_arrays(text_frame(**columns), ["a"], ["y"], True) == problem
+def test_read_csv_rows_reports_the_first_problem_as_the_local_reader_finds_it(tmp_path, text, problem):
+    path = csv_file(tmp_path, "a,y\n" + text)
+    assert read_csv_rows(path, 4, 4 + len(text.encode()), 2, [0], [1], True) == problem
 
 
-def test_frame_to_arrays_of_an_empty_block_has_the_columns():
-    X, Y = frame_to_arrays(text_frame(a=[], b=[], y=[], z=[]), ["a", "b"], ["y", "z"], False)
+def test_read_csv_rows_of_an_empty_block_has_the_columns(tmp_path):
+    path = csv_file(tmp_path, "a,b,y,z\n")
+    X, Y = read_csv_rows(path, 8, 8, 4, [0, 1], [2, 3], False)
     assert X.shape == (0, 2) and Y.shape == (0, 2)
 
 
