@@ -91,7 +91,7 @@ def test_read_csv_rows_reads_the_lines_that_start_in_its_bytes(tmp_path):
         ("1,2\n3,1_000\n", Problem(ProblemKind.NOT_A_NUMBER, row=1, column=1, text="1_000", line=2)),
         ("1,2\n\n3,4,5\n", Problem(ProblemKind.FIELDS, row=1, column=3, line=3)),
         ("1,inf\n", Problem(ProblemKind.NOT_FINITE, row=0, column=1, text="inf", line=1)),
-        ("1,2\n1,\x002\n", Problem(ProblemKind.MALFORMED, text="line contains NUL", line=2)),
+        ("1,2\n1,\x002\n", Problem(ProblemKind.NOT_A_NUMBER, row=1, column=1, text="\x002", line=2)),
     ],
 )
 def test_read_csv_rows_reports_the_first_problem_as_the_local_reader_finds_it(tmp_path, text, problem):
