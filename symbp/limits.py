@@ -211,11 +211,16 @@ def command_limit(seconds: float, what: str, own_process: bool = False) -> Itera
         stopper.daemon = True
         stopper.start()
         previous_cap = _cap_address_space(min(max(memory_available() // 2, 2**30), 8 * 2**30))
+    started = time.monotonic()
     try:
         with time_limit(seconds):
             yield
     except TimeLimitExceeded as err:
         raise UserError(message) from err
+    except UserError as err:
+        if time.monotonic() - started < seconds:
+            raise
+        raise UserError(message) from err  # a stage that words the expiry itself, with its own limit's figure
     finally:
         if stopper is not None:
             stopper.cancel()

@@ -212,3 +212,77 @@ def cli(*args: str, cwd: Path) -> CliResult:
         except SystemExit as exit_:  # argparse's usage errors and --help
             code = exit_.code if isinstance(exit_.code, int) else 1
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+# --- the red-team suite: a real process, timed and measured ---------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A ``symbp`` process's exit status, output, wall time and peak resident memory."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss_mib: float
+
+    def assert_refused(self, fragment: str = "", seconds: float = 10.0, rss_mib: float = 600.0) -> None:
+        """One line on stderr (containing ``fragment``), exit status 2, no traceback, within the time and memory given."""
+        lines = self.stderr.strip().splitlines()
+        assert self.returncode == 2, (self.returncode, self.stderr[-2000:])
+        assert len(lines) == 1 and lines[0].startswith("symbp") and "Traceback" not in self.stderr, self.stderr[-2000:]
+        assert fragment in lines[0], (fragment, lines[0])
+        assert self.seconds < seconds, f"took {self.seconds:.1f} s"
+        assert self.peak_rss_mib < rss_mib, f"peak RSS {self.peak_rss_mib:.0f} MiB"
+
+
+def run_symbp(*args: str, cwd: Path, address_space: int = 3 * 2**30, timeout: float = 120.0, env: dict | None = None) -> Measured:
+    """Run ``python -m symbp.cli ARGS`` in a real process with its address space capped (RLIMIT_AS), and measure it.
+
+    The peak RSS is the child's own (``os.wait4``), the time its wall time.
+    """
+    import resource
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "symbp.cli", *args], cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                   preexec_fn=cap, env={**os.environ, **(env or {})})
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        return Measured(process.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
+
+
+CANARY_PAYLOAD = "open({path!r}, 'w').write('ran')"
+
+
+def read_only_folder(parent: Path) -> Path:
+    """A folder nothing can be created in, even by root: a read-only tmpfs when root may mount one, else mode 0555."""
+    import subprocess
+
+    folder = parent / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return folder
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        reason = f"root cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}"
+        pytest.fail(reason) if under_ci() else pytest.skip(reason)
+    atexit.register(subprocess.run, ["umount", str(folder)], capture_output=True)
+    return folder
