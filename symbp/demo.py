@@ -12,7 +12,7 @@ from symbp.data import Standardizer, diabetes
 from symbp.symbolic.derivation import derive
 from symbp.kernel.emit import emit
 from symbp.errors import UserError
-from symbp.files import write_text_atomic
+from symbp.files import make_folder, write_text_atomic
 from symbp.kernel.load import load_kernel
 from symbp.training.fit import train
 from symbp.training.outputs import save_history, save_params
@@ -46,10 +46,7 @@ def demo(folder: str | os.PathLike[str] = "symbp-demo", hidden: int = 8, sigma: 
     y_scaler = Standardizer.fit(data.y)
     X = x_scaler.transform(data.X)
     y = y_scaler.transform(data.y)
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"cannot write the demo's results into {out}: it is a file; give a folder with --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(folder, "the demo's results")
     derivation = derive(hidden=hidden, sigma=sigma, g="identity", inputs=data.p)
     tex = write_text_atomic(out / f"{derivation.spec.name}.tex", derivation.document())
     kernel_path = emit(derivation, out)

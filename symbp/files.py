@@ -306,3 +306,23 @@ def check_outputs(
         if path.is_dir():
             raise UserError(f"{label} {path} is a folder; give the name of a file to write")
         _probe(path, writable_folder(path))
+
+
+def make_folder(path: str | os.PathLike[str], what: str) -> Path:
+    """Create the folder ``path`` (and its parents) if missing, or say in one line why it cannot be.
+
+    Args:
+        path: the folder.
+        what: what is to be written into it, for the message (``"the kernel"``).
+
+    Raises:
+        UserError: it is a file, or it cannot be created (a read-only parent, say).
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"cannot write {what} into {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot write {what} into {folder}: cannot create the folder ({err.strerror or err})") from err
+    return folder

@@ -237,10 +237,12 @@ class Measured:
         assert self.peak_rss_mib < rss_mib, f"peak RSS {self.peak_rss_mib:.0f} MiB"
 
 
-def run_symbp(*args: str, cwd: Path, address_space: int = 3 * 2**30, timeout: float = 120.0, env: dict | None = None) -> Measured:
+def run_symbp(*args: str, cwd: Path, address_space: int = 3 * 2**30, timeout: float = 120.0, env: dict | None = None,
+              file_size: int | None = None) -> Measured:
     """Run ``python -m symbp.cli ARGS`` in a real process with its address space capped (RLIMIT_AS), and measure it.
 
-    The peak RSS is the child's own (``os.wait4``), the time its wall time.
+    The peak RSS is the child's own (``os.wait4``), the time its wall time.  ``file_size`` caps the files it
+    may write (RLIMIT_FSIZE): a write beyond it fails as on a full disk.
     """
     import resource
     import subprocess
@@ -250,6 +252,8 @@ def run_symbp(*args: str, cwd: Path, address_space: int = 3 * 2**30, timeout: fl
 
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        if file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
@@ -269,6 +273,34 @@ def run_symbp(*args: str, cwd: Path, address_space: int = 3 * 2**30, timeout: fl
 
 
 CANARY_PAYLOAD = "open({path!r}, 'w').write('ran')"
+
+
+def small_disk(parent: Path, free: int) -> Path:
+    """A folder on a file system of its own with about ``free`` bytes left (a tmpfs; root only, else a skip)."""
+    import subprocess
+
+    folder = parent / "small-disk"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        reason = f"root cannot mount a tmpfs here: {done.stderr.decode().strip()}"
+        pytest.fail(reason) if under_ci() else pytest.skip(reason)
+    atexit.register(subprocess.run, ["umount", "-l", str(folder)], capture_output=True)
+    filler = folder / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(descriptor, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+    left = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    with open(filler, "r+b") as stream:
+        stream.truncate(max(filler.stat().st_size - max(free - left, 0), 0))
+    return folder
 
 
 def read_only_folder(parent: Path) -> Path:

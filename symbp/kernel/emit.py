@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from symbp.errors import UserError
-from symbp.files import write_text_atomic
+from symbp.files import make_folder, write_text_atomic
 from symbp.kernel.cache import remember
 from symbp.kernel.context import TEMPLATE, kernel_context
 from symbp.kernel.format import BODY_HASH_PREFIX
@@ -82,10 +82,7 @@ def emit(derivation: Derivation, folder: str | os.PathLike[str] = "generated", n
     """
     module = kernel_name(derivation.spec, name)
     text = render_kernel(derivation, name)
-    target_folder = Path(folder)
-    if target_folder.exists() and not target_folder.is_dir():
-        raise UserError(f"cannot write the kernel into {target_folder}: it is a file, not a folder")
-    target_folder.mkdir(parents=True, exist_ok=True)
+    target_folder = make_folder(folder, "the kernel")
     path = write_text_atomic(target_folder / f"{module}.py", text)
     # This symbp emitted the text: loading it needs no second emission to verify it.
     remember(hashlib.sha256(text.encode("utf-8")).hexdigest(), note=path.name)
