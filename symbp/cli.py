@@ -269,6 +269,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from symbp.session import SessionRequest, train_session
 
+    if args.dask is not None:
+        import logging
+
+        # A lost scheduler or worker is reported in one line below; Dask's own error logs (reconnection
+        # attempts, tracebacks) would make it many.
+        logging.disable(logging.ERROR)
+
     outcome = train_session(
         SessionRequest(
             kernel=args.kernel, data=args.data, target=args.target, steps=args.steps, step_size=args.step_size,
@@ -290,13 +297,13 @@ def _report_training(outcome: SessionResult) -> int:
     result, checkpoint = outcome.run, outcome.checkpoint_path
     resume = f"symbp train {shlex.quote(str(outcome.kernel_path))} --resume {shlex.quote(str(checkpoint))}"
     if outcome.failure or (outcome.interrupted and not outcome.checkpoint_written):
-        what = f"{result.reason.value.split(' (')[0]}" if result.reason is StopReason.UNAVAILABLE else "its outputs could not be written"
+        what = outcome.failure if result.reason is StopReason.UNAVAILABLE else f"its outputs could not be written ({outcome.failure})"
         if not outcome.checkpoint_written:
-            print(f"symbp: error: after {result.steps} steps {what}, and no checkpoint could be written either ({outcome.failure}); "
-                  "nothing was written and the run is lost", file=sys.stderr)
+            print(one_line(f"symbp: error: after {result.steps} steps {what}, and no checkpoint could be written either; "
+                           "nothing was written and the run is lost"), file=sys.stderr)
             return EXIT_LOST
-        print(f"symbp: error: after {result.steps} steps {what} ({outcome.failure}); the run's state is kept in the checkpoint "
-              f"{checkpoint}; resume with: {resume}", file=sys.stderr)
+        print(one_line(f"symbp: error: after {result.steps} steps {what}; the run's state is kept in the checkpoint "
+                       f"{checkpoint}; resume with: {resume}"), file=sys.stderr)
         return EXIT_KEPT
     if outcome.interrupted:
         print(
