@@ -369,21 +369,41 @@ def one_line(message: str) -> str:
     return f"{text[:400]} [... {len(text) - 550} characters ...] {text[-150:]}"
 
 
+def _run_limited(args: argparse.Namespace, cap_memory: bool) -> int:
+    """A deriving command under its time limit, with the same answers to mistakes as :func:`main`."""
+    from symbp.limits import command_limit
+
+    try:
+        with command_limit(args.time_limit, f"symbp {args.command}", cap_memory=cap_memory):
+            return args.run(args)
+    except UserError as err:
+        print(f"symbp: error: {one_line(str(err))}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("symbp: error: ran out of memory: the expression or network is too large for this machine; nothing was written", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("symbp: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     Args:
         argv: the arguments; None reads the process's own (``sys.argv``): the process is then the
-            command's, and a deriving command that overruns its time limit is ended even inside C
-            code, with its memory capped (see :func:`symbp.limits.command_limit`).
+            command's, and a deriving command runs in a child with its memory capped, ended even
+            inside C code when it overruns its time limit (see :func:`symbp.limits.supervised`).
     """
     try:
         args = build_parser().parse_args(argv)
         if args.command in LIMITED_COMMANDS:
-            from symbp.limits import command_limit
+            from symbp.limits import limit_message, supervised
 
-            with command_limit(args.time_limit, f"symbp {args.command}", own_process=argv is None):
-                return args.run(args)
+            what = f"symbp {args.command}"
+            if argv is None:  # the process is the command's: a hard stop, by a supervising parent
+                return supervised(lambda: _run_limited(args, cap_memory=True), args.time_limit, limit_message(what, args.time_limit))
+            return _run_limited(args, cap_memory=False)
         return args.run(args)
     except UserError as err:
         print(f"symbp: error: {one_line(str(err))}", file=sys.stderr)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from symbp.errors import UserError
@@ -165,12 +166,6 @@ COMMAND_SECONDS = 60.0
 HARD_STOP_GRACE = 5.0
 
 
-def _hard_stop(message: str) -> None:
-    # The timer's exception did not arrive: end the process as the command line ends on a mistake.
-    os.write(2, f"symbp: error: {message} (stopped)\n".encode("utf-8", "replace"))
-    os._exit(2)
-
-
 def _cap_address_space(nbytes: int) -> int | None:
     """Lower this process's soft RLIMIT_AS to ``nbytes`` (never raise it); the previous soft limit, or None if unchanged."""
     try:
@@ -185,17 +180,20 @@ def _cap_address_space(nbytes: int) -> int | None:
     return soft
 
 
+def limit_message(what: str, seconds: float) -> str:
+    """The one line of a command that ran out of time."""
+    return f"{what} did not finish within {seconds:g} s; use a simpler expression or a smaller network, or allow more with --time-limit"
+
+
 @contextmanager
-def command_limit(seconds: float, what: str, own_process: bool = False) -> Iterator[None]:
-    """Run a whole command under one time limit (and, in its own process, a memory cap and a hard stop).
+def command_limit(seconds: float, what: str, cap_memory: bool = False) -> Iterator[None]:
+    """Run a whole command under one time limit (and, in a process of its own, a memory cap).
 
     Args:
         seconds: the limit; every stage of the command counts (parsing, deriving, printing, rendering).
         what: the command, for the message (``"symbp derive"``).
-        own_process: the process is this command's (the command line, not a caller in Python): then
-            its address space is capped at half the memory available (at least 1 GiB, at most 8 GiB),
-            so that a blow-up ends in MemoryError, and a command still running
-            :data:`HARD_STOP_GRACE` seconds after its limit is ended with exit status 2.
+        cap_memory: cap the process's address space at half the memory available (at least 1 GiB,
+            at most 8 GiB), so that a blow-up ends in MemoryError; for a process that is the command's.
 
     Raises:
         UserError: the limit expired; nothing of the command was written.
@@ -204,27 +202,69 @@ def command_limit(seconds: float, what: str, own_process: bool = False) -> Itera
         >>> with command_limit(5, "symbp derive"):
         ...     pass
     """
-    message = f"{what} did not finish within {seconds:g} s; use a simpler expression or a smaller network, or allow more with --time-limit"
-    stopper = previous_cap = None
-    if own_process:
-        stopper = threading.Timer(seconds + HARD_STOP_GRACE, _hard_stop, args=(message,))
-        stopper.daemon = True
-        stopper.start()
-        previous_cap = _cap_address_space(min(max(memory_available() // 2, 2**30), 8 * 2**30))
+    previous_cap = _cap_address_space(min(max(memory_available() // 2, 2**30), 8 * 2**30)) if cap_memory else None
     started = time.monotonic()
     try:
         with time_limit(seconds):
             yield
     except TimeLimitExceeded as err:
-        raise UserError(message) from err
+        raise UserError(limit_message(what, seconds)) from err
     except UserError as err:
         if time.monotonic() - started < seconds:
             raise
-        raise UserError(message) from err  # a stage that words the expiry itself, with its own limit's figure
+        raise UserError(limit_message(what, seconds)) from err  # a stage that words the expiry itself, with its own limit's figure
     finally:
-        if stopper is not None:
-            stopper.cancel()
         if previous_cap is not None:
             import resource
 
             resource.setrlimit(resource.RLIMIT_AS, (previous_cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def supervised(work: Callable[[], int], seconds: float, message: str) -> int:
+    """Run ``work`` in a child process and end it if it runs :data:`HARD_STOP_GRACE` seconds past ``seconds``.
+
+    The timer of :func:`command_limit` interrupts Python code, but not one long call into C, which
+    holds the interpreter (no thread of the process can run then).  So the command line runs a
+    deriving command in a forked child and waits for it: a child still running at the hard stop is
+    killed, and this process prints ``message`` as one line and returns 2 (nothing was written).
+    Ctrl-C reaches both; this process leaves it to the child.  Without ``fork`` (Windows) the work
+    runs here, under its soft limit alone.
+
+    Args:
+        work: the command; returns its exit status (it prints its own output).
+        seconds: the command's own time limit.
+        message: the line for a command that had to be killed.
+
+    Returns:
+        The exit status: the child's, or 2 when it was killed at the hard stop.
+    """
+    if not hasattr(os, "fork"):
+        return work()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    child = os.fork()
+    if child == 0:  # the command
+        status = 1
+        try:
+            status = work()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os._exit(status)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child answers Ctrl-C
+    forward = signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(child, signal.SIGTERM))
+    try:
+        deadline = time.monotonic() + seconds + HARD_STOP_GRACE
+        while True:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            if time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                print(f"symbp: error: {message} (stopped)", file=sys.stderr)
+                return 2
+            time.sleep(0.02)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, forward)

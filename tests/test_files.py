@@ -217,3 +217,82 @@ def test_written_files_get_the_usual_mode(tmp_path) -> None:
     finally:
         os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+# --- several files as one unit; outputs checked before any work ------------------------------
+
+
+def test_a_unit_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from symbp import files
+
+    (tmp_path / "a.txt").write_bytes(b"old a")
+    (tmp_path / "b.txt").write_bytes(b"old b")
+    real = files._write_aside
+
+    def full_disk_on_b(target, data):
+        if target.name == "b.txt":
+            raise UserError(f"cannot write {target}: No space left on device")
+        return real(target, data)
+
+    monkeypatch.setattr(files, "_write_aside", full_disk_on_b)
+    with pytest.raises(UserError, match="No space left"):
+        files.write_files_atomic({tmp_path / "a.txt": b"new a", tmp_path / "b.txt": b"new b"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert (tmp_path / "a.txt").read_bytes() == b"old a" and (tmp_path / "b.txt").read_bytes() == b"old b"
+    monkeypatch.undo()
+    files.write_files_atomic({tmp_path / "a.txt": b"new a", tmp_path / "b.txt": b"new b"})
+    assert (tmp_path / "a.txt").read_bytes() == b"new a" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_planted_journal_renames_nothing_but_a_writers_own_temporary_files(tmp_path):
+    import json
+
+    from symbp.files import write_bytes_atomic
+
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"mine")
+    (tmp_path / "elsewhere.partial").write_bytes(b"planted")
+    (tmp_path / ".symbp-commit.999999.x.journal").write_text(json.dumps([[str(tmp_path / "elsewhere.partial"), str(victim)]]))
+    write_bytes_atomic(tmp_path / "other.txt", b"x")
+    assert victim.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "inputs", "fragment"),
+    [
+        ({"--checkpoint": "d.csv"}, {"--data": "d.csv"}, "is the same file as --data d.csv"),
+        ({"-o": "./d.csv"}, {"--data": "d.csv"}, "writing it would destroy that input"),
+        ({"-o": "r.npz", "--checkpoint": "r.npz"}, {}, "are the same file"),
+        ({"-o": "sub"}, {}, "is a folder"),
+        ({"-o": "missing/r"}, {}, "does not exist"),
+    ],
+)
+def test_outputs_that_destroy_inputs_or_each_other_are_refused(tmp_path, monkeypatch, outputs, inputs, fragment):
+    from symbp.files import check_outputs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text("a,y\n1,2\n")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(UserError, match=fragment):
+        check_outputs(outputs, inputs)
+    check_outputs({"--checkpoint": "d.csv"}, {"--resume": "d.csv"}, frozenset({("--checkpoint", "--resume")}))
+
+
+def test_a_hard_link_to_an_input_is_the_same_file(tmp_path):
+    from symbp.files import check_outputs
+
+    (tmp_path / "d.csv").write_text("a,y\n1,2\n")
+    os.link(tmp_path / "d.csv", tmp_path / "r.params.npz")
+    with pytest.raises(UserError, match="same file"):
+        check_outputs({"-o": tmp_path / "r.params.npz"}, {"--data": tmp_path / "d.csv"})
+
+
+def test_make_folder_says_why_it_cannot(tmp_path):
+    from symbp.files import make_folder
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="it is a file"):
+        make_folder(tmp_path / "file", "the kernel")
+    with pytest.raises(UserError, match="cannot create the folder"):
+        make_folder(tmp_path / "file" / "sub", "the kernel")
+    assert make_folder(tmp_path / "a" / "b", "the kernel").is_dir()

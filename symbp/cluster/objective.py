@@ -12,7 +12,7 @@ order, so the result does not depend on which worker ran what.  The runner
 What travels:
 
 * the data, once, into the workers' memory (:class:`Partitions`): read there
-  from a CSV file (``dask.dataframe``) or an ``.npy`` file (memory-mapped row
+  from a CSV file (byte ranges, the local reader's parser) or an ``.npy`` file (memory-mapped row
   ranges), or sent from the client for in-memory arrays and ``.npz`` files;
 * the kernel, once, as its source text, which a worker plugin compiles into a
   fresh module on every worker, present and future (a restarted one too);

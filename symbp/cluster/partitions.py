@@ -152,8 +152,9 @@ def read_data(
     The formats and the meaning of ``target`` are those of
     :func:`symbp.data.load`:
 
-    * ``.csv`` (header required, target column(s) by name): read by
-      ``dask.dataframe.read_csv`` on the workers, in blocks of bytes;
+    * ``.csv`` (header required, target column(s) by name): the client reads
+      the header; each worker reads the lines that start in its block of bytes
+      with the local reader's parser (:func:`symbp.cluster.worker.read_csv_rows`);
     * ``.npy`` (2-D; target a column index, default the last): the client
       reads only the header; each worker memory-maps the file and copies its
       own row range;
@@ -350,7 +351,7 @@ def _raise_on_failed_block(pending: list[Future], futures: list[Future], source:
                 raise err  # the cluster failed, not the data
             for each in futures:
                 each.release()
-            # A reader failed on a worker (pandas, numpy): any exception type can come back.
+            # A reader failed on a worker (numpy, the file system): any exception type can come back.
             reason = (str(err).strip().splitlines() or [""])[0]
             raise data_error(
                 f"{source}: cannot read block {k + 1} of {len(futures)} ({type(err).__name__}: {reason}; "

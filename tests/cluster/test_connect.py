@@ -45,7 +45,7 @@ def test_an_unreachable_scheduler_is_a_user_error():
 def test_without_dask_symbp_imports_and_connect_says_how_to_install():
     code = (
         "import sys\n"
-        "for name in ('dask', 'dask.dataframe', 'distributed'):\n"
+        "for name in ('dask', 'distributed'):\n"
         "    sys.modules[name] = None  # import fails as if not installed\n"
         "import symbp, symbp.cluster\n"
         "try:\n"

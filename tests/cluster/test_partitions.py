@@ -29,7 +29,7 @@ def test_partitions_keep_the_sizes_and_shapes(parts, sizes, data):
 # --- data from files -------------------------------------------------------------------
 
 
-def test_csv_through_dask_dataframe_gives_the_in_memory_gradient(client, kernel_path, kernel, data, tmp_path):
+def test_csv_read_in_byte_blocks_gives_the_in_memory_gradient(client, kernel_path, kernel, data, tmp_path):
     X, y = data
     path = tmp_path / "data.csv"
     table = np.column_stack([X[:, 0], y, X[:, 1:]])  # the target between the inputs
