@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import derive
+from tests.helpers import SLOW, derive
 from symbp.kernel.emit import emit
 from symbp.errors import KernelError
 from symbp.kernel.load import load_kernel
@@ -69,6 +69,7 @@ START_UP = (
 )
 
 
+@SLOW
 def test_a_verified_kernel_loads_without_sympy_once_the_cache_knows_it(tmp_path, monkeypatch) -> None:
     import shutil
     import subprocess
@@ -82,3 +83,11 @@ def test_a_verified_kernel_loads_without_sympy_once_the_cache_knows_it(tmp_path,
     runs = [subprocess.run([sys.executable, "-c", START_UP, str(kernel)], capture_output=True, text=True, check=True).stdout.split()
             for _ in range(2)]
     assert runs[0][1] == "True" and runs[1][1] == "False"  # the first load verifies (SymPy), the second is a cache hit
+
+
+def test_an_emitted_kernel_is_known_to_the_cache(kernel_file) -> None:
+    import hashlib
+
+    from symbp.kernel.cache import is_verified
+
+    assert is_verified(hashlib.sha256(kernel_file.read_bytes()).hexdigest())

@@ -11,10 +11,14 @@ from tests.helpers import derive
 
 
 def test_the_recorded_spec_and_name_are_read_without_running_anything():
-    text = render_kernel(derive(hidden=(3, 2), sigma="relu,tanh", inputs=4), name="mine")
+    text = (
+        "# Regenerate with: symbp emit --hidden 3,2 --sigma relu,tanh --g identity --name mine --inputs 4\n"
+        "SPEC = {'hidden': [3, 2], 'sigma': ['relu', 'tanh'], 'g': 'identity', 'inputs': 4, 'outputs': 1, 'loss': 'quadratic'}\n"
+    )
     spec, name = recorded_spec(text, "k.py")
     assert spec == {"hidden": [3, 2], "sigma": ["relu", "tanh"], "g": "identity", "inputs": 4, "outputs": 1, "loss": "quadratic"}
     assert name == "mine"
+    assert recorded_spec(text.replace(" --name mine", ""), "k.py")[1] is None
 
 
 def test_an_emitted_text_passes_and_a_changed_one_is_refused():

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.helpers import SLOW, cli, run_symbp, slow_after
+from tests.helpers import SLOW, cli, run_symbp
 
 TOWER6 = "((((((2*x)**64)**64)**64)**64)**64)**64"
 TOWER5 = "(((((2*x)**64)**64)**64)**64)**64"
@@ -37,11 +37,17 @@ POWERS = [
 ]
 
 
-@pytest.mark.parametrize(("command", "option"), slow_after(POWERS, unpack=True), ids=[f"{c} {o[:12]}" for c, o in POWERS])
+@pytest.mark.parametrize(("command", "option"), [pytest.param(*case, marks=SLOW) for case in POWERS], ids=[f"{c} {o[:12]}" for c, o in POWERS])
 def test_4_nested_powers_are_refused_while_parsing(tmp_path, command, option):
     extra = ["--param", "W1", "sum(h[i,m], i)"] if command == "check" else []
     run_symbp(command, option, *extra, cwd=tmp_path).assert_refused("exponent")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_4_nested_powers_are_refused_in_process(tmp_path):
+    for command, option in POWERS[:4]:
+        done = cli(command, option, cwd=tmp_path)
+        assert done.returncode == 2 and "exponent" in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
 
 
 def test_4_nested_powers_in_a_checked_formula_are_refused(tmp_path):
@@ -54,9 +60,15 @@ def test_4_nested_powers_in_a_checked_formula_are_refused(tmp_path):
 FORMULAS = [nested("sum({}, i)", "h[i,m]", 10), "sum(" + nested("sigma_prime({})", "a[i,m]", 10) + ", i)"]
 
 
-@pytest.mark.parametrize("formula", slow_after(FORMULAS), ids=["10 sums", "10 sigma_prime"])
+@pytest.mark.parametrize("formula", [pytest.param(f, marks=SLOW) for f in FORMULAS], ids=["10 sums", "10 sigma_prime"])
 def test_5_deeply_nested_formulas_are_refused_by_check(tmp_path, formula):
     run_symbp("check", "--param", "W1", formula, cwd=tmp_path).assert_refused("nested more than 8 deep")
+
+
+def test_5_deeply_nested_formulas_are_refused_in_process(tmp_path):
+    for formula in FORMULAS:
+        done = cli("check", "--param", "W1", formula, cwd=tmp_path)
+        assert done.returncode == 2 and "nested more than 8 deep" in done.stderr, done.stderr
 
 
 # --- 6. every stage of a command under one time limit -------------------------------------------
@@ -147,6 +159,18 @@ def test_7_a_compressed_npz_that_expands_beyond_memory_is_refused(workdir):
     )
 
 
+def test_7_the_sizes_a_kernel_declares_are_checked_before_its_parameters_exist():
+    import types
+
+    from symbp.training.fit import check_network_size
+
+    huge = types.SimpleNamespace(M=100_000, D=100_000, BLOCK=8192)
+    with pytest.raises(ValueError, match="more than this machine can give it"):
+        check_network_size(huge, n=5, p=3, source="d.npz")
+    check_network_size(types.SimpleNamespace(M=100, D=1, BLOCK=8192), n=5, p=3)
+
+
+@SLOW
 def test_7_a_network_too_large_for_memory_is_refused_before_allocating(tmp_path):
     done = cli("emit", "--hidden", "100000", "--outputs", "100000", "--out", ".", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
