@@ -13,8 +13,13 @@ inputs that have changed.
 The file is an ``.npz`` (written atomically, see :mod:`symbp.files`): the
 arrays under ``params/NAME``, ``previous/NAME``, ``pending_grad/NAME``,
 ``history_*`` and ``order``, and everything else as JSON text in ``meta``.
-It is read with ``allow_pickle=False``: loading a checkpoint runs no code.
-The record is stored as the fifteen flat fields of format version 1 (see
+It is read with ``allow_pickle=False`` after its arrays' declared sizes are
+checked against memory, and every JSON field must have the type symbp writes:
+loading a checkpoint runs no code.  Nothing in it decides what code runs or
+where outputs go: the record's kernel path, output prefix and trust flag are
+written for information and never used by ``symbp train --resume``, which
+takes the kernel, ``--trust`` and ``-o`` from its command line.  The record is
+stored as the fifteen flat fields of format version 1 (see
 :func:`_record_fields`), so that checkpoints written by any symbp of that
 version load and resume.
 
