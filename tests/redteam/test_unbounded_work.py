@@ -110,20 +110,15 @@ def forged_npy(path, rows: int, stored_rows: int | None = None) -> None:
 
 
 @pytest.mark.parametrize("stored", [3, None], ids=["short file", "sparse file of the declared size"])
-def test_7_an_npy_header_declaring_a_trillion_rows_is_refused_before_reading(tmp_path, stored):
+def test_7_an_npy_header_declaring_a_trillion_rows_is_refused_before_reading(workdir, stored):
     rows = 10**12 if stored == 3 else 10**11  # 8.8 TB: a sparse file of that size is allowed by ext4 and tmpfs
     try:
-        forged_npy(tmp_path / "huge.npy", rows, stored)
+        forged_npy(workdir / "huge.npy", rows, stored)
     except OSError as err:
         pytest.skip(f"this file system cannot hold a sparse file of {rows} rows: {err}")
-    kernel = tmp_path / "k.py"
-    (tmp_path / "k.py").write_bytes(b"")
-    done = cli("train", str(kernel), "--data", "huge.npy", cwd=tmp_path)
-    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
-    from symbp.data import load
-
-    with pytest.raises(ValueError, match="declares shape|more than this machine can give it"):
-        load(tmp_path / "huge.npy")
+    done = cli("train", "kernel.py", "--data", "huge.npy", cwd=workdir)
+    fragment = "but the file holds 264 bytes for it" if stored == 3 else "more than this machine can give it"
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and fragment in done.stderr, done.stderr
 
 
 def test_7_an_npz_member_declaring_more_than_it_stores_is_refused(tmp_path):
