@@ -157,6 +157,11 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
             "position": state.position,
         },
     }
+    if state.memory is not None:  # a rule with a memory (momentum, Adam): its arrays, and its numbers in the JSON
+        for key, value in state.memory.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"memory/{key}"] = value
+        meta["state"]["memory"] = {key: value for key, value in state.memory.items() if not isinstance(value, np.ndarray)}
     # Python's JSON writes floats with repr, which reads back to the same bits.
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     buffer = io.BytesIO()
@@ -264,4 +269,15 @@ def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
         rng=raw["rng"],
         order=arrays.get("order"),
         position=int(raw["position"]),
+        memory=_memory(raw.get("memory"), arrays),
     )
+
+
+def _memory(numbers: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """A step-size rule's memory: its numbers from the JSON, its arrays from ``memory/NAME``; None when it has none."""
+    if numbers is None:
+        return None
+    if not isinstance(numbers, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers.values()):
+        raise ValueError("the step-size rule's memory must map names to numbers")
+    found = {name.removeprefix("memory/"): array for name, array in arrays.items() if name.startswith("memory/")}
+    return {**numbers, **found}

@@ -180,7 +180,7 @@ def _descend(
     previous = None if state.previous is None else copy_params(state.previous, "state.previous")
     pending = None if state.pending is None else Answer.of(state.pending, packing)
     batches = None if state.rng is None else Batches(state.rng, state.order, state.position, n_samples, settings.batch_size)
-    descent = _Descent(objective, packing, state.last_gamma)
+    descent = _Descent(objective, packing, state.last_gamma, _copied_memory(state.memory))
     rule, steps, grad_tol, patience, factor = settings.rule, settings.steps, settings.grad_tol, settings.patience, settings.divergence_factor
     best = list(itertools.accumulate((row.loss for row in history), min))  # best[l] = lowest loss of rows 0..l
     bound = None if factor is None or not history else factor * max(1.0, abs(history[0].loss))  # from R(a_0)
@@ -238,7 +238,8 @@ def _descend(
             return _stopped(*stop, step, params, previous, history)
         previous, params, flat = params, new_params, new_flat
         wide = here.packed.dtype.itemsize >= packing.dtype.itemsize
-        largest = (largest + gamma * grad_norm) * growth if wide else math.inf
+        # A rule with a memory (momentum, Adam) steps by more than γ‖g‖: then the entries are looked at.
+        largest = (largest + gamma * grad_norm) * growth if wide and not descent.memory else math.inf
         step += 1
 
         # --- between steps: stop here if asked, handing back the whole state ---
@@ -246,6 +247,7 @@ def _descend(
             saved = RunnerState(
                 step=step, params=params, previous=previous, history=tuple(history), last_gamma=descent.last_gamma,
                 pending=None if pending is None else pending.evaluation(packing), **_shuffling(batches, state),
+                memory=_copied_memory(descent.memory) or None,
             )
             return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved)
 
@@ -270,13 +272,18 @@ def _stopped(reason: StopReason, detail: str, step: int, params: Params, previou
     return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
 
 
+def _copied_memory(memory: dict[str, object] | None) -> dict[str, object]:
+    """A rule's memory with its arrays copied: what a run hands back never changes under it."""
+    return {key: np.array(value, copy=True) if isinstance(value, np.ndarray) else value for key, value in (memory or {}).items()}
+
+
 class _Descent:
     """The :class:`~symbp.training.rules.Descent` a rule is handed: one per run, moved on by the loop at each step."""
 
-    __slots__ = ("objective", "packing", "last_gamma", "step", "flat", "here", "batch")
+    __slots__ = ("objective", "packing", "last_gamma", "memory", "step", "flat", "here", "batch")
 
-    def __init__(self, objective: Objective, packing: Packing, last_gamma: float | None) -> None:
-        self.objective, self.packing, self.last_gamma = objective, packing, last_gamma
+    def __init__(self, objective: Objective, packing: Packing, last_gamma: float | None, memory: dict[str, object]) -> None:
+        self.objective, self.packing, self.last_gamma, self.memory = objective, packing, last_gamma, memory
         self.step: int = 0
         self.flat: np.ndarray | None = None  # a_l, flat
         self.here: Answer | None = None  # R and ∇R at a_l
@@ -289,6 +296,14 @@ class _Descent:
     @property
     def norm_sq(self) -> float:
         return self.here.norm_sq
+
+    @property
+    def gradient(self) -> np.ndarray:
+        return self.here.packed
+
+    def shift(self, update: np.ndarray, gamma: float) -> Move:
+        flat = self.packing.shift(self.flat, update)
+        return gamma, flat, self.packing.unpack(flat), None
 
     def move(self, gamma: float) -> Move:
         flat = self.packing.step(self.flat, self.here.packed, gamma)

@@ -79,6 +79,8 @@ class RunnerState:
         order: this epoch's permutation of the sample indices; None before the
             first mini-batch is drawn.
         position: where the next mini-batch starts in ``order``.
+        memory: what a step-size rule with a memory carries from step to step (momentum: the velocity;
+            Adam: the moment estimates and their step count), as flat arrays and numbers; None for the others.
     """
 
     step: int
@@ -90,6 +92,7 @@ class RunnerState:
     rng: dict[str, Any] | None = None
     order: np.ndarray | None = None
     position: int = 0
+    memory: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +161,11 @@ def check_state(state: RunnerState, full_batch: bool, n_samples: int | None) -> 
             raise bad(f"the {what} arrays differ in names or shapes from the parameters")
     if state.last_gamma is not None and not (is_finite_real(state.last_gamma) and state.last_gamma > 0):
         raise bad(f"last_gamma must be a positive number or None, got {state.last_gamma!r}")
+    if state.memory is not None:
+        size = sum(int(np.size(a)) for a in state.params.values())
+        for key, value in state.memory.items():
+            if isinstance(value, np.ndarray) and value.shape != (size,):
+                raise bad(f"the rule's memory {key!r} has shape {value.shape}, not ({size},) like the parameters")
     if full_batch:
         if state.rng is not None or state.order is not None:
             raise bad("it holds mini-batch shuffling state, but this run uses the full batch")

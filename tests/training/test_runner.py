@@ -532,6 +532,10 @@ RESUMABLE = {
     "mini-batch, Armijo": dict(step_size="armijo", steps=60, n_samples=40, batch_size=8, seed=2),
     # Stops by patience after 29 steps: the window reaches back across the interruption.
     "mini-batch, patience": dict(step_size=0.05, steps=400, n_samples=40, batch_size=5, seed=1, patience=8, min_improvement=0.05),
+    # Rules with a memory: the velocity, the moments and their step count go on from where they were.
+    "full batch, momentum": dict(step_size="momentum:0.02,0.9", steps=60),
+    "mini-batch, Nesterov": dict(step_size="nesterov:0.02,0.8", steps=60, n_samples=40, batch_size=8, seed=2),
+    "full batch, Adam": dict(step_size="adam:0.05", steps=60),
 }
 
 
