@@ -23,6 +23,7 @@ from symbp.errors import (
     UserError,
 )
 from symbp.kernel.load import load_kernel
+from symbp.version import __version__
 from symbp.training.fit import train
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'symbp' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
 
 __all__ = [
     "CheckResult",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from symbp.errors import UserError
+from symbp.version import __version__
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _spec(args: argparse.Namespace):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``symbp`` command line, one subcommand per job."""
     parser = _Parser(prog="symbp", description="Backpropagation derived by SymPy: LaTeX derivations and NumPy gradient kernels.")
+    parser.add_argument("--version", action="version", version=f"symbp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     for add in (_derive_parser, _emit_parser, _train_parser, _check_parser, _demo_parser):  # in the order --help lists them
         add(sub)

@@ -22,7 +22,7 @@ PACKAGE = ROOT / "symbp"
 #: The layers, lowest first. A module may import modules of its own package and of lower
 #: layers; two packages of one layer never import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("symbp.errors",),
+    ("symbp.errors", "symbp.version"),
     ("symbp.limits", "symbp.files", "symbp.render"),
     ("symbp.spec", "symbp.data"),
     ("symbp.symbolic",),

@@ -258,3 +258,10 @@ def test_check_exit_status_says_right_or_wrong(tmp_path) -> None:
     assert right.returncode == 0 and "CORRECT" in right.stdout, right.stderr
     wrong = cli("check", "--hidden", "3", "--param", "W1", "sum((f[i]-y[i])*h[i,m], i)", cwd=tmp_path)
     assert wrong.returncode == 1 and "CONSTANT FACTOR" in wrong.stdout and "counterexample" in wrong.stdout
+
+
+def test_version(tmp_path) -> None:
+    import symbp
+
+    result = cli("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"symbp {symbp.__version__}\n"
