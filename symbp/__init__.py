@@ -23,6 +23,7 @@ from symbp.errors import (
     UserError,
 )
 from symbp.kernel.load import load_kernel
+from symbp.prediction import evaluate, predict
 from symbp.version import __version__
 from symbp.training.fit import train
 
@@ -57,6 +58,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "__version__",
     "CheckResult",
     "DataError",
     "Derivation",
@@ -70,7 +72,9 @@ __all__ = [
     "check",
     "derive",
     "emit",
+    "evaluate",
     "load_kernel",
     "make_spec",
+    "predict",
     "train",
 ]

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("symbp.kernel", "symbp.checker"),
     ("symbp.training",),
     ("symbp.cluster",),
-    ("symbp.session", "symbp.demo", "symbp.testing"),
+    ("symbp.session", "symbp.demo", "symbp.testing", "symbp.prediction"),
     ("symbp.cli", "symbp"),
 )
 
@@ -44,7 +44,7 @@ ALLOWED_UPWARD = {
 }
 
 #: Modules that must import without SymPy (``symbp train`` starts without it), with all they import.
-SYMPY_FREE = ("symbp", "symbp.cli", "symbp.session", "symbp.kernel.load", "symbp.data", "symbp.training", "symbp.cluster")
+SYMPY_FREE = ("symbp", "symbp.cli", "symbp.session", "symbp.prediction", "symbp.kernel.load", "symbp.data", "symbp.training", "symbp.cluster")
 
 
 def module_name(path: Path) -> str:
