@@ -315,7 +315,7 @@ def _report_training(outcome: SessionResult) -> int:
             print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
             return 1
         print(
-            f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
+            f"diverged, exit status 1: {result.detail}; saved {'the best parameters seen' if result.best_step is not None else 'the last finite parameters'}, after {result.steps} steps "
             f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
             f"try a smaller --step-size, or --step-size armijo"
         )

@@ -51,7 +51,7 @@ import numpy as np
 from symbp.errors import UserError
 from symbp.files import write_bytes_atomic
 from symbp.training.settings import MIN_IMPROVEMENT, RunSettings
-from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState
+from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState, WatchRow
 
 __all__ = ["Checkpoint", "RunRecord", "check_keepable", "data_sha256", "file_sha256", "load_checkpoint", "save_checkpoint"]
 
@@ -157,6 +157,14 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
             "position": state.position,
         },
     }
+    if state.best_step is not None:  # the best point seen, which a diverged or early-stopped run hands back
+        meta["state"]["best_step"] = state.best_step
+        for name, value in state.best.items():
+            arrays[f"best/{name}"] = np.asarray(value)
+    if state.watched:  # the watched losses (validation, full data), by name
+        meta["state"]["watched_names"] = [row.name for row in state.watched]
+        arrays["watched_step"] = np.array([row.step for row in state.watched], dtype=np.int64)
+        arrays["watched_loss"] = np.array([row.loss for row in state.watched], dtype=np.float64)
     if state.memory is not None:  # a rule with a memory (momentum, Adam): its arrays, and its numbers in the JSON
         for key, value in state.memory.items():
             if isinstance(value, np.ndarray):
@@ -270,7 +278,20 @@ def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
         order=arrays.get("order"),
         position=int(raw["position"]),
         memory=_memory(raw.get("memory"), arrays),
+        watched=_watched(raw.get("watched_names"), arrays),
+        best_step=None if raw.get("best_step") is None else int(raw["best_step"]),
+        best=_group(arrays, "best", names) if raw.get("best_step") is not None else None,
     )
+
+
+def _watched(names: list[str] | None, arrays: dict[str, np.ndarray]) -> tuple[WatchRow, ...]:
+    """The watched losses: their names from the JSON, steps and values from ``watched_step``, ``watched_loss``."""
+    if names is None:
+        return ()
+    steps, losses = arrays["watched_step"].tolist(), arrays["watched_loss"].tolist()
+    if not len(names) == len(steps) == len(losses):
+        raise ValueError("the watched losses' names, steps and values differ in number")
+    return tuple(WatchRow(str(name), int(step), float(loss)) for name, step, loss in zip(names, steps, losses))
 
 
 def _memory(numbers: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:

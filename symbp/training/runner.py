@@ -43,7 +43,7 @@ from symbp.training.objective import Answer, Objective, evaluate
 from symbp.training.packing import Packing, copy_params, magnitude
 from symbp.training.rules import Move, StepSize
 from symbp.training.settings import MIN_IMPROVEMENT, REQUIRED, RunSettings, settings_from
-from symbp.training.state import HistoryRow, Params, RunnerState, RunResult, StopReason, check_state
+from symbp.training.state import HistoryRow, Params, RunnerState, RunResult, StopReason, Watch, WatchRow, check_state
 
 __all__ = ["run"]
 
@@ -65,6 +65,7 @@ def run(
     stop_requested: Callable[[], bool] | None = None,
     state: RunnerState | None = None,
     settings: RunSettings | None = None,
+    watches: tuple[Watch, ...] = (),
 ) -> RunResult:
     """Minimise ``objective`` by gradient descent a_{l+1} = a_l − γ_l ∇R(a_l).
 
@@ -114,6 +115,9 @@ def run(
         stop_requested: asked after each update whether to stop now.
         state: a state from an interrupted run to go on from, instead of params0.
         settings: all of ``steps`` … ``divergence_factor`` as one value.
+        watches: losses evaluated every few steps besides the steps' own (:class:`Watch`): R on
+            validation data (which may select the parameters handed back and drive ``patience``) or
+            on all the training data of a mini-batch run.
 
     Returns:
         A :class:`RunResult` with the final parameters, the history and the stop reason.
@@ -155,7 +159,9 @@ def run(
         state = RunnerState(step=0, params=copy_params(params0), previous=None, history=(), rng=rng)
     else:
         check_state(state, full_batch, n_samples)
-    return _descend(objective, settings, state, n_samples, full_batch, callback, stop_requested)
+    if sum(watch.selects for watch in watches) > 1:
+        raise SpecError("at most one watched loss may select the parameters a run hands back")
+    return _descend(objective, settings, state, n_samples, full_batch, callback, stop_requested, watches)
 
 
 def _descend(
@@ -166,8 +172,9 @@ def _descend(
     full_batch: bool,
     callback: Callable[[HistoryRow], None] | None,
     stop_requested: Callable[[], bool] | None,
+    watches: tuple[Watch, ...] = (),
 ) -> RunResult:
-    """The loop, from ``state`` on: batch → evaluate → stop rules → the rule takes a step → record.
+    """The loop, from ``state`` on: batch → evaluate → watch → stop rules → the rule takes a step → record.
 
     One function with the stop rules inline and the settings in local variables: at about 10 µs a
     step (benchmarks/training.py), a call or an attribute look-up per step is measurable.
@@ -188,6 +195,7 @@ def _descend(
     # largest float (see Packing.finite_bound); only past it, or when γg was computed in a narrower type than
     # a (where it can overflow by itself), are the entries looked at: the answer of looking at every step.
     largest, (safe, growth) = math.inf, packing.finite_bound()
+    keeper = _BestKeeper(state, watches, full_batch)
 
     while True:
         # --- this step's batch, and R and ∇R at a_l on it ---
@@ -199,7 +207,7 @@ def _descend(
         if bound is None and factor is not None:
             bound = factor * max(1.0, abs(loss))
 
-        # --- the stop rules, checked before stepping ---
+        # --- the stop rules, checked before stepping; a point that has not diverged may be the best so far ---
         stop: tuple[StopReason, str] | None = None
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             stop = StopReason.DIVERGED, f"at step {step} the loss is {loss:.6g} and the gradient norm {grad_norm:.6g}"
@@ -207,12 +215,17 @@ def _descend(
             stop = StopReason.DIVERGED, f"at step {step} the parameters are not finite"
         elif bound is not None and loss > bound:
             stop = StopReason.DIVERGED, f"at step {step} the loss {loss:.6g} exceeds {factor:g} × max(1, |R(a_0)|) = {bound:.6g}"
-        elif grad_norm <= grad_tol:
-            stop = StopReason.GRAD_TOL, ""
-        elif patience is not None and step >= patience and _stalled(best, step, patience, settings.min_improvement):
-            stop = StopReason.NO_IMPROVEMENT, ""
-        elif step >= steps:
-            stop = StopReason.MAX_STEPS, ""
+        if stop is None:
+            if watches:
+                keeper.see(step, params, loss)
+            elif full_batch and not loss >= keeper.best_value:  # inlined keeper.see: a call per step is measurable
+                keeper.best_step, keeper.best, keeper.best_value = step, params, loss
+            if grad_norm <= grad_tol:
+                stop = StopReason.GRAD_TOL, ""
+            elif patience is not None and step >= patience and _stalled(keeper.best_by_step or best, step, patience, settings.min_improvement):
+                stop = StopReason.NO_IMPROVEMENT, ""
+            elif step >= steps:
+                stop = StopReason.MAX_STEPS, ""
 
         # --- the step-size rule takes a step ---
         gamma, new_flat, new_params = 0.0, flat, params
@@ -235,7 +248,7 @@ def _descend(
         if callback is not None:
             callback(row)
         if stop is not None:
-            return _stopped(*stop, step, params, previous, history)
+            return keeper.stopped(*stop, step, params, previous, history)
         previous, params, flat = params, new_params, new_flat
         wide = here.packed.dtype.itemsize >= packing.dtype.itemsize
         # A rule with a memory (momentum, Adam) steps by more than γ‖g‖: then the entries are looked at.
@@ -247,9 +260,10 @@ def _descend(
             saved = RunnerState(
                 step=step, params=params, previous=previous, history=tuple(history), last_gamma=descent.last_gamma,
                 pending=None if pending is None else pending.evaluation(packing), **_shuffling(batches, state),
-                memory=_copied_memory(descent.memory) or None,
+                memory=_copied_memory(descent.memory) or None, **keeper.state(),
             )
-            return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved)
+            return RunResult(params=params, history=tuple(history), reason=StopReason.INTERRUPTED, steps=step, state=saved,
+                             watched=tuple(keeper.watched), best_step=keeper.best_step)
 
 
 def _shuffling(batches: Batches | None, start: RunnerState) -> dict[str, object]:
@@ -265,11 +279,72 @@ def _stalled(best: list[float], step: int, patience: int, min_improvement: float
     return before - best[step] <= min_improvement * max(1.0, abs(before))
 
 
-def _stopped(reason: StopReason, detail: str, step: int, params: Params, previous: Params | None, history: list[HistoryRow]) -> RunResult:
-    """The result of a run stopped by a stop rule at a_l: a diverged run hands back a_{l-1}, the last finite point."""
-    if reason is StopReason.DIVERGED and previous is not None:
-        return RunResult(params=previous, history=tuple(history), reason=reason, steps=step - 1, detail=detail)
-    return RunResult(params=params, history=tuple(history), reason=reason, steps=step, detail=detail)
+class _BestKeeper:
+    """The watched losses, and the best point seen: what a run hands back when it diverges or when a watch selects.
+
+    The best point is the one with the lowest selecting watched loss (validation), else, on the full
+    batch, the lowest loss; a mini-batch run without a selecting watch keeps none (its batch losses
+    do not compare).  Parameters are never changed in place, so keeping the best costs a reference.
+    """
+
+    def __init__(self, state: RunnerState, watches: tuple[Watch, ...], full_batch: bool) -> None:
+        self.watches = watches
+        self.selecting = next((watch for watch in watches if watch.selects), None)
+        self.ranks_by_loss = full_batch and self.selecting is None
+        self.watched = list(state.watched)
+        self.best_step, self.best = state.best_step, state.best
+        self.best_value = self._value_of(state) if state.best_step is not None else math.inf
+        #: the best selecting watched loss up to each step (what patience watches when a watch selects); empty otherwise
+        self.best_by_step: list[float] = self._best_by_step(state) if self.selecting is not None else []
+
+    def _value_of(self, state: RunnerState) -> float:
+        if self.selecting is None:
+            return state.history[state.best_step].loss
+        return next(row.loss for row in state.watched if row.name == self.selecting.name and row.step == state.best_step)
+
+    def _best_by_step(self, state: RunnerState) -> list[float]:
+        values = {row.step: row.loss for row in state.watched if row.name == self.selecting.name}
+        out, best = [], math.inf
+        for step in range(state.step):
+            best = min(best, values.get(step, math.inf))
+            out.append(best)
+        return out
+
+    def see(self, step: int, params: Params, loss: float, final: bool = False) -> None:
+        """Evaluate the watches due at ``step`` and keep the point if it is the best so far."""
+        ranked = loss if self.ranks_by_loss else None
+        for watch in self.watches:
+            if step % watch.every == 0 or final:
+                value = float(watch.loss(params))
+                self.watched.append(WatchRow(watch.name, step, value))
+                if watch is self.selecting:
+                    ranked = value
+        if ranked is not None and ranked < self.best_value:  # False for NaN; inf is never below the start, inf
+            self.best_step, self.best, self.best_value = step, params, ranked
+        if self.selecting is not None and not final:
+            self.best_by_step.append(self.best_value)
+
+    def stopped(self, reason: StopReason, detail: str, step: int, params: Params, previous: Params | None, history: list[HistoryRow]) -> RunResult:
+        """The result of a run stopped by a stop rule at a_l."""
+        if reason is StopReason.DIVERGED:
+            if self.best is not None:
+                return self._result(self.best, history, reason, self.best_step, detail)
+            if previous is not None:  # mini-batches without a selecting watch: the last finite point
+                return self._result(previous, history, reason, step - 1, detail)
+            return self._result(params, history, reason, step, detail)
+        if self.watches and (not self.watched or self.watched[-1].step != step):
+            self.see(step, params, history[-1].loss, final=True)  # the watched losses where the run ends
+        if self.selecting is not None and self.best is not None:
+            return self._result(self.best, history, reason, self.best_step, detail)
+        return self._result(params, history, reason, step, detail)
+
+    def _result(self, params: Params, history: list[HistoryRow], reason: StopReason, steps: int, detail: str) -> RunResult:
+        return RunResult(params=params, history=tuple(history), reason=reason, steps=steps, detail=detail,
+                         watched=tuple(self.watched), best_step=self.best_step)
+
+    def state(self) -> dict[str, object]:
+        """The part of a saved state that is this keeper's."""
+        return dict(watched=tuple(self.watched), best_step=self.best_step, best=self.best)
 
 
 def _copied_memory(memory: dict[str, object] | None) -> dict[str, object]:
