@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from symbp.errors import UserError
 from symbp.version import __version__
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
+from symbp.training.rules import STEP_SIZE_FORMS
 
 if TYPE_CHECKING:
     from symbp.session import SessionResult
@@ -119,7 +120,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--data", type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y); required unless --resume")
     train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
     train.add_argument("--steps", default=None, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
-    train.add_argument("--step-size", default=None, metavar="RULE", help="armijo, armijo:G0, a number, constant:G, or decay:G0,TAU (default armijo)")
+    train.add_argument("--step-size", default=None, metavar="RULE", help=f"{STEP_SIZE_FORMS.replace(chr(39), '')} (default armijo)")
     train.add_argument("--batch-size", default=None, type=_int_arg("--batch-size", 1), metavar="B", help="mini-batch size (default: full batch)")
     train.add_argument("--seed", default=None, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
     train.add_argument("--tol", default=None, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")

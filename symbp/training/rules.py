@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -265,7 +266,19 @@ class Adam:
 
 StepSize = Constant | Decaying | Armijo | Momentum | Adam
 
-_STEP_SIZE_FORMS = (
+#: Each spelling's kind → how many numbers it takes, and the rule those numbers make.  A new rule
+#: is one more entry here (and one more class above).
+_SPELLINGS: dict[str, tuple[tuple[int, ...], Callable[..., StepSize]]] = {
+    "constant": ((1,), Constant),
+    "decay": ((2,), Decaying),
+    "armijo": ((0, 1), Armijo),
+    "momentum": ((1, 2), Momentum),
+    "nesterov": ((1, 2), lambda *values: Momentum(*values, nesterov=True)),
+    "adam": ((0, 1, 4), Adam),
+}
+
+#: How the spellings read, for messages and the command line's help.
+STEP_SIZE_FORMS = (
     "'armijo', 'armijo:GAMMA0', 'constant:GAMMA', a bare number GAMMA, 'decay:GAMMA0,TAU', "
     "'momentum:GAMMA[,MU]', 'nesterov:GAMMA[,MU]' or 'adam[:GAMMA[,BETA1,BETA2,EPS]]'"
 )
@@ -291,16 +304,16 @@ def parse_step_size(text: str | float | StepSize) -> StepSize:
         >>> parse_step_size("decay:0.1,100")
         Decaying(gamma0=0.1, tau=100.0)
     """
-    if isinstance(text, (Constant, Decaying, Armijo, Momentum, Adam)):
+    if isinstance(text, StepSize):
         return text
-    bad = SpecError(f"invalid step size {text!r}: use {_STEP_SIZE_FORMS}, with positive finite numbers")
+    bad = SpecError(f"invalid step size {text!r}: use {STEP_SIZE_FORMS}, with positive finite numbers")
     if isinstance(text, numbers.Real) and not isinstance(text, bool):
         values, kind = [float(text)], "constant"
     elif isinstance(text, str):
         kind, sep, rest = text.strip().lower().partition(":")
         kind = kind.strip()
         try:
-            if not sep and kind not in ("armijo", "constant", "decay", "momentum", "nesterov", "adam"):
+            if not sep and kind not in _SPELLINGS:
                 values, kind = [float(kind)], "constant"  # a bare number
             else:
                 values = [float(part) for part in rest.split(",")] if sep else []
@@ -310,14 +323,7 @@ def parse_step_size(text: str | float | StepSize) -> StepSize:
         raise bad
     if not all(math.isfinite(x) and x > 0 for x in values):
         raise bad
-    if kind == "armijo" and len(values) <= 1:
-        return Armijo(*values)
-    if kind == "constant" and len(values) == 1:
-        return Constant(values[0])
-    if kind == "decay" and len(values) == 2:
-        return Decaying(values[0], values[1])
-    if kind in ("momentum", "nesterov") and len(values) in (1, 2):
-        return Momentum(*values, nesterov=kind == "nesterov")
-    if kind == "adam" and len(values) in (0, 1, 4):
-        return Adam(*values)
-    raise bad
+    arities, make = _SPELLINGS.get(kind, ((), None))
+    if len(values) not in arities:
+        raise bad
+    return make(*values)
