@@ -164,11 +164,11 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(run=_cmd_check)
 
 
-def _trained_arguments(parser: argparse.ArgumentParser) -> None:
-    """The kernel, the saved parameters and the data: what predict and evaluate read."""
+def _trained_arguments(parser: argparse.ArgumentParser, data: str) -> None:
+    """The kernel, the saved parameters and the data (described by ``data``): what predict and evaluate read."""
     parser.add_argument("kernel", type=Path, metavar="KERNEL.py", help="the kernel the parameters were trained with")
     parser.add_argument("--params", required=True, type=Path, metavar="P.npz", help="the PREFIX.params.npz that 'symbp train' wrote")
-    parser.add_argument("--data", required=True, type=Path, metavar="FILE", help="the inputs: .csv with a header, .npy or .npz (array X)")
+    parser.add_argument("--data", required=True, type=Path, metavar="FILE", help=data)
     parser.add_argument("--trust", action="store_true", help="load the kernel even if it was edited by hand")
 
 
@@ -178,7 +178,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
         description="Predict with a trained network: the inputs are standardised as in training (the standardisation saved "
         "with the parameters) and the predictions come out in the data's units; a classifier gives classes 0/1.",
     )
-    _trained_arguments(predict)
+    _trained_arguments(predict, "the inputs: .csv with a header, .npy or .npz (array X)")
     predict.add_argument("--target", default=None, metavar="NAME", help="columns of the data to leave out (the targets, if the file has them), comma separated")
     predict.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.csv", help="write the predictions here (default: print them)")
     predict.set_defaults(run=_cmd_predict)
@@ -190,7 +190,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
         description="Evaluate a trained network on data with targets: MSE and R² for regression; accuracy, log-loss and "
         "the confusion matrix for a classifier. The inputs are standardised as in training.",
     )
-    _trained_arguments(evaluate)
+    _trained_arguments(evaluate, "inputs and targets: .csv with a header, .npy or .npz (arrays X and y)")
     evaluate.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
     evaluate.set_defaults(run=_cmd_evaluate)
 

@@ -4,7 +4,7 @@
 * :func:`check_grad` — compares two gradients entry by entry and, when they
   disagree, shows the analytic and numeric values side by side.
 * :func:`reference` — an independent evaluation of a derivation: SymPy's
-  expanded R and the per-component derivatives of it (:mod:`symbp.expand`),
+  expanded R and the per-component derivatives of it (:mod:`symbp.symbolic.expand`),
   turned into NumPy functions with ``lambdify``.  It shares no code path with
   the generated kernels, which is the point.
 * :func:`generic_gradient` — the generic index-notation gradients instantiated

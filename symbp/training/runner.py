@@ -1,4 +1,4 @@
-"""Gradient descent on any objective: the last stage of the pipeline.
+"""Gradient descent on any objective: the runner of the training stage.
 
 The runner knows nothing about networks.  It is given an objective that maps
 parameters (a dict of float arrays, treated as one flat vector a) and a batch
