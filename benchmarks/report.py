@@ -15,10 +15,7 @@ from benchmarks.peers import PEERS
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult
 from benchmarks.suite import CaseResult, SuiteResult
 
-#: A row whose batches vary by more than this fraction of its median is called noisy.
-NOISY_SPREAD: float = 0.5
-#: A row during whose timing other processes took more than this share of the CPUs is called disturbed.
-DISTURBED_SHARE: float = 0.1
+from benchmarks.timing import DISTURBED_SHARE, MEDIAN_OVER_BEST, NOISY_SPREAD
 
 #: The distributions whose versions the report names.
 VERSIONED: tuple[str, ...] = ("numpy", "sympy", "jax", "jaxlib", "torch", "scikit-learn", "scipy")
@@ -121,15 +118,21 @@ def table(result: SuiteResult) -> list[str]:
             others = f"{row.timing.others_cpu:.0%}" if row.timing and row.timing.others_cpu is not None else "—"
             spread = f"{row.timing.spread:.0%}" if row.timing else "—"
             ratio = case_result.ratio(row.name)
-            ratio_text = f"{ratio:.2f}" if ratio is not None else "—"
+            ratio_text = significant(ratio) if ratio is not None else "—"
             name = f"**{row.name}**" if row.name == KERNEL else row.name
             lines.append(f"| {case.size} | {case.sigma} | {name} | {time_ms} | {best_ms} | {spread} | {others} | {ratio_text} | {faults} | {_check_text(row)} |")
     timed = [row.timing for c in result.cases for row in c.rows if row.timing is not None]
-    noisy = sum(t.spread > NOISY_SPREAD or (t.others_cpu or 0.0) > DISTURBED_SHARE for t in timed)
+    noisy = sum(t.disturbance() is not None for t in timed)
     if noisy:
-        lines += ["", f"{noisy} of {len(timed)} rows are disturbed (spread over {NOISY_SPREAD:.0%}, or other processes took over "
-                  f"{DISTURBED_SHARE:.0%} of the CPUs while they were timed): re-run on a quieter machine for firm figures."]
+        lines += ["", f"{noisy} of {len(timed)} rows are disturbed (spread over {NOISY_SPREAD:.0%}, other processes over "
+                  f"{DISTURBED_SHARE:.0%} of the CPUs, or a median over {MEDIAN_OVER_BEST:g} × the best batch): no target is "
+                  "judged by them; re-run on a quieter machine for firm figures."]
     return lines
+
+
+def significant(ratio: float) -> str:
+    """A ratio to two significant figures: 0.46, 1.0, 0.0012."""
+    return f"{ratio:#.2g}".rstrip(".")
 
 
 # --- targets ------------------------------------------------------------------------
@@ -145,9 +148,13 @@ def _ratio_target(result: SuiteResult, peer: str, bound: float, size: Size) -> T
         ratio = c.ratio(peer)
         if ratio is None:
             missing.append(f"{c.case.sigma}: {_check_text(c.row(peer))}")
-        else:
-            figures.append((c.case.sigma, ratio))
-    shown = ", ".join(f"{sigma} {ratio:.2f}" for sigma, ratio in figures)
+            continue
+        figures.append((c.case.sigma, ratio))
+        for row in (c.row(KERNEL), c.row(peer)):
+            why = row.timing.disturbance()
+            if why is not None:  # a slowed peer makes a one-sided target easier: neither side may be disturbed
+                missing.append(f"{c.case.sigma}: {row.name} disturbed ({why})")
+    shown = ", ".join(f"{sigma} {significant(ratio)}" for sigma, ratio in figures)
     if missing:
         return Target("NOT CHECKED", f"{text}: {shown + '; ' if shown else ''}{'; '.join(missing)}")
     met = all(ratio <= bound for _, ratio in figures)

@@ -23,6 +23,14 @@ except ImportError:  # Windows has no getrusage: page faults are then not counte
 #: the loop overhead do not matter for the fast calls at the small size.
 MIN_BATCH_SECONDS: float = 0.02
 
+#: Bounds of an undisturbed timing, beyond which no target is judged by it (see :meth:`Timing.disturbance`):
+#: batches that vary by more than this fraction of their median,
+NOISY_SPREAD: float = 0.5
+#: other processes taking more than this share of the CPUs while it was timed,
+DISTURBED_SHARE: float = 0.1
+#: or a median more than this many times the fastest batch.
+MEDIAN_OVER_BEST: float = 1.5
+
 
 def cpu_ticks() -> tuple[int, int, int] | None:
     """(busy, total) clock ticks of all CPUs since boot, and this process's own; None where /proc is missing.
@@ -80,6 +88,21 @@ class Timing:
     def spread(self) -> float:
         """(max − min) / median over the repeats: how noisy the figure is."""
         return (max(self.values) - min(self.values)) / self.median if self.median > 0 else 0.0
+
+    def disturbance(self) -> str | None:
+        """Why this timing is not a figure to judge a target by (the machine was busy, or the batches disagree), or None.
+
+        A median far above the best batch, a wide spread, or other processes' CPU time above
+        :data:`DISTURBED_SHARE` all say that something else ran while it was timed.
+        """
+        reasons = []
+        if self.others_cpu is not None and self.others_cpu > DISTURBED_SHARE:
+            reasons.append(f"others' CPU {self.others_cpu:.0%} > {DISTURBED_SHARE:.0%}")
+        if self.spread > NOISY_SPREAD:
+            reasons.append(f"spread {self.spread:.0%} > {NOISY_SPREAD:.0%}")
+        if self.best > 0 and self.median / self.best > MEDIAN_OVER_BEST:
+            reasons.append(f"median {self.median / self.best:.2g} × best > {MEDIAN_OVER_BEST:g}")
+        return "; ".join(reasons) or None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form."""

@@ -23,8 +23,10 @@ from symbp.errors import (
     UserError,
 )
 from symbp.kernel.load import load_kernel
+from symbp.version import __version__
 
 if TYPE_CHECKING:
+    from symbp.prediction import evaluate, predict
     from symbp.training.fit import train
     from symbp.checker.check import CheckResult, check
     from symbp.symbolic.derivation import Derivation, derive
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 # so that ``python -m symbp.cli`` is in its own code, where Ctrl-C is one line, within milliseconds.
 _LAZY = {
     "train": "symbp.training.fit",
+    "predict": "symbp.prediction",
+    "evaluate": "symbp.prediction",
     "CheckResult": "symbp.checker.check",
     "check": "symbp.checker.check",
     "Derivation": "symbp.symbolic.derivation",
@@ -56,9 +60,9 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'symbp' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "CheckResult",
     "DataError",
     "Derivation",
@@ -72,7 +76,9 @@ __all__ = [
     "check",
     "derive",
     "emit",
+    "evaluate",
     "load_kernel",
     "make_spec",
+    "predict",
     "train",
 ]

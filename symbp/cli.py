@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from symbp.errors import UserError
+from symbp.version import __version__
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
+from symbp.training.rules import STEP_SIZE_FORMS
 
 if TYPE_CHECKING:
     from symbp.session import SessionResult
@@ -75,8 +77,9 @@ def _spec(args: argparse.Namespace):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the ``symbp`` command line, one subcommand per job."""
     parser = _Parser(prog="symbp", description="Backpropagation derived by SymPy: LaTeX derivations and NumPy gradient kernels.")
+    parser.add_argument("--version", action="version", version=f"symbp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
-    for add in (_derive_parser, _emit_parser, _train_parser, _check_parser, _demo_parser):  # in the order --help lists them
+    for add in (_derive_parser, _emit_parser, _train_parser, _predict_parser, _evaluate_parser, _check_parser, _demo_parser):  # in the order --help lists them
         add(sub)
     return parser
 
@@ -127,7 +130,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--data", type=Path, metavar="FILE", help="training data: .csv with a header, .npy or .npz (arrays X and y); required unless --resume")
     train.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
     train.add_argument("--steps", default=None, type=_int_arg("--steps", 0), metavar="N", help="largest number of gradient steps (default 1000)")
-    train.add_argument("--step-size", default=None, metavar="RULE", help="armijo, armijo:G0, a number, constant:G, or decay:G0,TAU (default armijo)")
+    train.add_argument("--step-size", default=None, metavar="RULE", help=f"{STEP_SIZE_FORMS.replace(chr(39), '')} (default armijo)")
     train.add_argument("--batch-size", default=None, type=_int_arg("--batch-size", 1), metavar="B", help="mini-batch size (default: full batch)")
     train.add_argument("--seed", default=None, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
     train.add_argument("--tol", default=None, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")
@@ -169,6 +172,37 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--param", required=True, metavar="NAME", help="the parameter whose gradient the formula gives: W1, b1, W2, b2, ...")
     check.add_argument("formula", metavar="FORMULA", help="the formula for one generic component of the gradient")
     check.set_defaults(run=_cmd_check)
+
+
+def _trained_arguments(parser: argparse.ArgumentParser, data: str) -> None:
+    """The kernel, the saved parameters and the data (described by ``data``): what predict and evaluate read."""
+    parser.add_argument("kernel", type=Path, metavar="KERNEL.py", help="the kernel the parameters were trained with")
+    parser.add_argument("--params", required=True, type=Path, metavar="P.npz", help="the PREFIX.params.npz that 'symbp train' wrote")
+    parser.add_argument("--data", required=True, type=Path, metavar="FILE", help=data)
+    parser.add_argument("--trust", action="store_true", help="load the kernel even if it was edited by hand")
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    predict = sub.add_parser(
+        "predict", help="predictions of a trained network for new inputs",
+        description="Predict with a trained network: the inputs are standardised as in training (the standardisation saved "
+        "with the parameters) and the predictions come out in the data's units; a classifier gives classes 0/1.",
+    )
+    _trained_arguments(predict, "the inputs: .csv with a header, .npy or .npz (array X)")
+    predict.add_argument("--target", default=None, metavar="NAME", help="columns of the data to leave out (the targets, if the file has them), comma separated")
+    predict.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.csv", help="write the predictions here (default: print them)")
+    predict.set_defaults(run=_cmd_predict)
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    evaluate = sub.add_parser(
+        "evaluate", help="how well a trained network fits data: MSE, R², accuracy, log-loss, confusion matrix",
+        description="Evaluate a trained network on data with targets: MSE and R² for regression; accuracy, log-loss and "
+        "the confusion matrix for a classifier. The inputs are standardised as in training.",
+    )
+    _trained_arguments(evaluate, "inputs and targets: .csv with a header, .npy or .npz (arrays X and y)")
+    evaluate.add_argument("--target", default=None, metavar="NAME", help="target column(s) of a CSV, comma separated; for .npy a column index (default: last)")
+    evaluate.set_defaults(run=_cmd_evaluate)
 
 
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
@@ -319,12 +353,56 @@ def _report_training(outcome: SessionResult) -> int:
             print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
             return 1
         print(
-            f"diverged, exit status 1: {result.detail}; saved the last finite parameters, after {result.steps} steps "
+            f"diverged, exit status 1: {result.detail}; saved {'the best parameters seen' if result.best_step is not None else 'the last finite parameters'}, after {result.steps} steps "
             f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
             f"try a smaller --step-size, or --step-size armijo"
         )
         return 1
     print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
+    return 0
+
+
+def _trained(args: argparse.Namespace):
+    from symbp.kernel.load import load_kernel
+    from symbp.prediction import Trained
+
+    return Trained.load(load_kernel(args.kernel, trust=args.trust), args.params)
+
+
+def _targets(text: str | None) -> str | list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    return names[0] if len(names) == 1 else names
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from symbp.data import load_inputs
+    from symbp.files import write_text_atomic
+
+    trained = _trained(args)
+    data = load_inputs(args.data, _targets(args.target))
+    predictions = np.asarray(trained.predict(data.X, source=str(args.data)))
+    columns = predictions.reshape(len(predictions), -1)
+    header = "prediction" if columns.shape[1] == 1 else ",".join(f"prediction{k + 1}" for k in range(columns.shape[1]))
+    text = "\n".join([header, *(",".join(repr(float(v)) for v in row) for row in columns)]) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    print(write_text_atomic(args.output, text))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from symbp.data import load
+    from symbp.prediction import evaluate
+
+    trained = _trained(args)
+    data = load(args.data, _targets(args.target), check_targets=False)
+    for line in evaluate(trained.kernel, trained, data.X, data.y).lines():
+        print(line)
     return 0
 
 

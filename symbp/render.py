@@ -1,6 +1,6 @@
 """Rendering: place printed strings into Jinja templates.
 
-Fifth stage of the pipeline (… → printing → **rendering** → files).  The
+Shared by the LaTeX and the kernel stages (ARCHITECTURE.md).  The
 environment is strict (an undefined name is an error), trims block lines and
 keeps the final newline; templates do no math, they only place strings that
 the printers produced.

@@ -8,6 +8,7 @@ those inside functions (which run when the function is called).
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,20 +20,24 @@ from tests.helpers import ROOT
 
 PACKAGE = ROOT / "symbp"
 
-#: The layers, lowest first. A module may import modules of its own package and of lower
-#: layers; two packages of one layer never import each other.
-LAYERS: tuple[tuple[str, ...], ...] = (
-    ("symbp.errors",),
-    ("symbp.limits", "symbp.files", "symbp.render"),
-    ("symbp.spec", "symbp.data"),
-    ("symbp.symbolic",),
-    ("symbp.latex",),
-    ("symbp.kernel", "symbp.checker"),
-    ("symbp.training",),
-    ("symbp.cluster",),
-    ("symbp.session", "symbp.demo", "symbp.testing"),
-    ("symbp.cli", "symbp"),
-)
+def layers_of_the_map() -> tuple[tuple[str, ...], ...]:
+    """The layers as ARCHITECTURE.md lists them (its numbered list under "The dependency rule"), lowest first."""
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rule = text[text.index("## The dependency rule"):]
+    layers = []
+    for line in rule.splitlines():
+        if re.match(r"^\d+\. ", line):
+            names = re.findall(r"`([^`]+)`", line)
+            layers.append(tuple("symbp" if name == "symbp/__init__.py" else "symbp." + name.removesuffix(".py") for name in names))
+        elif layers and not line.strip():
+            break
+    return tuple(layers)
+
+
+#: The layers, lowest first, read from ARCHITECTURE.md. A module may import modules of its own package and
+#: of lower layers; two packages of one layer never import each other.
+LAYERS = layers_of_the_map()
+
 
 #: Imports against the layers that the rule allows: the public conveniences of a derivation
 #: (``Derivation.latex()``, ``.document()``, the notebook's ``_repr_latex_``) print it with the
@@ -44,7 +49,7 @@ ALLOWED_UPWARD = {
 }
 
 #: Modules that must import without SymPy (``symbp train`` starts without it), with all they import.
-SYMPY_FREE = ("symbp", "symbp.cli", "symbp.session", "symbp.kernel.load", "symbp.data", "symbp.training", "symbp.cluster")
+SYMPY_FREE = ("symbp", "symbp.cli", "symbp.session", "symbp.prediction", "symbp.kernel.load", "symbp.data", "symbp.training", "symbp.cluster")
 
 
 def module_name(path: Path) -> str:
@@ -247,3 +252,7 @@ def test_a_training_process_really_starts_without_sympy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_map_lists_ten_layers_from_errors_to_the_command_line() -> None:
+    assert len(LAYERS) == 10 and LAYERS[0] == ("symbp.errors", "symbp.version") and LAYERS[-1] == ("symbp.cli", "symbp")

@@ -117,6 +117,33 @@ def test_a_target_below_the_floor_says_so() -> None:
     assert met.status == "MET" and "asks for" not in met.text
 
 
+@pytest.mark.parametrize(
+    ("peer_timing", "why"),
+    [
+        ((0.0589, (0.0589, 0.00039, 0.06), 1), "spread"),  # the issue's "0.00 MET": median 58.9 ms, best 0.39 ms
+        ((0.020, (0.020, 0.021), 1, None, 0.35), "others' CPU 35%"),
+        ((0.030, (0.030, 0.030, 0.018), 1), "median"),
+    ],
+)
+def test_a_disturbed_row_never_counts_as_met(peer_timing, why) -> None:
+    from benchmarks.report import _ratio_target
+    from benchmarks.suite import CaseResult, SuiteResult
+    from benchmarks.timing import Timing
+
+    size = SIZES[0]
+    rows = (PeerResult(KERNEL, Check.OK, 0.0, Timing(0.010, (0.010, 0.0101), 1)), PeerResult("PyTorch autograd", Check.OK, 0.0, Timing(*peer_timing)))
+    result = SuiteResult(sizes=(size,), repeats=1, isolated=False, cases=(CaseResult(Case(size, "tanh"), rows),), memory=None,
+                         startup=None, training=None, load_before=(0.0, 0.0, 0.0), load_after=(0.0, 0.0, 0.0))
+    target = _ratio_target(result, "PyTorch autograd", 1.0, size)
+    assert target.status == "NOT CHECKED" and "PyTorch autograd disturbed" in target.text and why in target.text
+
+
+def test_ratios_have_two_significant_figures() -> None:
+    from benchmarks.report import significant
+
+    assert [significant(x) for x in (0.4612, 1.01, 0.0012345, 12.3)] == ["0.46", "1.0", "0.0012", "12"]
+
+
 def test_rounds_pool_their_batches() -> None:
     from benchmarks.measure import pooled
     from benchmarks.timing import Timing

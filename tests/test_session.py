@@ -45,7 +45,7 @@ def workdir(tmp_path, monkeypatch, kernel_path) -> Path:
     return tmp_path
 
 
-def test_cli_diverged_run_saves_last_finite_params_and_exits_1(workdir, capsys):
+def test_cli_diverged_run_saves_the_best_params_seen_and_exits_1(workdir, capsys):
     status = main(["train", "kernel.py", "--data", "data.npz", "--step-size", "2", "--steps", "500", "-o", "run"])
     out = capsys.readouterr().out
     assert status == 1
@@ -57,11 +57,12 @@ def test_cli_diverged_run_saves_last_finite_params_and_exits_1(workdir, capsys):
     assert all(np.isfinite(a).all() for a in params.values())
     history = Path("run.history.csv").read_text().splitlines()
     *kept, last = [line.split(",") for line in history[1:]]
-    # The saved parameters are those of the second-to-last row: recompute its loss from them.
+    # The saved parameters are those of the row with the lowest loss: recompute its loss from them.
+    best = min(range(len(kept)), key=lambda row: float(kept[row][1]))
     k = symbp.load_kernel("kernel.py")
     X, y = make_data(n=80)
-    assert float(kept[-1][1]) == k.loss(params, X, y)
-    assert float(last[1]) > 1e6 * float(kept[0][1]) and f"after {len(kept) - 1} steps" in lines[0]
+    assert float(kept[best][1]) == k.loss(params, X, y)
+    assert float(last[1]) > 1e6 * float(kept[0][1]) and f"saved the best parameters seen, after {best} steps" in lines[0]
     assert not Path("run.checkpoint.npz").exists()
 
 

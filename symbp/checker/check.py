@@ -104,7 +104,7 @@ def check(formula: str, param: str, *, spec: Spec | None = None, **spec_kwargs: 
         formula: the component in the notation of the README, "Checking a hand-derived gradient", e.g.
             ``"sum(-2*(y[i]-f[i])*h[i,m], i)"`` for W1.
         param: W1, b1, W2, b2, … (one of the spec's parameters).
-        spec: the network; or the arguments of :func:`symbp.spec.make_spec`
+        spec: the network; or the arguments of :func:`symbp.make_spec`
             (hidden, sigma, g, inputs, outputs, loss, l2) as keywords.
 
     Returns:

@@ -7,7 +7,7 @@ the cluster's reader), ``dataset`` (:class:`Dataset`), ``standardize``
 """
 
 from symbp.data.dataset import Dataset
-from symbp.data.read import SUFFIXES, diabetes, load
+from symbp.data.read import SUFFIXES, diabetes, load, load_inputs
 from symbp.data.standardize import Standardizer
 
-__all__ = ["SUFFIXES", "Dataset", "Standardizer", "diabetes", "load"]
+__all__ = ["SUFFIXES", "Dataset", "Standardizer", "diabetes", "load", "load_inputs"]

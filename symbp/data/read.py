@@ -15,18 +15,20 @@ from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
+
 from symbp.data.dataset import Dataset
 from symbp.data.messages import data_error, expected_contents
-from symbp.data.read_csv import load_csv, parse_csv
-from symbp.data.read_numpy import load_npy, load_npz
+from symbp.data.read_csv import load_csv, parse_csv, parse_csv_inputs
+from symbp.data.read_numpy import load_npy, load_npy_inputs, load_npz
 
-__all__ = ["SUFFIXES", "diabetes", "load"]
+__all__ = ["SUFFIXES", "diabetes", "load", "load_inputs"]
 
 #: The file suffixes :func:`load` understands.
 SUFFIXES: tuple[str, ...] = (".csv", ".npy", ".npz")
 
 
-def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None) -> Dataset:
+def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None, *, check_targets: bool = True) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
     Three formats are understood, chosen by the file suffix:
@@ -46,6 +48,8 @@ def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None
             for several targets; for ``.npy`` a column index as a string of
             digits (or a sequence of them).  A single name gives ``y`` of shape
             ``(n,)``; two or more give ``(n, d)``.
+        check_targets: refuse a constant target, which a network cannot learn from (for
+            training); data to evaluate a trained network on may have one.
 
     Returns:
         The dataset, with float64 arrays.
@@ -61,6 +65,41 @@ def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None
         ((100, 2), ('a', 'b'))
     """
     source = os.fspath(path)
+    file = _checked_file(source)
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        return load_csv(file, source, target, check_targets)
+    if suffix == ".npy":
+        return load_npy(file, source, target, check_targets)
+    return load_npz(file, source, check_targets)
+
+
+def load_inputs(path: str | os.PathLike[str], target: str | Sequence[str] | None = None) -> Dataset:
+    """Read the inputs of a data file, to predict for: the same formats as :func:`load`.
+
+    A CSV's columns are all inputs unless ``target`` names the ones to leave out; a
+    ``.npy`` array's likewise (``target`` as column indices); an ``.npz`` archive's
+    ``X``.  The dataset's ``y`` has no columns.
+
+    Raises:
+        DataError: as :func:`load`, but no target is needed.
+    """
+    if target is not None or Path(path).suffix.lower() == ".npz":
+        data = load(path, target, check_targets=False)
+        return Dataset(X=data.X, y=np.zeros((data.n, 0)), feature_names=data.feature_names, target_names=(), source=data.source)
+    source = os.fspath(path)
+    file = _checked_file(source)
+    if file.suffix.lower() == ".npy":
+        return load_npy_inputs(file, source)
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as stream:
+            return parse_csv_inputs(stream, source)
+    except UnicodeDecodeError as err:
+        raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
+
+
+def _checked_file(source: str) -> Path:
+    """The file, or a DataError when it is missing, not a file, of an unknown kind or empty."""
     file = Path(source)
     if not file.exists():
         raise data_error(f"{source}: no such file; give the path of a {_suffix_list()} file")
@@ -74,12 +113,7 @@ def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None
         )
     if file.stat().st_size == 0:
         raise data_error(f"{source}: the file is empty; expected {expected_contents(suffix)}")
-
-    if suffix == ".csv":
-        return load_csv(file, source, target)
-    if suffix == ".npy":
-        return load_npy(file, source, target)
-    return load_npz(file, source)
+    return file
 
 
 def diabetes() -> Dataset:

@@ -22,13 +22,14 @@ from symbp.errors import InternalError
 __all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "malformed_message", "parse_csv", "problem_message", "split_rows", "table_of"]
 
 
-def load_csv(file: Path, source: str, target: str | Sequence[str] | None) -> Dataset:
+def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool = True) -> Dataset:
     """Read a CSV file, UTF-8 with or without a byte-order mark.
 
     Args:
         file: The file.
         source: Its name as the user gave it, for messages.
         target: The target column's name, or a sequence of names.
+        check_targets: refuse a constant target (training data); evaluation data may have one.
 
     Returns:
         The dataset.
@@ -42,18 +43,19 @@ def load_csv(file: Path, source: str, target: str | Sequence[str] | None) -> Dat
     """
     try:
         with open(file, encoding="utf-8-sig", newline="") as stream:
-            return parse_csv(stream, source, target)
+            return parse_csv(stream, source, target, check_targets)
     except UnicodeDecodeError as err:
         raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
 
 
-def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | None) -> Dataset:
+def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | None, check_targets: bool = True) -> Dataset:
     """Parse an open CSV text stream (opened with ``newline=""``).
 
     Args:
         stream: The lines of the file.
         source: The file name, for messages.
         target: The target column's name, or a sequence of names.
+        check_targets: refuse a constant target (training data); evaluation data may have one.
 
     Returns:
         The dataset: every column that is not a target is an input.
@@ -78,7 +80,7 @@ def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | 
             "expected at least one row of numbers below it"
         )
     table = _numbers(rows, lines, names, source)
-    for name, col in zip(target_names, target_cols):
+    for name, col in zip(target_names, target_cols if check_targets else []):
         check_not_constant(table[:, col], f"{source}, target column {quote(name)}")
     X, y = inputs_and_targets(table, feature_cols, target_cols, single)
     return Dataset(
@@ -88,6 +90,22 @@ def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | 
         target_names=tuple(target_names),
         source=source,
     )
+
+
+def parse_csv_inputs(stream: Iterable[str], source: str) -> Dataset:
+    """Parse a CSV text stream whose every column is an input (data to predict for); the dataset's y has no columns.
+
+    Example:
+        >>> parse_csv_inputs(["a,b", "1,2", "3,5"], "d.csv").X
+        array([[1., 2.],
+               [3., 5.]])
+    """
+    header, header_line, rows, lines = _read_rows(stream, source)
+    names = check_header(header, header_line, source)
+    if not rows:
+        raise data_error(f"{source}: only a header on line {header_line} and no data rows; expected at least one row of numbers below it")
+    X = _numbers(rows, lines, names, source)
+    return Dataset(X=X, y=np.zeros((X.shape[0], 0)), feature_names=tuple(names), target_names=(), source=source)
 
 
 def _read_rows(stream: Iterable[str], source: str) -> tuple[list[str], int, list[list[str]], list[int]]:

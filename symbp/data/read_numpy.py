@@ -29,7 +29,7 @@ MAX_MEMBERS = 1000
 _UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile)
 
 
-def load_npy(file: Path, source: str, target: str | Sequence[str] | None) -> Dataset:
+def load_npy(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool = True) -> Dataset:
     """Read a ``.npy`` file holding one 2-D numeric array.
 
     Args:
@@ -59,7 +59,7 @@ def load_npy(file: Path, source: str, target: str | Sequence[str] | None) -> Dat
     cols, single = npy_target_columns(target, width, source)
     feature_cols = npy_feature_columns(cols, width, source)
     _check_finite(array, source, "the array")
-    for col in cols:
+    for col in cols if check_targets else []:
         check_not_constant(array[:, col], f"{source}, target column {col} (counting from 0)")
     X, y = inputs_and_targets(array, feature_cols, cols, single)
     return Dataset(
@@ -71,7 +71,21 @@ def load_npy(file: Path, source: str, target: str | Sequence[str] | None) -> Dat
     )
 
 
-def load_npz(file: Path, source: str) -> Dataset:
+def load_npy_inputs(file: Path, source: str) -> Dataset:
+    """Read a ``.npy`` 2-D array whose every column is an input (data to predict for); y has no columns."""
+    loaded = open_numpy_file(file, source)
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise data_error(f"{source}: holds an .npz archive, not a single .npy array; rename it to .npz")
+    array = _real_numbers(loaded, source, "the array")
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise data_error(f"{source}: holds an array of shape {array.shape}; expected a 2-D array (rows x columns) with at least one row")
+    _check_finite(array, source, "the array")
+    X = np.ascontiguousarray(array)
+    return Dataset(X=X, y=np.zeros((X.shape[0], 0)), feature_names=tuple(f"x{k + 1}" for k in range(X.shape[1])), target_names=(), source=source)
+
+
+def load_npz(file: Path, source: str, check_targets: bool = True) -> Dataset:
     """Read a ``.npz`` archive holding arrays ``X`` (n, p) and ``y`` (n,) or (n, d).
 
     Args:
@@ -107,10 +121,11 @@ def load_npz(file: Path, source: str) -> Dataset:
     _check_finite(X, source, "array 'X'")
     _check_finite(y, source, "array 'y'")
     if y.ndim == 1:
-        check_not_constant(y, f"{source}, array 'y'")
+        if check_targets:
+            check_not_constant(y, f"{source}, array 'y'")
         target_names: tuple[str, ...] = ("y",)
     else:
-        for col in range(y.shape[1]):
+        for col in range(y.shape[1] if check_targets else 0):
             check_not_constant(y[:, col], f"{source}, array 'y' column {col} (counting from 0)")
         target_names = tuple(f"y{k + 1}" for k in range(y.shape[1]))
     return Dataset(

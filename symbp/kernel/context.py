@@ -1,6 +1,6 @@
 """The template context of a kernel: every string the kernel template places, printed here in Python.
 
-Fifth stage on the code path (… → printing → **context** → rendering → file).  The
+A stage of :func:`symbp.kernel.emit.render_kernel` (… → printing → **context** → text).  The
 template receives one :class:`KernelContext` and only places its strings: the printed
 bodies of the kernel functions, the LaTeX of their docstrings, the names and shapes of
 the parameters, the dict literals the functions return, the spec and its hash.
@@ -61,7 +61,7 @@ class KernelContext:
         kernel_format, spec_dict, spec_hash, hidden, size_constants, outputs, inputs, parameter_tuple, block:
             the module constants, printed.
         ones_name: the module-level vector of BLOCK ones, or None when no body sums with it.
-        shapes_text, init_entries: ``init_params``'s docstring and the entries of the dict it returns.
+        shapes_text, init_dict: ``init_params``'s docstring and the dict it returns, printed.
         parameter_args, intermediates, output_position: the unpacked parameters, what ``_forward`` returns,
             and the position of f in it.
         forward_lines, loss_setup, loss_lines, loss_final, grad_setup, grad_lines, grad_final: the printed bodies.
@@ -90,7 +90,7 @@ class KernelContext:
     block: int
     ones_name: str | None
     shapes_text: str
-    init_entries: tuple[str, ...]
+    init_dict: str
     parameter_args: str
     intermediates: str
     output_position: int
@@ -147,7 +147,7 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
         block=block_rows(spec),
         ones_name=ONES_OF_BLOCK if any(block.uses_ones for block in printed.values()) else None,
         shapes_text=", ".join(f"{n} {s}" for n, s in shape.shapes),
-        init_entries=tuple(_init_entry(n, s, shape.fan_in) for n, s in shape.shapes),
+        init_dict="{\n" + "".join(f"        {_init_entry(n, s, shape.fan_in)}\n" for n, s in shape.shapes) + "    }",
         parameter_args=", ".join(parameters),
         intermediates=", ".join(shape.intermediates),
         output_position=len(shape.intermediates) - 1,

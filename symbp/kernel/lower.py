@@ -1,7 +1,7 @@
 """Lowering: from index notation to array operations.
 
-Second stage on the code path (derivation → programs → **lowering** → scheduling →
-printing → rendering → file).  The derivation states every quantity in index notation,
+A stage of :func:`symbp.kernel.emit.render_kernel` (programs → **lowering** → scheduling → printing →
+context → text).  The derivation states every quantity in index notation,
 e.g. δ²_{im} = (Σ_k δ¹_{ik} W¹_{km}) σ′(a_{im}) or ∂R/∂W²_{mj} = Σ_i δ²_{im} x_{ij}.
 Each statement becomes array operations over whole arrays:
 

@@ -1,7 +1,7 @@
 """Printing: a scheduled kernel body as lines of NumPy code.
 
-Fourth stage on the code path (derivation → programs → lowering → scheduling →
-**printing** → rendering → file).  Each operation of a :class:`~symbp.kernel.schedule.Schedule`
+A stage of :func:`symbp.kernel.emit.render_kernel` (programs → lowering → scheduling → **printing** →
+context → text).  Each operation of a :class:`~symbp.kernel.schedule.Schedule`
 becomes assignment lines: a contraction as the code scheduling chose, an elementwise
 operation through :class:`~symbp.kernel.printer.KernelPrinter` as an in-place chain
 (:mod:`symbp.kernel.inplace`), each CSE temporary placed just before its first use.

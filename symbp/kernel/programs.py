@@ -1,7 +1,7 @@
 """The kernel's programs: the statements each kernel function computes, in index notation, from the derivation.
 
-First stage of the code path (derivation → **programs** → lowering → scheduling →
-printing → rendering → file).  Nothing is computed by hand here: the forward pass
+A stage of :func:`symbp.kernel.emit.render_kernel` (**programs** → lowering → scheduling → printing →
+context → text).  Nothing is computed by hand here: the forward pass
 comes from the model's definitions of a, h, z, f; the loss from ℓ(y, f) (from z
 when it has logarithms); the backward pass from δ¹, δ², … and the gradients in
 their backpropagation form.  Overflow-free forms of σ, g and their derivatives

@@ -1,7 +1,7 @@
 """Scheduling: the decisions made on a kernel body's array operations before any line is printed.
 
-Third stage on the code path (derivation → programs → lowering → **scheduling** →
-printing → rendering → file).  Three passes, each a pure function of the operations:
+A stage of :func:`symbp.kernel.emit.render_kernel` (programs → lowering → **scheduling** → printing →
+context → text).  Three passes, each a pure function of the operations:
 
 * **contractions** — which NumPy call computes each :class:`~symbp.kernel.lower.Contract`
   (:func:`symbp.kernel.contract.contraction`);

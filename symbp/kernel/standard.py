@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from symbp.symbolic.derivation import derive
-from symbp.kernel.emit import emit, render_kernel
+from symbp.kernel.emit import render_kernel
 from symbp.spec.network import Spec, make_spec
 
 #: (hidden, sigma, g): sigmoid, tanh, relu, softplus with identity output; tanh with sigmoid output; one custom σ (SiLU).
@@ -33,8 +30,3 @@ def standard_specs() -> list[Spec]:
 def standard_kernels() -> dict[str, str]:
     """File name → text of every standard kernel, as the current generator writes it."""
     return {f"{spec.name}.py": render_kernel(derive(spec=spec)) for spec in standard_specs()}
-
-
-def regenerate(folder: str | os.PathLike[str] = "generated") -> list[Path]:
-    """Rewrite the standard kernels in ``folder``."""
-    return [emit(derive(spec=spec), folder) for spec in standard_specs()]

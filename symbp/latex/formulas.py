@@ -1,6 +1,6 @@
 """The derivation's formulas as LaTeX: each statement of the derivation printed in symbp's notation.
 
-Fourth stage of the pipeline (… → derivation → **printing** → rendering).  Every
+The LaTeX stage's formulas (ARCHITECTURE.md has the stages).  Every
 piece is SymPy output printed by :class:`~symbp.latex.printer.Printer`: the forward
 pass, σ′ and g′, the chain rule for each parameter, δ^l, the backpropagation form,
 the written-out components (``--expand``).

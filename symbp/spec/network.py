@@ -1,4 +1,4 @@
-"""The network specification: the first stage of the pipeline.
+"""The network specification: what the user chose, validated once (the spec stage of ARCHITECTURE.md).
 
 A :class:`Spec` fixes everything the derivation depends on: the hidden layer
 sizes, the activation σ of each hidden layer, the output function g, the loss,

@@ -212,7 +212,7 @@ def build(spec: Spec) -> Model:
 
     Example:
         >>> from symbp.spec.network import make_spec
-        >>> build(make_spec(hidden=2)).R.has(sigma)
+        >>> build(make_spec(hidden=2)).R.has(sp.Function("sigma", real=True))
         True
     """
     layers = layers_for(spec)

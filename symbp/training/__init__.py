@@ -6,20 +6,22 @@ generated kernel to data with it.  Both take their settings as one
 """
 
 from symbp.training.fit import train
-from symbp.training.rules import Armijo, Constant, Decaying, Descent, Move, StepSize, parse_step_size
+from symbp.training.rules import Adam, Armijo, Constant, Decaying, Descent, Momentum, Move, StepSize, parse_step_size
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR, MIN_IMPROVEMENT, RunSettings
-from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState, RunResult, StopReason
+from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState, RunResult, StopReason, Watch, WatchRow
 
 __all__ = [
     "DIVERGENCE_FACTOR",
     "MIN_IMPROVEMENT",
+    "Adam",
     "Armijo",
     "Constant",
     "Decaying",
     "Descent",
     "Evaluation",
     "HistoryRow",
+    "Momentum",
     "Move",
     "Params",
     "RunResult",
@@ -27,6 +29,8 @@ __all__ = [
     "RunnerState",
     "StepSize",
     "StopReason",
+    "Watch",
+    "WatchRow",
     "parse_step_size",
     "run",
     "train",

@@ -57,7 +57,7 @@ from symbp.errors import DataError, UserError
 from symbp.files import write_bytes_atomic
 from symbp.training.batches import Batches
 from symbp.training.settings import MIN_IMPROVEMENT, RunSettings
-from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState
+from symbp.training.state import Evaluation, HistoryRow, Params, RunnerState, WatchRow
 
 __all__ = ["Checkpoint", "RunRecord", "check_keepable", "data_sha256", "file_sha256", "load_checkpoint", "save_checkpoint"]
 
@@ -163,6 +163,19 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
             "position": state.position,
         },
     }
+    if state.best_step is not None:  # the best point seen, which a diverged or early-stopped run hands back
+        meta["state"]["best_step"] = state.best_step
+        for name, value in state.best.items():
+            arrays[f"best/{name}"] = np.asarray(value)
+    if state.watched:  # the watched losses (validation, full data), by name
+        meta["state"]["watched_names"] = [row.name for row in state.watched]
+        arrays["watched_step"] = np.array([row.step for row in state.watched], dtype=np.int64)
+        arrays["watched_loss"] = np.array([row.loss for row in state.watched], dtype=np.float64)
+    if state.memory is not None:  # a rule with a memory (momentum, Adam): its arrays, and its numbers in the JSON
+        for key, value in state.memory.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"memory/{key}"] = value
+        meta["state"]["memory"] = {key: value for key, value in state.memory.items() if not isinstance(value, np.ndarray)}
     # Python's JSON writes floats with repr, which reads back to the same bits.
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     buffer = io.BytesIO()
@@ -329,6 +342,9 @@ def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
     rng = raw["rng"]
     if rng is not None:
         Batches(rng, None, 0, 1, 1)  # a state numpy's generators accept, or a UserError saying why not
+    best_step = raw.get("best_step")
+    if best_step is not None and (isinstance(best_step, bool) or not isinstance(best_step, int) or not 0 <= best_step < max(step, 1)):
+        raise ValueError(f"best_step must be a step of the history or null, not {best_step!r}")
     return RunnerState(
         step=step,
         params=_group(arrays, "params", names),
@@ -339,8 +355,36 @@ def _state(raw: dict[str, Any], arrays: dict[str, np.ndarray]) -> RunnerState:
         rng=rng,
         order=order,
         position=position,
+        memory=_memory(raw.get("memory"), arrays),
+        watched=_watched(raw.get("watched_names"), arrays),
+        best_step=best_step,
+        best=_group(arrays, "best", names) if best_step is not None else None,
     )
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _watched(names: list[str] | None, arrays: dict[str, np.ndarray]) -> tuple[WatchRow, ...]:
+    """The watched losses: their names from the JSON, steps and values from ``watched_step``, ``watched_loss``."""
+    if names is None:
+        return ()
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError("watched_names must be a list of names")
+    steps, losses = _numbers(arrays, "watched_step", "i"), _numbers(arrays, "watched_loss", "f")
+    if not len(names) == len(steps) == len(losses):
+        raise ValueError("the watched losses' names, steps and values differ in number")
+    return tuple(WatchRow(name, step, loss) for name, step, loss in zip(names, steps, losses))
+
+
+def _memory(numbers: dict[str, Any] | None, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """A step-size rule's memory: its numbers from the JSON, its arrays from ``memory/NAME``; None when it has none."""
+    if numbers is None:
+        return None
+    if not isinstance(numbers, dict) or not all(_is_number(v) for v in numbers.values()):
+        raise ValueError("the step-size rule's memory must map names to numbers")
+    found = {name.removeprefix("memory/"): array for name, array in arrays.items() if name.startswith("memory/")}
+    if any(array.dtype.kind != "f" for array in found.values()):
+        raise ValueError("the step-size rule's memory arrays must be floating point")
+    return {**numbers, **found}

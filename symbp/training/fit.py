@@ -20,7 +20,11 @@ from symbp.limits import check_declared_size
 from symbp.training.rules import StepSize
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR, RunSettings, settings_from
-from symbp.training.state import HistoryRow, RunnerState, RunResult
+from symbp.training.state import HistoryRow, RunnerState, RunResult, Watch
+
+#: The names of the watched losses, as the history files call them.
+FULL_LOSS = "full_loss"
+VALIDATION_LOSS = "validation_loss"
 
 
 def network_bytes(kernel: ModuleType, n: int, p: int) -> int:
@@ -146,6 +150,7 @@ def train(
     stop_requested: Callable[[], bool] | None = None,
     state: RunnerState | None = None,
     settings: RunSettings | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     source: str = "the data",
 ) -> RunResult:
     """Gradient descent on R for a generated kernel and data (X, y).
@@ -161,7 +166,7 @@ def train(
         patience: stop when the loss has not improved for this many steps.
         divergence_factor: stop as diverged once R exceeds this multiple of
             max(1, |R(a_0)|) (default 10⁶); None stops only on inf or NaN.  A
-            diverged run returns the last finite parameters.
+            diverged run returns the best parameters seen (see ``result.best_step``).
         params0: starting parameters (default ``kernel.init_params(p, seed)``).
         callback: called with each history row as it is recorded.
         stop_requested: asked after each step whether to stop; if so the result
@@ -170,10 +175,18 @@ def train(
             starting afresh; the run then ends bit for bit as if never stopped.
         settings: ``steps`` … ``divergence_factor`` (and ``min_improvement``) as one
             :class:`~symbp.training.settings.RunSettings`, instead of the keywords.
+        validation: held-out data (X_val, y_val): R on them (``validation_loss``) is watched at
+            every step, ``patience`` watches it, and the parameters handed back are those where it
+            was lowest (early stopping).
         source: names the data in messages (the file).
 
+    With mini-batches, R on all the training data (``full_loss``) is watched once an epoch
+    (every ⌈n / batch_size⌉ steps) and where the run stops: the history's own losses are those
+    of the steps' batches.
+
     Returns:
-        The runner's :class:`~symbp.training.state.RunResult` (``.params``, ``.history``, ``.reason``).
+        The runner's :class:`~symbp.training.state.RunResult` (``.params``, ``.history``, ``.reason``,
+        ``.watched``: the watched losses).
 
     Example:
         >>> import symbp, numpy as np, tempfile
@@ -219,5 +232,20 @@ def train(
         return answer
 
     return run(
-        objective, params, settings=settings, n_samples=X.shape[0], callback=callback, stop_requested=stop_requested, state=state
+        objective, params, settings=settings, n_samples=X.shape[0], callback=callback, stop_requested=stop_requested, state=state,
+        watches=watches_for(kernel, X, y, settings, validation),
     )
+
+
+def watches_for(kernel: ModuleType, X: np.ndarray, y: np.ndarray, settings: RunSettings, validation: tuple[np.ndarray, np.ndarray] | None) -> tuple[Watch, ...]:
+    """The losses a run of ``kernel`` on (X, y) watches: R on all the data once an epoch when the steps see
+    mini-batches, and R on validation data (selecting the parameters handed back) when given.
+    """
+    watches = []
+    n = X.shape[0]
+    if not settings.full_batch(n):
+        watches.append(Watch(FULL_LOSS, lambda params: kernel.loss(params, X, y), every=-(-n // settings.batch_size)))
+    if validation is not None:
+        X_val, y_val = check_data(kernel, *validation, source="the validation data")
+        watches.append(Watch(VALIDATION_LOSS, lambda params: kernel.loss(params, X_val, y_val), selects=True))
+    return tuple(watches)

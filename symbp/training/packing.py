@@ -88,7 +88,14 @@ class Packing:
         Each parameter is rounded to its own dtype, as the objective will see it, so that the run goes
         on from exactly the point a saved state holds (float32 parameters with float64 gradients).
         """
-        new = flat - gamma * packed
+        return self.rounded(flat - gamma * packed)
+
+    def shift(self, flat: np.ndarray, update: np.ndarray) -> np.ndarray:
+        """a + u for an update u computed by a rule (momentum, Adam), as a new flat vector, rounded as :meth:`step`."""
+        return self.rounded(flat + update)
+
+    def rounded(self, new: np.ndarray) -> np.ndarray:
+        """A new point, each parameter rounded to its own dtype."""
         if new.dtype != self.dtype:  # float32 parameters, float64 gradients
             new = new.astype(self.dtype)
         if self.mixed:  # a float32 parameter inside a float64 vector

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from symbp.training.objective import Answer
     from symbp.training.state import Params
 
-__all__ = ["Armijo", "Constant", "Decaying", "Descent", "Move", "StepSize", "parse_step_size"]
+__all__ = ["Adam", "Armijo", "Constant", "Decaying", "Descent", "Momentum", "Move", "StepSize", "parse_step_size"]
 
 
 #: The step a rule chose, a_{l+1} = a_l − γ g: (γ, a_{l+1} as one flat vector, a_{l+1} as the
@@ -57,11 +58,21 @@ class Descent(Protocol):
     def norm_sq(self) -> float:
         """‖∇R(a_l)‖² on the step's batch."""
 
+    #: what a rule with a memory keeps between steps (flat arrays and numbers); the runner saves it with the run
+    memory: dict[str, Any]
+
+    @property
+    def gradient(self) -> np.ndarray:
+        """∇R(a_l) on the step's batch, as one flat vector in the parameters' order."""
+
     def move(self, gamma: float) -> Move:
         """a_l − γ g, not evaluated."""
 
     def trial(self, gamma: float) -> tuple[Move, float]:
         """a_l − γ g evaluated on the same batch as g, and R there."""
+
+    def shift(self, update: np.ndarray, gamma: float) -> Move:
+        """a_l + u for an update u the rule computed (its history row records γ), not evaluated."""
 
 
 def _require_positive(rule: str, name: str, value: float) -> None:
@@ -176,9 +187,101 @@ class Armijo:
         return "armijo" if self.gamma0 == 1.0 else f"armijo:{float(self.gamma0)!r}"
 
 
-StepSize = Constant | Decaying | Armijo
+@dataclass(frozen=True)
+class Momentum:
+    """Gradient descent with (heavy-ball) momentum: v_{l+1} = mu v_l − γ g_l, a_{l+1} = a_l + v_{l+1}, v_0 = 0.
 
-_STEP_SIZE_FORMS = "'armijo', 'armijo:GAMMA0', 'constant:GAMMA', a bare number GAMMA, or 'decay:GAMMA0,TAU'"
+    With ``nesterov`` the step looks ahead along the new velocity, as scikit-learn's MLP does:
+    a_{l+1} = a_l + mu v_{l+1} − γ g_l.  The velocity is the rule's memory: it is saved with
+    the run, so a resumed run goes on exactly.
+
+    Example: ``Momentum(0.01, 0.9)``; ``momentum:0.01,0.9`` (mu 0.9 when left out), ``nesterov:0.01,0.9``.
+    """
+
+    gamma: float
+    mu: float = 0.9
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        name = "Nesterov" if self.nesterov else "Momentum"
+        _require_positive(name, "gamma", self.gamma)
+        if not (is_finite_real(self.mu) and 0 <= self.mu < 1):
+            raise SpecError(f"{name}: mu must lie in [0, 1), got {self.mu!r}")
+
+    def take(self, descent: Descent) -> Move:
+        """One step along the updated velocity."""
+        gradient = descent.gradient
+        velocity = descent.memory.get("velocity")
+        velocity = -self.gamma * gradient if velocity is None else self.mu * velocity - self.gamma * gradient
+        descent.memory["velocity"] = velocity
+        update = self.mu * velocity - self.gamma * gradient if self.nesterov else velocity
+        return descent.shift(update, self.gamma)
+
+    @property
+    def spelling(self) -> str:
+        """The rule as :func:`parse_step_size` reads it."""
+        return f"{'nesterov' if self.nesterov else 'momentum'}:{float(self.gamma)!r},{float(self.mu)!r}"
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma and Ba, 2015) with bias-corrected moments, as scikit-learn's and PyTorch's:
+
+    m_t = β₁ m_{t−1} + (1 − β₁) g, v_t = β₂ v_{t−1} + (1 − β₂) g², γ_t = γ √(1 − β₂ᵗ)/(1 − β₁ᵗ),
+    a_{l+1} = a_l − γ_t m_t / (√v_t + ε).  The moments and t are the rule's memory, saved with the run.
+
+    Example: ``Adam(0.001)``; ``adam:0.001`` or ``adam:0.001,0.9,0.999,1e-8``.
+    """
+
+    gamma: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        _require_positive("Adam", "gamma", self.gamma)
+        _require_positive("Adam", "eps", self.eps)
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if not (is_finite_real(value) and 0 <= value < 1):
+                raise SpecError(f"Adam: {name} must lie in [0, 1), got {value!r}")
+
+    def take(self, descent: Descent) -> Move:
+        """One step along the bias-corrected first moment, scaled by the second."""
+        gradient, memory = descent.gradient, descent.memory
+        t = memory.get("t", 0) + 1
+        first = memory.get("first")
+        second = memory.get("second")
+        first = (1 - self.beta1) * gradient if first is None else self.beta1 * first + (1 - self.beta1) * gradient
+        second = (1 - self.beta2) * gradient**2 if second is None else self.beta2 * second + (1 - self.beta2) * gradient**2
+        memory.update(t=t, first=first, second=second)
+        gamma = self.gamma * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        return descent.shift(-gamma * first / (np.sqrt(second) + self.eps), float(gamma))
+
+    @property
+    def spelling(self) -> str:
+        """The rule as :func:`parse_step_size` reads it."""
+        return f"adam:{float(self.gamma)!r},{float(self.beta1)!r},{float(self.beta2)!r},{float(self.eps)!r}"
+
+
+StepSize = Constant | Decaying | Armijo | Momentum | Adam
+
+#: Each spelling's kind → how many numbers it takes, and the rule those numbers make.  A new rule
+#: is one more entry here (and one more class above).
+_SPELLINGS: dict[str, tuple[tuple[int, ...], Callable[..., StepSize]]] = {
+    "constant": ((1,), Constant),
+    "decay": ((2,), Decaying),
+    "armijo": ((0, 1), Armijo),
+    "momentum": ((1, 2), Momentum),
+    "nesterov": ((1, 2), lambda *values: Momentum(*values, nesterov=True)),
+    "adam": ((0, 1, 4), Adam),
+}
+
+#: How the spellings read, for messages and the command line's help.
+STEP_SIZE_FORMS = (
+    "'armijo', 'armijo:GAMMA0', 'constant:GAMMA', a bare number GAMMA, 'decay:GAMMA0,TAU', "
+    "'momentum:GAMMA[,MU]', 'nesterov:GAMMA[,MU]' or 'adam[:GAMMA[,BETA1,BETA2,EPS]]'"
+)
 
 
 def parse_step_size(text: str | float | StepSize) -> StepSize:
@@ -186,11 +289,13 @@ def parse_step_size(text: str | float | StepSize) -> StepSize:
 
     Args:
         text: ``"armijo"``, ``"armijo:0.5"`` (γ0), ``"constant:0.01"`` or a bare
-            number (``"0.01"`` or ``0.01``), ``"decay:0.1,100"`` (γ0, τ); a rule
+            number (``"0.01"`` or ``0.01``), ``"decay:0.1,100"`` (γ0, τ),
+            ``"momentum:0.01,0.9"`` (γ, μ; μ 0.9 when left out), ``"nesterov:0.01,0.9"``,
+            ``"adam"``, ``"adam:0.001"`` or ``"adam:0.001,0.9,0.999,1e-8"`` (γ, β₁, β₂, ε); a rule
             object is returned unchanged.  Case and surrounding spaces are ignored.
 
     Returns:
-        The :class:`Constant`, :class:`Decaying` or :class:`Armijo` rule.
+        The :class:`Constant`, :class:`Decaying`, :class:`Armijo`, :class:`Momentum` or :class:`Adam` rule.
 
     Raises:
         SpecError: the text is none of the forms above or a number is not positive.
@@ -199,16 +304,16 @@ def parse_step_size(text: str | float | StepSize) -> StepSize:
         >>> parse_step_size("decay:0.1,100")
         Decaying(gamma0=0.1, tau=100.0)
     """
-    if isinstance(text, (Constant, Decaying, Armijo)):
+    if isinstance(text, StepSize):
         return text
-    bad = SpecError(f"invalid step size {text!r}: use {_STEP_SIZE_FORMS}, with positive finite numbers")
+    bad = SpecError(f"invalid step size {text!r}: use {STEP_SIZE_FORMS}, with positive finite numbers")
     if isinstance(text, numbers.Real) and not isinstance(text, bool):
         values, kind = [float(text)], "constant"
     elif isinstance(text, str):
         kind, sep, rest = text.strip().lower().partition(":")
         kind = kind.strip()
         try:
-            if not sep and kind not in ("armijo", "constant", "decay"):
+            if not sep and kind not in _SPELLINGS:
                 values, kind = [float(kind)], "constant"  # a bare number
             else:
                 values = [float(part) for part in rest.split(",")] if sep else []
@@ -218,10 +323,7 @@ def parse_step_size(text: str | float | StepSize) -> StepSize:
         raise bad
     if not all(math.isfinite(x) and x > 0 for x in values):
         raise bad
-    if kind == "armijo" and len(values) <= 1:
-        return Armijo(*values)
-    if kind == "constant" and len(values) == 1:
-        return Constant(values[0])
-    if kind == "decay" and len(values) == 2:
-        return Decaying(values[0], values[1])
-    raise bad
+    arities, make = _SPELLINGS.get(kind, ((), None))
+    if len(values) not in arities:
+        raise bad
+    return make(*values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -11,7 +12,7 @@ import numpy as np
 from symbp.errors import UserError
 from symbp.training.checks import is_finite_real
 
-__all__ = ["Evaluation", "HistoryRow", "Params", "RunResult", "RunnerState", "StopReason", "check_state"]
+__all__ = ["Evaluation", "HistoryRow", "Params", "RunResult", "RunnerState", "StopReason", "Watch", "WatchRow", "check_state"]
 
 Params = dict[str, np.ndarray]
 
@@ -40,6 +41,37 @@ class HistoryRow(NamedTuple):
     loss: float
     grad_norm: float
     gamma: float
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A loss a run evaluates every ``every`` steps besides its steps' own: R on held-out data, or on all
+    the training data when the steps see mini-batches.
+
+    Attributes:
+        name: what the history calls it (``"validation_loss"``, ``"full_loss"``).
+        loss: params ↦ the loss there; it must not modify the arrays it is given.
+        every: evaluated at a_0, at every ``every``-th step and where the run stops.
+        selects: the run hands back the parameters where this loss was lowest (early stopping), and
+            ``patience`` watches it instead of the steps' loss; at most one watch selects.
+    """
+
+    name: str
+    loss: Callable[[dict[str, np.ndarray]], float]
+    every: int = 1
+    selects: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise UserError(f"a watched loss is evaluated every N >= 1 steps, not every {self.every!r}")
+
+
+class WatchRow(NamedTuple):
+    """A watched loss at step l: ``name``, ``step``, ``loss``."""
+
+    name: str
+    step: int
+    loss: float
 
 
 # eq=False on the classes below: they hold arrays, whose == is elementwise.
@@ -80,6 +112,11 @@ class RunnerState:
         order: this epoch's permutation of the sample indices; None before the
             first mini-batch is drawn.
         position: where the next mini-batch starts in ``order``.
+        memory: what a step-size rule with a memory carries from step to step (momentum: the velocity;
+            Adam: the moment estimates and their step count), as flat arrays and numbers; None for the others.
+        watched: the watched losses evaluated so far.
+        best_step, best: the step whose parameters the run would hand back as the best seen (the lowest
+            selecting watched loss, else the lowest full-batch loss), and those parameters; None before any.
     """
 
     step: int
@@ -91,6 +128,10 @@ class RunnerState:
     rng: dict[str, Any] | None = None
     order: np.ndarray | None = None
     position: int = 0
+    memory: dict[str, Any] | None = None
+    watched: tuple[WatchRow, ...] = ()
+    best_step: int | None = None
+    best: Params | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,15 +142,19 @@ class RunResult:
     ``history`` has one row per evaluated point; ``history[steps]`` describes
     ``params`` and is the last row, except:
 
-    * DIVERGED: ``params`` is the last point with a finite loss below the
-      divergence bound (a_{l-1} when a_l diverged; a_0 if a_0 itself did), and
-      one more row follows it, the evaluation that diverged.  ``detail`` says
-      what diverged.
+    * DIVERGED: ``params`` is the best point seen (``best_step``: the lowest
+      selecting watched loss, else the lowest full-batch loss; on mini-batches
+      without a watch, the last point with a finite loss), and the history
+      goes on to the evaluation that diverged.  ``detail`` says what diverged.
+    * With a watch that selects (validation): ``params`` is the point where
+      its loss was lowest, ``steps`` = ``best_step``, and the history goes on
+      to where the run stopped.
     * INTERRUPTED: ``params`` is not evaluated yet, so ``history`` ends at
       a_{steps-1}; ``state`` holds everything needed to go on.
     * UNAVAILABLE: the objective raised :class:`~symbp.training.objective.ObjectiveUnavailable`
       while evaluating a_l (its resources failed); as INTERRUPTED, from before that step.
 
+    ``watched`` holds the watched losses (:class:`Watch`) evaluated during the run.
     ``state`` is given for every reason: a run given it goes on (or, for a run that
     stopped by a rule, stops again at once) and ends with this same result, bit for bit;
     so a finished run whose results could not be saved can be kept as a checkpoint.
@@ -121,6 +166,13 @@ class RunResult:
     steps: int
     detail: str = ""
     state: RunnerState | None = None
+    watched: tuple[WatchRow, ...] = ()
+    best_step: int | None = None
+
+    def watched_loss(self, name: str, step: int | None = None) -> float | None:
+        """The watched loss ``name`` at ``step`` (default: the returned parameters'), or None where it was not evaluated."""
+        step = self.steps if step is None else step
+        return next((row.loss for row in reversed(self.watched) if row.name == name and row.step == step), None)
 
     @property
     def final_loss(self) -> float:
@@ -136,8 +188,9 @@ class RunResult:
         if self.reason is StopReason.DIVERGED:
             if len(self.history) == 1:
                 return f"diverged at the start: {self.detail}; check the data and the starting parameters"
+            kept = "the best parameters seen" if self.best_step is not None else "the last finite parameters"
             return (
-                f"diverged: {self.detail}; kept the last finite parameters, those after {self.steps} steps "
+                f"diverged: {self.detail}; kept {kept}, those after {self.steps} steps "
                 f"with loss {self.final_loss:.6g}; try a smaller step size or the Armijo rule"
             )
         if self.reason is StopReason.INTERRUPTED:
@@ -167,6 +220,11 @@ def check_state(state: RunnerState, full_batch: bool, n_samples: int | None) -> 
             raise bad(f"the {what} arrays differ in names or shapes from the parameters")
     if state.last_gamma is not None and not (is_finite_real(state.last_gamma) and state.last_gamma > 0):
         raise bad(f"last_gamma must be a positive number or None, got {state.last_gamma!r}")
+    if state.memory is not None:
+        size = sum(int(np.size(a)) for a in state.params.values())
+        for key, value in state.memory.items():
+            if isinstance(value, np.ndarray) and value.shape != (size,):
+                raise bad(f"the rule's memory {key!r} has shape {value.shape}, not ({size},) like the parameters")
     if full_batch:
         if state.rng is not None or state.order is not None:
             raise bad("it holds mini-batch shuffling state, but this run uses the full batch")

@@ -37,18 +37,6 @@ def _case_id(value: object) -> str:
     return str(value)
 
 
-
-
-def _derive(hidden, sigma, g, outputs, loss, l2=0.0):
-    return derive(hidden=hidden, sigma=sigma, g=g, outputs=outputs, loss=loss, l2=l2, inputs=2)
-
-
-def _case_id(value: object) -> str:
-    if isinstance(value, tuple):
-        return ("x" if all(isinstance(v, int) for v in value) else "-").join(map(str, value))
-    return str(value)
-
-
 @pytest.mark.parametrize(("hidden", "sigma", "g", "outputs", "loss"), slow_after(CASES, unpack=True), ids=_case_id)
 def test_matrix_form_equals_component_form_and_finite_differences(hidden, sigma, g, outputs, loss) -> None:
     d = _derive(hidden, sigma, g, outputs, loss)

@@ -36,6 +36,8 @@ RUNS = {
     "full batch, Armijo": dict(step_size="armijo:0.7", steps=80),
     "mini-batch, constant": dict(step_size=0.01, steps=80, batch_size=7, seed=3),
     "mini-batch, Armijo": dict(step_size="armijo:0.3", steps=80, batch_size=16, seed=1, patience=30),
+    "full batch, Adam": dict(step_size="adam:0.01", steps=80),
+    "mini-batch, Nesterov": dict(step_size="nesterov:0.001,0.9", steps=80, batch_size=16, seed=1),
 }
 
 
@@ -58,6 +60,11 @@ def assert_same_state(got: RunnerState, want: RunnerState) -> None:
     assert (got.order is None) == (want.order is None)
     if want.order is not None:
         np.testing.assert_array_equal(got.order, want.order)
+    assert (got.memory is None) == (want.memory is None)
+    if want.memory is not None:
+        assert sorted(got.memory) == sorted(want.memory)
+        for key, value in want.memory.items():
+            np.testing.assert_array_equal(got.memory[key], value)
 
 
 @pytest.mark.parametrize("settings", RUNS.values(), ids=RUNS.keys())

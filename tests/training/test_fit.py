@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from symbp.errors import DataError
+
 from symbp import derive, emit, load_kernel
 from symbp.training import DIVERGENCE_FACTOR, RunSettings, StopReason, run
 from symbp.training.fit import train
@@ -82,3 +84,31 @@ def test_train_stops_a_diverging_run_at_its_bound_by_default(kernel) -> None:
     X, y = data(kernel)
     result = train(kernel, X, y, steps=500, step_size=5.0)
     assert result.reason is StopReason.DIVERGED and f"exceeds {DIVERGENCE_FACTOR:g} × max(1, |R(a_0)|)" in result.detail
+
+
+def test_a_mini_batch_run_watches_the_loss_on_all_the_data_once_an_epoch():
+    from tests.helpers import kernel
+
+    k = kernel(hidden=4, inputs=2)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.sin(2 * X[:, 0])
+    result = train(k, X, y, steps=23, step_size=0.01, batch_size=8, seed=2)
+    assert [row.step for row in result.watched] == [0, 5, 10, 15, 20, 23]  # ⌈40/8⌉ = 5 steps an epoch, and the last
+    # The honest figure for the saved parameters: R on all the data, not the last batch's.
+    assert result.watched_loss("full_loss") == k.loss(result.params, X, y) != result.final_loss
+
+
+def test_validation_data_select_the_parameters_and_stop_the_run():
+    from tests.helpers import kernel
+
+    k = kernel(hidden=6, inputs=2)
+    rng = np.random.default_rng(0)
+    X, X_val = rng.normal(size=(40, 2)), rng.normal(size=(200, 2))
+    y, y_val = np.sin(2 * X[:, 0]) + 0.3 * rng.normal(size=40), np.sin(2 * X_val[:, 0])
+    result = train(k, X, y, steps=3000, step_size="adam:0.02", validation=(X_val, y_val), patience=200)
+    assert result.reason.name == "NO_IMPROVEMENT" and result.steps == result.best_step == len(result.history) - 1 - 200
+    losses = [row.loss for row in result.watched if row.name == "validation_loss"]
+    assert k.loss(result.params, X_val, y_val) == min(losses) == result.watched_loss("validation_loss")
+    with pytest.raises(DataError, match="the validation data has p = 3 input columns"):
+        train(k, X, y, steps=1, validation=(np.zeros((5, 3)), np.zeros(5)))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import assert_same_run, stop_after
-from symbp.errors import UserError
+from symbp.errors import SpecError, UserError
 from symbp.training import (
     Armijo,
     Constant,
@@ -17,6 +17,7 @@ from symbp.training import (
     Params,
     RunResult,
     StopReason,
+    Watch,
     run,
 )
 
@@ -425,7 +426,7 @@ def replay(objective, a0: np.ndarray, gammas: list[float]) -> list[np.ndarray]:
     return points
 
 
-def test_divergence_bound_stops_and_returns_last_finite_params():
+def test_divergence_bound_stops_and_returns_the_best_params_seen():
     # γ = 0.025 > 2/λ_max multiplies the stiff error by −1.5 a step: R grows like 2.25^l.
     objective, _ = quadratic(Q_ILL, B_ILL, {"a": (2,)})
     a0 = np.array([1.0, 1.0])
@@ -435,12 +436,15 @@ def test_divergence_bound_stops_and_returns_last_finite_params():
     *before, last = result.history
     assert last.loss > bound >= max(row.loss for row in before)  # stopped at the first crossing
     assert 10 < last.step < 100  # long before overflow (which takes ~870 steps)
-    assert result.steps == last.step - 1 and len(result.history) == result.steps + 2
+    losses = [row.loss for row in result.history]
+    best = int(np.argmin(losses))
+    assert result.steps == result.best_step == best < last.step - 1  # the best point, not the last finite one
     points = replay(objective, a0, [0.025] * result.steps)
-    np.testing.assert_array_equal(result.params["a"], points[-1])  # a_{l-1}, not the diverged a_l
-    assert result.final_loss == result.history[-2].loss == objective(result.params, None)[0]
+    np.testing.assert_array_equal(result.params["a"], points[-1])
+    assert result.final_loss == min(losses) == objective(result.params, None)[0]
     summary = result.summary()
     assert "diverged" in summary and f"at step {last.step}" in summary and "exceeds" in summary
+    assert f"kept the best parameters seen, those after {best} steps" in summary
     assert "smaller step size" in summary and "Armijo" in summary
 
 
@@ -451,8 +455,9 @@ def test_divergence_to_overflow_never_returns_nan_params():
     assert result.reason is StopReason.DIVERGED
     assert not math.isfinite(result.history[-1].loss) or not math.isfinite(result.history[-1].grad_norm)
     assert np.isfinite(result.params["a"]).all() and math.isfinite(result.final_loss)
-    assert result.steps == len(result.history) - 2
-    assert "not finite" not in result.detail and f"at step {result.steps + 1}" in result.detail
+    assert result.steps == result.best_step == int(np.nanargmin([row.loss for row in result.history]))
+    diverged = len(result.history) - 1
+    assert "not finite" not in result.detail and f"at step {diverged}" in result.detail
 
 
 def test_divergence_on_non_finite_params_with_finite_loss():
@@ -480,8 +485,9 @@ def test_parameters_growing_past_the_largest_float_are_caught_at_once(dtype):
     with np.errstate(over="ignore"):
         result = run(saturating, {"a": np.zeros(2, dtype)}, steps=100, step_size=Constant(big / 8))
     assert result.reason is StopReason.DIVERGED and "at step 9 the parameters are not finite" in result.detail
-    assert result.steps == 8 and result.params["a"].dtype == dtype
-    np.testing.assert_array_equal(result.params["a"], np.full(2, big, dtype))
+    # The best point seen is a_0 (tanh grows with a): the run hands it back, in its dtype.
+    assert result.steps == 0 and result.params["a"].dtype == dtype
+    np.testing.assert_array_equal(result.params["a"], np.zeros(2, dtype))
 
 
 def test_a_narrow_gradient_overflowing_in_the_step_is_caught():
@@ -532,6 +538,10 @@ RESUMABLE = {
     "mini-batch, Armijo": dict(step_size="armijo", steps=60, n_samples=40, batch_size=8, seed=2),
     # Stops by patience after 29 steps: the window reaches back across the interruption.
     "mini-batch, patience": dict(step_size=0.05, steps=400, n_samples=40, batch_size=5, seed=1, patience=8, min_improvement=0.05),
+    # Rules with a memory: the velocity, the moments and their step count go on from where they were.
+    "full batch, momentum": dict(step_size="momentum:0.02,0.9", steps=60),
+    "mini-batch, Nesterov": dict(step_size="nesterov:0.02,0.8", steps=60, n_samples=40, batch_size=8, seed=2),
+    "full batch, Adam": dict(step_size="adam:0.05", steps=60),
 }
 
 
@@ -583,11 +593,11 @@ def test_stop_requested_is_asked_only_between_steps():
     assert result.reason is StopReason.MAX_STEPS and len(asked) == 4  # after each update, not before the first
 
 
-def test_resume_divergence_right_after_interrupt_returns_previous_point():
+def test_resume_divergence_right_after_interrupt_returns_the_best_point():
     objective, _ = quadratic(Q_ILL, B_ILL, {"a": (2,)})
     settings = dict(steps=5000, step_size=Constant(0.025), divergence_factor=1e6)
     whole = run(objective, {"a": np.ones(2)}, **settings)
-    k = whole.steps + 1  # stop just before evaluating the point that diverges
+    k = len(whole.history) - 1  # stop just before evaluating the point that diverges
     first = run(objective, {"a": np.ones(2)}, stop_requested=stop_after(k), **settings)
     assert first.reason is StopReason.INTERRUPTED
     assert_same_run(run(objective, None, state=first.state, **settings), whole)
@@ -638,3 +648,72 @@ def test_float32_parameters_resume_bit_for_bit(dtypes, rule):
     first = run(objective, start, steps=40, step_size=rule, stop_requested=stop_after(7))
     assert first.reason is StopReason.INTERRUPTED
     assert_same_run(run(objective, None, steps=40, step_size=rule, state=first.state), whole)
+
+
+# --- watched losses: validation (early stopping) and the full-data loss of mini-batch runs -------------
+
+
+def noisy_split(seed: int = 5):
+    """Least squares on noisy data with a held-out part: training on too little data overfits the validation loss."""
+    rng = np.random.default_rng(seed)
+    X, X_val = rng.standard_normal((12, 6)), rng.standard_normal((200, 6))
+    w_star = rng.standard_normal(6)
+    y, y_val = X @ w_star + rng.standard_normal(12), X_val @ w_star + 0.1 * rng.standard_normal(200)
+
+    def objective(params: Params, batch):
+        rows = np.arange(12) if batch is None else batch
+        r = X[rows] @ params["w"] - y[rows]
+        return float(r @ r), {"w": 2 * X[rows].T @ r}
+
+    def validation(params: Params) -> float:
+        r = X_val @ params["w"] - y_val
+        return float(r @ r)
+
+    return objective, validation
+
+
+def test_a_selecting_watch_hands_back_the_point_with_the_lowest_watched_loss():
+    objective, validation = noisy_split()
+    watch = Watch("validation_loss", validation, every=2, selects=True)
+    result = run(objective, {"w": np.zeros(6)}, steps=300, step_size=0.01, watches=(watch,))
+    rows = [row for row in result.watched if row.name == "validation_loss"]
+    assert [row.step for row in rows][:3] == [0, 2, 4] and rows[-1].step == len(result.history) - 1  # and where it ended
+    best = min(rows, key=lambda row: row.loss)
+    assert result.best_step == result.steps == best.step < len(result.history) - 1  # it overfits: the best is earlier
+    assert validation(result.params) == best.loss == result.watched_loss("validation_loss")
+
+
+def test_patience_watches_the_selecting_loss():
+    objective, validation = noisy_split()
+    watch = Watch("validation_loss", validation, selects=True)
+    result = run(objective, {"w": np.zeros(6)}, steps=5000, step_size=0.01, patience=20, watches=(watch,))
+    assert result.reason is StopReason.NO_IMPROVEMENT
+    assert len(result.history) - 1 == result.best_step + 20  # stopped 20 steps after the validation loss last improved
+
+
+def test_a_watch_that_does_not_select_is_only_recorded():
+    objective, _, _ = least_squares()
+    full = Watch("full_loss", lambda params: objective(params, None)[0], every=5)
+    result = run(objective, {"w": np.zeros(3)}, steps=23, step_size=0.1, n_samples=40, batch_size=8, seed=1, watches=(full,))
+    assert [row.step for row in result.watched] == [0, 5, 10, 15, 20, 23]
+    assert result.steps == 23 and result.watched_loss("full_loss") == objective(result.params, None)[0]
+    assert result.best_step is None  # mini-batch losses do not compare, and nothing selects
+
+
+def test_only_one_watch_may_select_and_every_must_be_positive():
+    with pytest.raises(SpecError, match="at most one"):
+        run(lambda p, b: (0.0, {"w": p["w"]}), {"w": np.zeros(1)}, steps=1, watches=(Watch("a", float, selects=True), Watch("b", float, selects=True)))
+    with pytest.raises(UserError, match="every N >= 1"):
+        Watch("a", float, every=0)
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_a_run_with_a_selecting_watch_resumes_bit_for_bit(k):
+    objective, validation = noisy_split()
+    watch = Watch("validation_loss", validation, every=3, selects=True)
+    settings = dict(steps=60, step_size="nesterov:0.005,0.9", patience=25, watches=(watch,))
+    whole = run(objective, {"w": np.zeros(6)}, **settings)
+    first = run(objective, {"w": np.zeros(6)}, stop_requested=stop_after(k), **settings)
+    again = run(objective, None, state=first.state, **settings)
+    assert_same_run(again, whole)
+    assert again.watched == whole.watched and again.best_step == whole.best_step

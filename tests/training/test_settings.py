@@ -65,7 +65,8 @@ def test_bad_divergence_factor_raises(factor):
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
         ({"seed": -1}, "seed must be an integer >= 0, got -1"),
         ({"step_size": "fast"}, "invalid step size 'fast': use 'armijo', 'armijo:GAMMA0', 'constant:GAMMA', a bare number GAMMA, "
-                                "or 'decay:GAMMA0,TAU', with positive finite numbers"),
+                                "'decay:GAMMA0,TAU', 'momentum:GAMMA[,MU]', 'nesterov:GAMMA[,MU]' or 'adam[:GAMMA[,BETA1,BETA2,EPS]]', "
+                                "with positive finite numbers"),
     ],
 )
 def test_each_bad_value_is_one_line_naming_it(kwargs, message):
