@@ -380,8 +380,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from symbp.data import load_inputs
-    from symbp.files import write_text_atomic
+    from symbp.files import check_outputs, write_text_atomic
 
+    if args.output is not None:  # before any work: the predictions must not replace what they are made from
+        check_outputs({"-o": args.output}, {"KERNEL.py": args.kernel, "--params": args.params, "--data": args.data})
     trained = _trained(args)
     data = load_inputs(args.data, _targets(args.target))
     predictions = np.asarray(trained.predict(data.X, source=str(args.data)))

@@ -24,7 +24,9 @@ from types import ModuleType
 
 import numpy as np
 
+from symbp.data.read_numpy import read_npz_arrays
 from symbp.errors import DataError, KernelError
+from symbp.training.fit import check_network_size
 
 __all__ = ["Scores", "Trained", "evaluate", "predict"]
 
@@ -67,10 +69,10 @@ class Trained:
         if not zipfile.is_zipfile(source):
             raise KernelError(f"parameters {source} are not an .npz archive; give the PREFIX.params.npz that 'symbp train' wrote")
         try:
-            with np.load(source, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise KernelError(f"parameters {source} cannot be read ({err}); give the PREFIX.params.npz that 'symbp train' wrote") from err
+            # The arrays' declared sizes are checked before they are read; nothing is unpickled.
+            arrays = read_npz_arrays(Path(source), source)
+        except DataError as err:
+            raise KernelError(f"parameters {err}; give the PREFIX.params.npz that 'symbp train' wrote") from err
         return cls.of(kernel, arrays, source)
 
     @classmethod
@@ -83,6 +85,7 @@ class Trained:
         p = _inputs(kernel, params)
         if p < 1 or (kernel.P is not None and p != kernel.P):
             raise KernelError(f"{source}: {kernel.PARAMETERS[-2]} has shape {params[kernel.PARAMETERS[-2]].shape}, which does not fit this kernel; give the kernel they were trained with")
+        check_network_size(kernel, 1, p, source)  # before init_params allocates the kernel's declared sizes
         expected = {name: value.shape for name, value in kernel.init_params(p).items()}
         for name, value in params.items():
             if value.shape != expected[name]:

@@ -18,13 +18,13 @@ import pytest
 
 from symbp.errors import KernelError
 from symbp.kernel.load import load_kernel
-from tests.helpers import CANARY_PAYLOAD, SLOW, cli, run_symbp, skip_without_dask
+from tests.helpers import CANARY_PAYLOAD, SLOW, cli, run_symbp, skip_without_dask, slow_after
 from tests.redteam.conftest import hostile_kernel, write_checkpoint
 
 # --- 1. a crafted checkpoint ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("trust", [True, "no", 1])
+@pytest.mark.parametrize("trust", slow_after([True, "no", 1]))
 def test_1_a_checkpoint_naming_a_hostile_kernel_runs_nothing(workdir, canary, trust):
     evil = workdir / "evil.py"
     evil.write_text(CANARY_PAYLOAD.format(path=str(canary)) + "\n")
@@ -54,13 +54,13 @@ def test_1_a_tampered_kernel_with_a_recomputed_hash_does_not_train(workdir, cana
 
 @pytest.mark.parametrize(
     "spec_line",
-    [
+    slow_after([
         "SPEC = __import__('os').system('touch {canary}')",
         "SPEC = {'hidden': (lambda: open('{canary}', 'w'))()}",
         "SPEC = {'sigma': '__import__(\"os\").system(\"touch {canary}\")', 'hidden': 2}",
         "SPEC = " + "[" * 200 + "]" * 200,
         "SPEC = {'hidden': 2, 'sigma': 'tanh', 'evil': 1}",
-    ],
+    ]),
 )
 def test_1_a_kernel_whose_recorded_spec_is_hostile_is_refused_without_running_it(workdir, canary, spec_line):
     kernel = workdir / "kernel.py"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symbp.training.checkpoint import load_checkpoint
-from tests.helpers import ROOT, SLOW, cli, read_only_folder, run_symbp, small_disk
+from tests.helpers import ROOT, SLOW, cli, read_only_folder, run_symbp, slow_after, small_disk
 
 
 def snapshot(folder):
@@ -31,7 +31,7 @@ COLLISIONS = [
 ]
 
 
-@pytest.mark.parametrize(("options", "fragment"), COLLISIONS, ids=[" ".join(o) for o, _ in COLLISIONS])
+@pytest.mark.parametrize(("options", "fragment"), slow_after(COLLISIONS, unpack=True), ids=[" ".join(o) for o, _ in COLLISIONS])
 def test_8_an_output_that_would_replace_an_input_or_another_output_is_refused_before_training(workdir, options, fragment):
     if "data.params.npz" in options:
         shutil.copy(workdir / "data.npz", workdir / "data.params.npz")
@@ -57,7 +57,7 @@ def test_8_an_output_that_is_a_folder_is_refused_before_training(workdir):
     assert not (workdir / "r.params.npz").exists()
 
 
-@pytest.mark.parametrize("option", ["--plot", "-o", "--checkpoint"])
+@pytest.mark.parametrize("option", slow_after(["--plot", "-o", "--checkpoint"]))
 def test_8_an_output_in_a_folder_that_cannot_be_written_is_refused_before_training(workdir, option):
     locked = read_only_folder(workdir)
     target = {"--plot": locked / "loss.png", "-o": locked / "r", "--checkpoint": locked / "r.checkpoint.npz"}[option]

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.helpers import SLOW, cli, read_only_folder
+from tests.helpers import SLOW, cli, read_only_folder, slow_after
 from tests.redteam.conftest import rewrite_meta, write_checkpoint
 
 # --- 11. mutated checkpoints: every one a line (exit 2) or a run that resumes (exit 0), never a traceback ------------
@@ -93,7 +93,7 @@ HARMLESS = (
 )
 
 
-@pytest.mark.parametrize("command", ["emit", "demo"])
+@pytest.mark.parametrize("command", slow_after(["emit", "demo"]))
 def test_11_an_output_folder_under_a_read_only_parent_is_one_line(tmp_path, command):
     locked = read_only_folder(tmp_path)
     args = ["emit", "--hidden", "2", "--out", str(locked / "sub")] if command == "emit" else ["demo", "--out", str(locked / "sub")]
@@ -128,14 +128,14 @@ def huge_column(workdir):
     return workdir / "huge.npz"
 
 
-@pytest.mark.parametrize("standardize", [True, False])
+@pytest.mark.parametrize("standardize", slow_after([True, False]))
 def test_12_a_column_of_1e308_is_refused_with_or_without_standardize(workdir, huge_column, standardize):
     done = cli("train", "kernel.py", "--data", "huge.npz", "--steps", "5", *(["--standardize"] if standardize else []), cwd=workdir)
     assert done.returncode == 2 and "the inputs reach 1e+308 in magnitude" in done.stderr, done.stderr
     assert not list(workdir.glob("kernel.*.npz"))
 
 
-@pytest.mark.parametrize("option", ["--sigma", "--g", "--l2", "--hidden", "--inputs"])
+@pytest.mark.parametrize("option", slow_after(["--sigma", "--g", "--l2", "--hidden", "--inputs"]))
 def test_12_a_100000_character_option_is_not_echoed_whole(tmp_path, option):
     done = cli("derive", f"{option}={'x' * 100_000}", cwd=tmp_path)
     lines = done.stderr.strip().splitlines()
