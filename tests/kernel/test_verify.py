@@ -7,7 +7,7 @@ import pytest
 from symbp.errors import KernelError
 from symbp.kernel.emit import render_kernel
 from symbp.kernel.verify import check_emitted, recorded_spec
-from tests.helpers import derive
+from tests.helpers import SLOW, derive
 
 
 def test_the_recorded_spec_and_name_are_read_without_running_anything():
@@ -21,6 +21,7 @@ def test_the_recorded_spec_and_name_are_read_without_running_anything():
     assert recorded_spec(text.replace(" --name mine", ""), "k.py")[1] is None
 
 
+@SLOW  # the quick loop has tests/redteam's tampered kernel
 def test_an_emitted_text_passes_and_a_changed_one_is_refused():
     text = render_kernel(derive(hidden=2, sigma="tanh"))
     check_emitted(text, "k.py")

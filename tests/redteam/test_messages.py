@@ -70,7 +70,7 @@ def test_11_every_mutated_checkpoint_is_one_line_or_resumes(workdir, every):
     cases = mutated_checkpoints(workdir)
     assert len(cases) >= 65
     if not every:  # the quick loop: one wrong value per field, and every mutation of the arrays
-        cases = {what: path for position, (what, path) in enumerate(cases.items()) if position % 5 == 0 or not what.startswith(("settings.", "state."))}
+        cases = {what: path for position, (what, path) in enumerate(cases.items()) if position % 10 == 0 or not what.startswith(("settings.", "state."))}
     outcomes = {}
     for what, path in cases.items():
         done = cli("train", "kernel.py", "--resume", str(path), "-o", "out", "--quiet", cwd=workdir)
@@ -83,7 +83,7 @@ def test_11_every_mutated_checkpoint_is_one_line_or_resumes(workdir, every):
     # symbp no longer reads (output, trust), or state a full-batch run does not use (the shuffling's place).
     resumed = {what for what, code in outcomes.items() if code == 0}
     assert all(what.startswith(HARMLESS) for what in resumed), sorted(resumed)
-    assert len(outcomes) - len(resumed) >= (100 if every else 20)
+    assert len(outcomes) - len(resumed) >= (100 if every else 15)
 
 
 HARMLESS = (
