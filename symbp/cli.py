@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from symbp.errors import UserError
 from symbp.version import __version__
 from symbp.spec.names import ACTIVATION_NAMES, OUTPUT_NAMES, VIEWS
-from symbp.training.rules import STEP_SIZE_FORMS
 
 if TYPE_CHECKING:
     from symbp.session import SessionResult
@@ -108,6 +107,9 @@ def _emit_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
+    # Imported here, inside main's handling of Ctrl-C: importing the training stage loads NumPy.
+    from symbp.training.rules import STEP_SIZE_FORMS
+
     train = sub.add_parser(
         "train",
         help="train with a generated kernel by gradient descent",
