@@ -25,8 +25,8 @@ from symbp.errors import SpecError
 from symbp.spec.functions import Function, activation, output_function
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: The largest number of hidden layers (each layer needs its own index letter).
-MAX_HIDDEN_LAYERS = 6
+#: The largest number of hidden layers.
+MAX_HIDDEN_LAYERS = 200
 
 
 class Loss(enum.Enum):

@@ -58,20 +58,32 @@ def abbreviate(expr: sp.Expr, model: Model | None = None) -> sp.Expr:
 
     Without a model, the reference case (one hidden layer) is assumed.
     """
-    layers = model.layers if model is not None else _reference_model().layers
-    primes = {layer.function: layer.prime for layer in layers if layer.function is not None}
-    # SymPy writes σ′(a) as Subs(Derivative(σ(ξ), ξ), ξ, a): name those first,
-    # then any derivative taken directly at an intermediate, then the intermediates.
-    is_abstract = lambda e: _is_abstract_derivative(e, primes)  # noqa: E731
-    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and is_abstract(e.expr), lambda e: _name_derivative(e, primes))
-    expr = expr.replace(is_abstract, lambda e: _name_derivative(e, primes))
     shell = model if model is not None else _reference_model()
+    expr = name_derivatives(expr, shell)
     # Inside out: the first hidden layer's pre-activation is written in x, the next in h of the one below, …
     for layer in reversed(shell.parameter_layers):
         for unit in (layer.unit, layer.bound):
             expr = expr.xreplace({shell.pre_def(layer, i, unit): layer.pre[i, unit]})
             expr = expr.xreplace({layer.function(layer.pre[i, unit]): layer.post[i, unit]})
     return expr
+
+
+def name_derivatives(expr: sp.Expr, model: Model) -> sp.Expr:
+    """SymPy's derivatives of the abstract σ_l and g named σ_l′(·), g′(·); the rest as it is.
+
+    Example:
+        >>> from symbp.symbolic.model import a, m
+        >>> model = build(make_spec())
+        >>> sigma = model.layer(2).function
+        >>> name_derivatives(sp.diff(sigma(a[i, m]), a[i, m]), model)
+        sigma_prime(a[i, m])
+    """
+    primes = {layer.function: layer.prime for layer in model.layers if layer.function is not None}
+    # SymPy writes σ′(a) as Subs(Derivative(σ(ξ), ξ), ξ, a): name those first,
+    # then any derivative taken directly at an intermediate.
+    is_abstract = lambda e: _is_abstract_derivative(e, primes)  # noqa: E731
+    expr = expr.replace(lambda e: isinstance(e, sp.Subs) and is_abstract(e.expr), lambda e: _name_derivative(e, primes))
+    return expr.replace(is_abstract, lambda e: _name_derivative(e, primes))
 
 
 @lru_cache(maxsize=1)

@@ -194,8 +194,8 @@ def test_deep_and_other_loss_gradients_match_finite_differences(spec) -> None:
 
 
 @pytest.mark.parametrize("spec", slow_after(NETWORKS[:3] + NETWORKS[4:6]), ids=lambda s: f"{s[0]}-{s[4]}")
-def test_backprop_recursion_equals_direct_derivative(spec) -> None:
-    """Each δ^l from δ^{l−1}: the backprop form, with the deltas substituted, is SymPy's direct derivative."""
+def test_backprop_recursion_equals_the_written_out_gradient(spec) -> None:
+    """Each δ^l from δ^{l−1}: the backprop form, with the deltas substituted, is the written-out gradient (and SymPy's direct derivative)."""
     d = _network(spec)
     model = d.model
     sizes = {layer.size: d.spec.size(layer.number) for layer in model.parameter_layers} | {mo.p: 2, mo.n: 3}
@@ -212,13 +212,46 @@ def test_backprop_recursion_equals_direct_derivative(spec) -> None:
 
     rng = np.random.default_rng(0)
     for name, pg in d.parameters.items():
-        backprop = unfold(pg.backprop).xreplace(sizes).doit()
-        direct = pg.direct.xreplace(sizes).doit()
+        routes = [unfold(pg.backprop), d.gradient(name)] + ([pg.direct] if pg.direct is not None else [])
+        concrete = [route.xreplace(sizes).doit() for route in routes]
         # Every named quantity (a, h, f, y, W, …) as an independent number: an identity in all of them.
         for _ in range(3):
-            values = {item: sp.Float(rng.uniform(0.1, 0.9)) for item in backprop.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
-            left, right = float(backprop.xreplace(values).doit()), float(direct.xreplace(values).doit())
-            assert left == pytest.approx(right, rel=1e-12), name
+            values = {item: sp.Float(rng.uniform(0.1, 0.9)) for route in concrete for item in route.atoms(sp.Indexed)}
+            first, *others = [float(route.xreplace(values).doit()) for route in concrete]
+            assert others == [pytest.approx(first, rel=1e-12)] * len(others), name
+
+
+def test_the_direct_derivative_is_taken_for_shallow_networks_only() -> None:
+    from symbp.symbolic.derivation import DIRECT_DEPTH
+
+    assert DIRECT_DEPTH == 2
+    shallow, deep = _network(NETWORKS[0]), _network(NETWORKS[2])
+    assert all(pg.direct is not None for pg in shallow.parameters.values())
+    assert all(pg.direct is None for pg in deep.parameters.values())
+
+
+def test_a_wrong_recursion_is_caught_by_the_direct_derivative(monkeypatch) -> None:
+    import importlib
+
+    from symbp.errors import InternalError
+
+    derivation = importlib.import_module("symbp.symbolic.derivation")
+    right = derivation.written_out
+    # δ¹ with the factor 2 of the square forgotten: the recursion's answer is then half SymPy's.
+    monkeypatch.setattr(derivation, "written_out", lambda pg, delta1, model: right(pg, delta1 / 2, model))
+    with pytest.raises(InternalError, match="the backward recursion and the direct derivative of R disagree for W1"):
+        derivation.derive(hidden=2, sigma="sigmoid")
+
+
+def test_the_written_out_gradient_grows_linearly_with_the_depth() -> None:
+    """One sum per layer around the factors that depend on it: the deepest gradient's size is linear in L."""
+    sizes = {}
+    for depth in (3, 6, 12):
+        d = derive(hidden=(2,) * depth)
+        gradient = d.gradient(f"W{depth + 1}")
+        assert len(gradient.atoms(sp.Sum)) == depth  # one over i and k, then one per hidden layer above the parameter's
+        sizes[depth] = sp.count_ops(gradient)
+    assert sizes[12] - sizes[6] == 2 * (sizes[6] - sizes[3])
 
 
 def test_deep_network_names_layers_from_the_output_inwards() -> None:
