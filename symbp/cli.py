@@ -40,11 +40,11 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--sigma",
         default="tanh",
         metavar="SIGMA",
-        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh); "
+        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x (or u) such as 'x/(1+exp(-x))' (default tanh); "
         "with several hidden layers one for all or one per layer, e.g. relu,tanh",
     )
     parser.add_argument(
-        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x (default identity)"
+        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x or u (default identity)"
     )
     parser.add_argument("--inputs", "-p", default=None, metavar="P", help="input size p (default: symbolic)")
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")

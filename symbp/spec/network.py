@@ -90,7 +90,7 @@ class Spec:
     def name(self) -> str:
         """A file-name-safe name for this spec, e.g. ``tanh_identity_m3``."""
         sigmas = [self.sigma[0]] if self.uniform_sigma else list(self.sigma)
-        parts = [_function_slug(s) for s in sigmas] + [_function_slug(self.g), "m" + "x".join(map(str, self.hidden))]
+        parts = [_function_slug(s) for s in sigmas] + [_function_slug(self.g), _sizes_slug(self.hidden)]
         if self.inputs is not None:
             parts.append(f"p{self.inputs}")
         if self.outputs != 1:
@@ -137,6 +137,18 @@ def _function_slug(fn: Function) -> str:
     # From the text as typed (spaces aside): two spellings of one function are two specs.
     digest = hashlib.sha256("".join(fn.text.split()).encode()).hexdigest()[:8]
     return f"{fn.name}{digest}"
+
+
+#: Longest hidden-size part of a name written size by size (m16x8); a deeper network's is abbreviated.
+MAX_SIZES_SLUG = 40
+
+
+def _sizes_slug(hidden: tuple[int, ...]) -> str:
+    """m3, m16x8; for a network too deep to list its sizes in a file name, its depth and a digest: h32_1b2c3d4e."""
+    slug = "m" + "x".join(map(str, hidden))
+    if len(slug) <= MAX_SIZES_SLUG:
+        return slug
+    return f"h{len(hidden)}_" + hashlib.sha256(slug.encode()).hexdigest()[:8]
 
 
 def _number_slug(value: float) -> str:

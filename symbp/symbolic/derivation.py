@@ -24,9 +24,8 @@ pass, which :func:`~symbp.symbolic.notation.abbreviate` names a, h, z, f.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import random
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -36,7 +35,7 @@ from symbp.spec.network import Spec, make_spec
 from symbp.symbolic.derivatives import DerivativeForm, derivative_form
 from symbp.symbolic.expand import expanded_gradients
 from symbp.symbolic.model import LAMBDA, Layer, Model, R_symbol, build, f, i, k, n, y, z
-from symbp.symbolic.notation import abbreviate, collapse, name_derivatives
+from symbp.symbolic.notation import Concrete, abbreviate, cancel, cancel_output_part, collapse, merge_sums, name_derivatives
 
 #: Seconds allowed for the whole derivation of one spec.
 DERIVATION_TIME_LIMIT = 60.0
@@ -253,7 +252,7 @@ class _ChainFactors:
 
     @classmethod
     def of(cls, model: Model, forms: dict[int, DerivativeForm]) -> _ChainFactors:
-        concrete = _Concrete(model, forms)
+        concrete = Concrete(model, forms)
         output = model.layer(1)
         dR_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
         df_dz = concrete(name_derivatives(sp.diff(output.function(z[i, k]), z[i, k]), model))
@@ -267,7 +266,7 @@ class _ChainFactors:
             chain += [ChainStep(above.pre[i, above.unit], post, dpre_dpost[layer.number]), ChainStep(post, pre, dpost_dpre[layer.number])]
         cancels = sp.fraction(sp.together(dR_df))[1] != 1
         # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
-        delta1 = _cancel(dR_df * df_dz) if cancels else dR_df * df_dz
+        delta1 = cancel(dR_df * df_dz) if cancels else dR_df * df_dz
         return cls(model, forms, dR_df, df_dz, dpre_dpost, dpost_dpre, cancels, delta1, tuple(chain))
 
     def deltas(self) -> dict[str, sp.Expr]:
@@ -283,26 +282,6 @@ class _ChainFactors:
     def steps_to(self, layer: Layer) -> tuple[ChainStep, ...]:
         """The factors from R down to layer's pre-activation: ∂R/∂f, ∂f/∂z, then ∂a/∂h, ∂h/∂a for each layer between."""
         return self.chain[: 2 * layer.number]
-
-
-class _Concrete:
-    """Puts the spec's σ′ and g′ in place of the abstract ones (σ′(a^l) → its value form in h^l, where there is one)."""
-
-    def __init__(self, model: Model, forms: dict[int, DerivativeForm]) -> None:
-        layers = model.parameter_layers
-        self.forms = forms
-        self.by_prime = {layer.prime: layer for layer in layers}
-        self.by_pre = {layer.pre: layer for layer in layers}
-
-    def value(self, e: sp.Function) -> sp.Expr:
-        argument = e.args[0]
-        if not (isinstance(argument, sp.Indexed) and argument.base in self.by_pre):
-            raise InternalError(f"derivative taken at {argument}, which is not a named pre-activation")
-        layer = self.by_pre[argument.base]
-        return self.forms[layer.number].at(argument, layer.post[argument.indices])
-
-    def __call__(self, expr: sp.Expr) -> sp.Expr:
-        return expr.replace(lambda e: isinstance(e, sp.Function) and e.func in self.by_prime, self.value)
 
 
 def _parameter_gradient(name: str, layer: Layer, steps: tuple[ChainStep, ...], sum_limits: tuple, factors: _ChainFactors) -> ParameterGradient:
@@ -350,9 +329,9 @@ def written_out(pg: ParameterGradient, delta1: sp.Expr, model: Model) -> sp.Expr
 def _checked_directly(pg: ParameterGradient, gradient: sp.Expr, factors: _ChainFactors) -> ParameterGradient:
     """``pg`` with SymPy's derivative of the whole nested R, which must equal the recursion's ``gradient``."""
     model = factors.model
-    direct = _Concrete(model, factors.forms)(abbreviate(collapse(sp.diff(model.R, pg.component)), model))
+    direct = Concrete(model, factors.forms)(abbreviate(collapse(sp.diff(model.R, pg.component)), model))
     if factors.cancels:
-        direct = _merge_sums(direct, _cancel_output_part)
+        direct = merge_sums(direct, cancel_output_part)
     # The bound indices of the layers above are the chain rule's summed indices.
     direct = direct.xreplace({model.layer(number).bound: model.layer(number).unit for number in range(1, pg.layer)})
     abstract = [lay.prime for lay in model.parameter_layers] + [lay.function for lay in model.parameter_layers]
@@ -391,42 +370,3 @@ def _written_out_sums(expr: sp.Expr) -> sp.Expr:
         return body
 
     return expr.replace(lambda e: isinstance(e, sp.Sum), add_up)
-
-
-def _cancel(expr: sp.Expr) -> sp.Expr:
-    """The rational function in lowest terms, factored: (−y/f + (1 − y)/(1 − f))·f(1 − f) → f − y."""
-    return sp.factor(sp.cancel(sp.together(expr)))
-
-
-def _cancel_output_part(expr: sp.Expr) -> sp.Expr:
-    """Cancel the factor of a product that involves only y and f (the loss's derivative times g′)."""
-    expr = sp.factor_terms(expr)
-    output_only = []
-    rest = []
-    for factor in sp.Mul.make_args(expr):
-        bases = {item.base for item in factor.atoms(sp.Indexed)}
-        (output_only if bases and bases <= {y, f} else rest).append(factor)
-    if not output_only:
-        return expr
-    return _cancel(sp.Mul(*output_only)) * sp.Mul(*rest)
-
-
-def _merge_sums(expr: sp.Expr, tidy) -> sp.Expr:
-    """Σ A + Σ B over the same limits → Σ tidy(A + B), inside out."""
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Tuple)):
-        return expr
-    expr = expr.func(*(_merge_sums(arg, tidy) for arg in expr.args))
-    if isinstance(expr, sp.Add):
-        groups: dict[tuple, list[sp.Expr]] = {}
-        rest = []
-        for term in expr.args:
-            if isinstance(term, sp.Sum):
-                groups.setdefault(term.limits, []).append(term.function)
-            else:
-                rest.append(term)
-        if any(len(bodies) > 1 for bodies in groups.values()):
-            merged = [sp.Sum(tidy(sp.Add(*bodies)), *limits) for limits, bodies in groups.items()]
-            return sp.Add(*merged, *rest)
-    if isinstance(expr, sp.Sum):
-        return sp.Sum(tidy(expr.function), *expr.limits)
-    return expr
