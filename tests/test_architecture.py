@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("symbp.spec", "symbp.data"),
     ("symbp.symbolic",),
     ("symbp.latex",),
-    ("symbp.kernel", "symbp.checker"),
+    ("symbp.kernel", "symbp.checker", "symbp.html"),
     ("symbp.training",),
     ("symbp.cluster",),
     ("symbp.session", "symbp.demo", "symbp.testing"),

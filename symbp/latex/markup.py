@@ -76,6 +76,14 @@ class Markup(ABC):
         """A plain symbol of the text (P for the penalty, R)."""
 
     @abstractmethod
+    def matrix_printer(self) -> sp.printing.printer.Printer:
+        """A printer of the matrix view (A², (W¹)ᵀ, ⊙, 1_n) in this markup."""
+
+    @abstractmethod
+    def gradient_of(self, parameter: str) -> str:
+        """∇_{W¹} R for a parameter already printed."""
+
+    @abstractmethod
     def part_label(self, layer: int) -> str:
         """∇_l R: before the first equation of the gradient's part for layer ``layer``."""
 
@@ -105,6 +113,14 @@ class LatexMarkup(Markup):
 
     def symbol(self, name: str) -> str:
         return name
+
+    def matrix_printer(self) -> Printer:
+        from symbp.latex.matrix import MatrixPrinter
+
+        return MatrixPrinter(outputs=self.outputs)
+
+    def gradient_of(self, parameter: str) -> str:
+        return rf"\nabla_{{{parameter}}} R"
 
     def part_label(self, layer: int) -> str:
         return rf"\nabla_{{{layer}}} R:\qquad "

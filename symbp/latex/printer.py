@@ -39,28 +39,43 @@ _FUNCTION = re.compile(r"^(sigma|g)(\d*)(_prime)?$")
 _ARGUMENT = sp.Symbol("SYMBPARGUMENT", real=True)
 
 
-def array_name(name: str) -> tuple[str, int | None] | None:
-    """(LaTeX stem, output axis) for an array of the notation: W^{2}, \\delta^{1}, a^{3}, …; None for others."""
+def array_parts(name: str) -> tuple[str, int | None, int | None] | None:
+    """(kind, layer, output axis) of an array of the notation: ``W2`` → ("W", 2, None), ``f`` → ("f", None, 1); None for others."""
     if name in _NAMES:
-        return _NAMES[name]
+        return name, None, _NAMES[name][1]
     match = _LAYERED.match(name)
     if match is None:
         return None
     kind, layer = match.group(1), int(match.group(2))
     # Layer 1's arrays carry the output index k (first for W¹, b¹, second for δ¹).
     out_axis = (0 if kind in ("W", "b") else 1) if layer == 1 else None
-    return f"{_STEMS[kind]}^{{{layer}}}", out_axis
+    return kind, layer, out_axis
+
+
+def array_name(name: str) -> tuple[str, int | None] | None:
+    """(LaTeX stem, output axis) for an array of the notation: W^{2}, \\delta^{1}, a^{3}, …; None for others."""
+    parts = array_parts(name)
+    if parts is None:
+        return None
+    kind, layer, out_axis = parts
+    return (_NAMES[kind][0] if layer is None else f"{_STEMS[kind]}^{{{layer}}}"), out_axis
+
+
+def function_parts(name: str) -> tuple[str, str, bool] | None:
+    """("sigma" or "g", the layer's number or "", whether it is the derivative) for the functions of the model; None for others."""
+    match = _FUNCTION.match(name)
+    return None if match is None else (match.group(1), match.group(2), bool(match.group(3)))
 
 
 def function_name(name: str) -> str | None:
     r"""\sigma, \sigma_{3}', g' … for the abstract functions of the model; None for others."""
-    match = _FUNCTION.match(name)
-    if match is None:
+    parts = function_parts(name)
+    if parts is None:
         return None
-    stem = r"\sigma" if match.group(1) == "sigma" else "g"
-    if match.group(2):
-        stem += f"_{{{match.group(2)}}}"
-    return stem + ("'" if match.group(3) else "")
+    stem = r"\sigma" if parts[0] == "sigma" else "g"
+    if parts[1]:
+        stem += f"_{{{parts[1]}}}"
+    return stem + ("'" if parts[2] else "")
 
 
 def function_at(printer: LatexPrinter, expr: sp.Expr, variable: sp.Symbol, argument: str) -> str:

@@ -25,8 +25,10 @@ from symbp.errors import SpecError
 from symbp.spec.functions import Function, activation, output_function
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: The largest number of hidden layers.
-MAX_HIDDEN_LAYERS = 200
+#: The largest number of hidden layers.  Deriving and emitting cost about 0.1 s per layer, but the
+#: LaTeX document grows with the square of the depth (one section per parameter, each with the chain
+#: rule down to it): at 100 hidden layers it has some 200 sections and thousands of pages.
+MAX_HIDDEN_LAYERS = 100
 
 
 class Loss(enum.Enum):
@@ -216,7 +218,10 @@ def _hidden_sizes(hidden: object) -> tuple[int, ...]:
     if not items:
         raise SpecError("hidden sizes must name at least one hidden layer, e.g. 3 or 16,8")
     if len(items) > MAX_HIDDEN_LAYERS:
-        raise SpecError(f"{len(items)} hidden layers are more than the {MAX_HIDDEN_LAYERS} symbp supports")
+        raise SpecError(
+            f"{len(items)} hidden layers are more than the {MAX_HIDDEN_LAYERS} symbp derives "
+            f"(its derivation's document grows with the square of the depth); give at most {MAX_HIDDEN_LAYERS} hidden sizes"
+        )
     what = "hidden size M" if len(items) == 1 else "each hidden size"
     return tuple(_positive_int(item, what) for item in items)
 
