@@ -92,6 +92,11 @@ class MathMLPrinter(MathMLPresentationPrinter):
         element.appendChild(self.dom.createTextNode(text))
         return element
 
+    def doprint(self, expr: object) -> str:
+        # SymPy's doprint prints the top level past _print: σ′ alone is printed in its one form here.
+        named = self.derivative_text(expr)
+        return named if named is not None else super().doprint(expr)
+
     def _print(self, expr: object, **kwargs: object) -> Element:
         named = self.derivative_text(expr)
         return self.raw(named) if named is not None else super()._print(expr, **kwargs)
