@@ -277,3 +277,31 @@ def test_l2_penalty_adds_two_lambda_w_to_weights_only() -> None:
     d = derive(hidden=3, l2=0.5)
     assert d.parameters["W2"].penalty == 2 * mo.LAMBDA * mo.W2[mo.m, mo.j]
     assert d.parameters["b2"].penalty == 0 and not d.gradients["b1"].has(mo.LAMBDA)
+
+
+@SLOW
+def test_a_deep_network_is_checked_numerically() -> None:
+    """Depth 8, past the direct derivative: the kernel, the written-out gradient and SymPy's expanded R agree with finite differences."""
+    from tests.helpers import kernel
+
+    d = derive(hidden=(2, 1, 2, 1, 2, 1, 2, 1), sigma="tanh", g="identity", inputs=2)
+    assert all(pg.direct is None for pg in d.parameters.values())
+    params, X, y = random_problem(d, n=5, seed=4, scale=1.0)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(kernel(spec=d.spec).loss_and_grad(params, X, y)[1], numeric, rtol=1e-7, what="kernel at depth 8")
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-7, what="expanded R at depth 8")
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="written-out gradient at depth 8")
+
+
+@SLOW
+def test_the_kernel_of_a_32_layer_network_matches_finite_differences() -> None:
+    """At 32 hidden layers: the gradient the kernel computes by backpropagation against differences of the loss it computes forward."""
+    from tests.helpers import kernel
+
+    k = kernel(hidden=(2,) * 32, sigma="tanh", g="sigmoid", outputs=2, loss="bce", l2=0.01)
+    rng = np.random.default_rng(5)
+    params = {name: 1.2 * value for name, value in k.init_params(3, seed=5).items()} | {f"b{layer}": 0.3 * rng.standard_normal(2) for layer in range(2, 34)}
+    X, y = rng.standard_normal((6, 3)), rng.uniform(0, 1, (6, 2))
+    _, analytic = k.loss_and_grad(params, X, y)
+    check_grad(analytic, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-6, what="kernel at depth 32")
