@@ -200,7 +200,7 @@ def derive(
     Example:
         >>> d = derive(hidden=3, sigma="tanh", g="identity")
         >>> d.gradients["b2"]
-        Sum(-2*(1 - h[i, m]**2)*(-f[i, k] + y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
+        Sum((1 - h[i, m]**2)*(2*f[i, k] - 2*y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
     """
     spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2)
     try:

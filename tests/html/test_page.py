@@ -99,10 +99,10 @@ def test_the_page_of_a_deep_network_renders_in_a_real_browser(tmp_path) -> None:
 
 
 def test_derive_html_writes_the_page(tmp_path) -> None:
-    result = cli("derive", "--hidden", "2", "--sigma", "sigmoid", "--html", "page.html", cwd=tmp_path)
+    result = cli("derive", "--hidden", "2,2,2", "--html", "page.html", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == "page.html\n"
     assert (tmp_path / "page.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    both = cli("derive", "--hidden", "2", "-o", "d.tex", "--html", "d.html", cwd=tmp_path)
+    both = cli("derive", "--hidden", "2,2,2", "-o", "d.tex", "--html", "d.html", cwd=tmp_path)
     assert both.returncode == 0 and both.stdout == "d.tex\nd.html\n" and (tmp_path / "d.tex").exists()
 
 

@@ -20,34 +20,26 @@ def _rows(doc: str, lhs: str) -> list[str]:
 def test_sentences_are_spaced_and_the_layers_sized() -> None:
     doc = derive(hidden=(4, 3, 2), sigma="tanh").document()
     assert "component.\nLayers are numbered from the output inwards" in doc and "map.\nFor the sample" in doc
-    assert "component.\nFor the sample" in derive(hidden=3).document()
     # Every hidden layer's size, and h^{3} as everywhere else (not h_{3}).
     assert r"is the first hidden layer ($M_{4} = 4$ units)" in doc and r"is a hidden layer ($M_{3} = 3$ units)" in doc
     assert r"$A^{2}(h^{3}) = W^{2} h^{3} + b^{2}$" in doc and "h_{3}" not in doc
 
 
-def test_the_penalty_is_the_last_term_and_defined_after_it() -> None:
-    doc = derive(hidden=3, l2=0.01).document()
-    assert re.search(r"R &= \\sum_\{i=1\}\^\{n\} .* \+ P\.", doc)
-    assert "Here $P$ penalises large weights" in doc and r"P &= \lambda \left(" in doc
-    assert "The last term" not in doc
-    # Its derivative is the last term of each gradient too.
-    assert r"\frac{\partial R}{\partial W^{2}_{mj}} &= \sum_{i=1}^{n} \delta^{2}_{im} x_{ij} + 2 \lambda W^{2}_{mj}" in doc
-
-
-def test_a_factor_alone_has_no_brackets_and_the_error_one_sign() -> None:
-    doc = derive(hidden=3, sigma="sigmoid").document()
-    assert set(_rows(doc, r"\frac{\partial h_{im}}{\partial a_{im}}")) == {r"h_{im} \left(1 - h_{im}\right)"}
-    assert set(_rows(derive(hidden=3, sigma="tanh").document(), r"\frac{\partial h_{im}}{\partial a_{im}}")) == {r"1 - h_{im}^{2}"}
-    assert r"2 \left(f(x_{i}) - y_{i}\right)" in doc and "y_{i} - f(x_{i})" not in doc.split(r"\section{The gradient")[1]
-
-
-def test_sigma_prime_has_one_form_where_there_is_no_value_form() -> None:
-    doc = derive(hidden=3, sigma="x/(1+exp(-x))").document()
+def test_one_notation_in_the_document() -> None:
+    """σ′ in one form, the error with one sign, no brackets around a factor alone, the penalty last and defined after R."""
+    doc = derive(hidden=3, sigma="x/(1+exp(-x))", l2=0.01).document()
+    # σ′ has no value form here: the line σ′(u) = … and every factor ∂h/∂a print it alike.
     (line,) = _rows(doc, r"\sigma'\left(u\right)")
     at_a = re.sub(r"(?<![A-Za-z\\])u(?![A-Za-z])", "a_{im}", line)
-    assert set(_rows(doc, r"\frac{\partial h_{im}}{\partial a_{im}}")) == {at_a}
+    assert set(_rows(doc, r"\frac{\partial h_{im}}{\partial a_{im}}")) == {at_a} and not at_a.startswith(r"\left(")
     assert rf"\delta^{{1}}_{{i}} \, \left({at_a}\right)" in doc
+    assert r"2 \left(f(x_{i}) - y_{i}\right)" in doc and "y_{i} - f(x_{i})" not in doc.split(r"\section{The gradient")[1]
+    # R = Σ … + P, P defined after it; its derivative the last term of each weight's gradient.
+    assert re.search(r"R &= \\sum_\{i=1\}\^\{n\} .* \+ P\.", doc) and "The last term" not in doc
+    assert "Here $P$ penalises large weights" in doc and r"P &= \lambda \left(" in doc
+    assert r"\frac{\partial R}{\partial W^{2}_{mj}} &= \sum_{i=1}^{n} \delta^{2}_{im} x_{ij} + 2 \lambda W^{2}_{mj}" in doc
+    # A value form alone on its row, unbracketed (tanh′ = 1 − h²).
+    assert set(_rows(derive(hidden=3, sigma="tanh").document(), r"\frac{\partial h_{im}}{\partial a_{im}}")) == {r"1 - h_{im}^{2}"}
 
 
 def test_piecewise_sigma_prime_has_one_step_per_branch() -> None:

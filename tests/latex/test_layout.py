@@ -67,7 +67,7 @@ def test_a_laid_out_formula_reads_as_the_printer_prints_it(options: dict) -> Non
 
 
 def test_sigma_prime_is_never_broken() -> None:
-    d = derive(hidden=2, sigma="x/(1+exp(-x))")
+    d = derive(hidden=3, sigma="x/(1+exp(-x))")
     printer = printer_for(d)
     layer = d.model.layer(2)
     derivative = d.forms[2].at(layer.pre[i, layer.unit], layer.post[i, layer.unit])

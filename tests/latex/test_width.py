@@ -25,7 +25,7 @@ def test_wider_text_is_estimated_wider() -> None:
 
 #: Networks whose formulas exercise every construct of the printers (sums, fractions, steps, matrices, components).
 NETWORKS = [
-    dict(hidden=3, l2=0.5),
+    dict(hidden=3, sigma="tanh", l2=0.01),
     dict(hidden=(3, 3, 3), sigma="x/(1+exp(-x))", g="sigmoid", loss="bce", outputs=2, l2=0.01),
     dict(hidden=(2, 2), sigma="max(x,0.01*x)", g="tanh", outputs=3),
     dict(hidden=2, sigma="softplus", g="exp", inputs=2),
