@@ -151,7 +151,20 @@ def equation_rows(lhs: str, rhs: Node, relation: str = "=", lhs_width: float | N
 
 
 def lines_of(node: Node, first: float, rest: float) -> list[str]:
-    """``node`` as lines: the first at most ``first`` wide, the others at most ``rest`` (pt), as far as it can be broken."""
+    """``node`` as lines: the first at most ``first`` wide, the others at most ``rest`` (pt), as far as it can be broken.
+
+    Args:
+        node: the layout.
+        first: the width left on the first line (pt).
+        rest: the width of each further line (pt).
+
+    Returns:
+        The lines, each printed; a piece that cannot be broken stands on a line of its own however wide it is.
+
+    Example:
+        >>> lines_of(Run((Text("a"), Text("b")), (PLUS,)), 10.0, 100.0)
+        ['a', '+ b']
+    """
     text = flat(node)
     if width(text) <= first or isinstance(node, Text):
         return [text]
@@ -230,6 +243,12 @@ def layout_of(expr: sp.Expr, printer: Printer) -> Node:
 
     Returns:
         Its layout; a :class:`Text` for what is not broken (a fraction, a function, an array).
+
+    Example:
+        >>> from symbp.latex.printer import Printer
+        >>> x, y = sp.symbols("x y")
+        >>> flat(layout_of(x + y, Printer()))
+        'x + y'
     """
     if printer.derivative_text(expr) is not None:
         return Text(printer.derivative_text(expr))  # σ′ and g′ keep their one form, unbroken

@@ -78,6 +78,13 @@ MARGIN = 1.09
 def width(tex: str, style: str = "display") -> float:
     """The estimated width (pt) of ``tex`` set as math in ``style`` (display, text, script, scriptscript).
 
+    Args:
+        tex: LaTeX math as symbp's printers write it (no ``$``).
+        style: the math style it is set in; a display's rows are in display style.
+
+    Returns:
+        Points at 11 pt, at least TeX's width for the constructs symbp prints.
+
     Example:
         >>> round(width(r"a + b"), 1) > 0
         True
