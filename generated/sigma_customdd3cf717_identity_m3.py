@@ -125,7 +125,7 @@ def loss_and_grad(params, X, y):
     r"""R and its gradient, sharing one forward pass. Backpropagation:
 
         \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = 2 \left(f(x_{i}) - y_{i}\right)
-        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \left(\frac{1}{1 + e^{- a_{im}}} + \frac{e^{- a_{im}} a_{im}}{\left(1 + e^{- a_{im}}\right)^{2}}\right)
+        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \left(\frac{a_{im} e^{- a_{im}}}{\left(1 + e^{- a_{im}}\right)^{2}} + \frac{1}{1 + e^{- a_{im}}}\right)
         \frac{\partial R}{\partial W^{1}_{m}} = \sum_{i=1}^{n} \delta^{1}_{i} h_{im}
         \frac{\partial R}{\partial b^{1}} = \sum_{i=1}^{n} \delta^{1}_{i}
         \frac{\partial R}{\partial W^{2}_{mj}} = \sum_{i=1}^{n} \delta^{2}_{im} x_{ij}
@@ -185,4 +185,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 705a721c31575cea6ee3c678c3bb6532a0802eb3dc512b928d22f73df715ecde
+# symbp-body-sha256: a77a6cd57b51e137743259cda30b1b4047876780d34cbe59036dd5d6d16879e5

@@ -119,7 +119,7 @@ def loss_and_grad(params, X, y):
     r"""R and its gradient, sharing one forward pass. Backpropagation:
 
         \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = 2 \left(f(x_{i}) - y_{i}\right)
-        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \left(1 - h_{im}\right) h_{im}
+        \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, h_{im} \left(1 - h_{im}\right)
         \frac{\partial R}{\partial W^{1}_{m}} = \sum_{i=1}^{n} \delta^{1}_{i} h_{im}
         \frac{\partial R}{\partial b^{1}} = \sum_{i=1}^{n} \delta^{1}_{i}
         \frac{\partial R}{\partial W^{2}_{mj}} = \sum_{i=1}^{n} \delta^{2}_{im} x_{ij}
@@ -179,4 +179,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 3a6d8cbd4510664012058ff1313a07927101b7009aa4a9f7cb2d75d434182273
+# symbp-body-sha256: c1b603b2d0d74463daa1121779916626fccc7b03e05a23d0f0891f47da051ca1

@@ -84,7 +84,7 @@ def _loss_block(W1, b1, W2, b2, X, Y):
 def loss(params, X, y):
     r"""The loss
 
-        R = \sum_{\substack{1 \leq k \leq d\\1 \leq i \leq n}} \left(y_{ik} - f_{k}(x_{i})\right)^{2}
+        R = \sum_{i=1}^{n} \sum_{k=1}^{d} \left(y_{ik} - f_{k}(x_{i})\right)^{2}
     """
     W1, b1, W2, b2, X, Y = _check(params, X, y)
     n = X.shape[0]
@@ -176,4 +176,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: 4b4148221c03b66da830774d8a30c42728a071d48caaf476e1d32d8e3caa159b
+# symbp-body-sha256: 917c6995532a3eee181358fd7e1ee7226dfa8b5c05d9cf9ec4808a0827ca0571

@@ -121,7 +121,7 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
 def loss_and_grad(params, X, y):
     r"""R and its gradient, sharing one forward pass. Backpropagation:
 
-        \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = 2 \left(f(x_{i}) - y_{i}\right) \, \left(1 - f(x_{i})\right) f(x_{i})
+        \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = 2 \left(f(x_{i}) - y_{i}\right) \, f(x_{i}) \left(1 - f(x_{i})\right)
         \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \left(1 - h_{im}^{2}\right)
         \frac{\partial R}{\partial W^{1}_{m}} = \sum_{i=1}^{n} \delta^{1}_{i} h_{im}
         \frac{\partial R}{\partial b^{1}} = \sum_{i=1}^{n} \delta^{1}_{i}
@@ -182,4 +182,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: e8416bd14a019042ba94621a8abf9b24b64adb1438ec1304e4db69261c99458a
+# symbp-body-sha256: 83dc8a43ebcfcb2421037b7346d0d5f1823a39c866db4c59bd5aab192c0a8b0d

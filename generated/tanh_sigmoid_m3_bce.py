@@ -116,7 +116,7 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
 def loss_and_grad(params, X, y):
     r"""R and its gradient, sharing one forward pass. Backpropagation:
 
-        \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = \left(- \frac{y_{i}}{f(x_{i})} - \frac{y_{i} - 1}{1 - f(x_{i})}\right) \, \left(1 - f(x_{i})\right) f(x_{i}) = f(x_{i}) - y_{i}
+        \delta^{1}_{i} = \frac{\partial R}{\partial z_{i}} = \left(- \frac{y_{i}}{f(x_{i})} - \frac{y_{i} - 1}{1 - f(x_{i})}\right) \, f(x_{i}) \left(1 - f(x_{i})\right) = f(x_{i}) - y_{i}
         \delta^{2}_{im} = \frac{\partial R}{\partial a_{im}} = W^{1}_{m} \delta^{1}_{i} \, \left(1 - h_{im}^{2}\right)
         \frac{\partial R}{\partial W^{1}_{m}} = \sum_{i=1}^{n} \delta^{1}_{i} h_{im}
         \frac{\partial R}{\partial b^{1}} = \sum_{i=1}^{n} \delta^{1}_{i}
@@ -177,4 +177,4 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: f585a16e91d9a659ece248a1673b29881c4ecb86cbcb53bc3bdab2d267a7106b
+# symbp-body-sha256: bb54dfb5e5af951b6893f78808a8a170654fbee648eabc9e6999c1c0348cf01e

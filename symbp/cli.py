@@ -46,11 +46,11 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--sigma",
         default="tanh",
         metavar="SIGMA",
-        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x such as 'x/(1+exp(-x))' (default tanh); "
+        help=f"activation: {', '.join(ACTIVATION_NAMES)}, or an expression in x (or u) such as 'x/(1+exp(-x))' (default tanh); "
         "with several hidden layers one for all or one per layer, e.g. relu,tanh",
     )
     parser.add_argument(
-        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x (default identity)"
+        "--g", default="identity", metavar="G", help=f"output function: {', '.join(OUTPUT_NAMES)}, or an expression in x or u (default identity)"
     )
     parser.add_argument("--inputs", "-p", default=None, metavar="P", help="input size p (default: symbolic)")
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")
@@ -89,6 +89,10 @@ def _derive_parser(sub: argparse._SubParsersAction) -> None:
     derive.add_argument("--expand", action="store_true", help="also write every component for the given M and p (needs --inputs, M·p ≤ 50)")
     derive.add_argument("-o", "--output", type=Path, metavar="FILE.tex", help="write the document here instead of stdout")
     derive.add_argument("--pdf", action="store_true", help="also compile FILE.pdf next to FILE.tex with pdflatex (needs -o)")
+    derive.add_argument(
+        "--html", type=Path, metavar="FILE.html",
+        help="write the derivation as one self-contained web page with MathML (no script, no network); without -o the LaTeX is not printed",
+    )
     derive.add_argument("--formulas", action="store_true", help="print only the gradient formulas (an align* block), not a whole document")
     derive.add_argument(
         "--view", default="component", choices=VIEWS,
@@ -263,13 +267,19 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         for path in (args.output, args.output.with_suffix(".pdf")) if args.pdf else (args.output,):
             if path.is_dir():
                 raise UserError(f"-o {args.output}: {path} is a folder")
+    _check_html_path(args.html)
     derivation = derive(spec=_spec(args))
+    page = None if args.html is None else _html_page(args, derivation)
+    if args.output is None and page is not None and not args.formulas:
+        _write_html(args.html, page)  # the page instead of the LaTeX on stdout
+        return 0
     if args.formulas:
         text = derivation.latex(expand=args.expand, view=args.view)
     else:
         text = derivation.document(expand=args.expand, view=args.view)
     if args.output is None:
         sys.stdout.write(text)
+        _write_html(args.html, page, announce=False)  # stdout holds the formulas alone
         return 0
     if args.pdf:
         from symbp.latex.pdf import compile_pdf
@@ -280,7 +290,33 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     print(args.output)
     if args.pdf:
         print(pdf)
+    _write_html(args.html, page)
     return 0
+
+
+def _check_html_path(path: Path | None) -> None:
+    """--html FILE.html: a file name ending in .html that is not a folder."""
+    if path is not None and path.suffix != ".html":
+        raise UserError(f"--html {path}: the page's file must end in .html")
+    if path is not None and path.is_dir():
+        raise UserError(f"--html {path}: {path} is a folder")
+
+
+def _html_page(args: argparse.Namespace, derivation) -> str:
+    """The derivation as one web page with MathML (symbp.html.page)."""
+    from symbp.html.page import render_page
+
+    return render_page(derivation, expand=args.expand, view=args.view)
+
+
+def _write_html(path: Path | None, page: str | None, announce: bool = True) -> None:
+    """The web page written atomically and (``announce``) its path printed; nothing without --html."""
+    from symbp.files import write_text_atomic
+
+    if path is not None and page is not None:
+        write_text_atomic(path, page)
+        if announce:
+            print(path)
 
 
 def _cmd_emit(args: argparse.Namespace) -> int:

@@ -82,6 +82,23 @@ def pdflatex() -> str:
     return found
 
 
+def chromium() -> str:
+    """The path of a headless-capable Chromium; a skip without it, a failure under CI (where .ci/run installs it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if under_ci():
+            pytest.fail("chromium is missing under CI: .ci/run must install it (apt-get install chromium)")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    return found
+
+
+def overfull_boxes(log: str) -> list[float]:
+    """How far (pt) each overfull \\hbox of a pdflatex log sticks out."""
+    import re
+
+    return [float(width) for width in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+
+
 def stop_after(k: int):
     """A stop_requested that says yes after the k-th update, then no more."""
     asked = []

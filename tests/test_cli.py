@@ -50,7 +50,7 @@ def test_derive_custom_sigma_formulas(capsys) -> None:
         (["train", "missing.py", "--data", "missing.csv"], "does not exist"),
         (["derive", "--hidden"], "expected one argument"),
         (["derive", "--hidden", "16,0"], "each hidden size must be a positive integer"),
-        (["derive", "--hidden", "1,2,3,4,5,6,7"], "more than the 6 symbp supports"),
+        (["derive", "--hidden", ",".join(["2"] * 101)], "101 hidden layers are more than the 100 symbp derives"),
         (["derive", "--hidden", "4,3", "--sigma", "relu,tanh,tanh"], "3 activations for 2 hidden layers"),
         (["derive", "--loss", "hinge"], "unknown loss 'hinge': choose quadratic or bce"),
         (["emit", "--loss", "bce"], "use --g sigmoid with --loss bce"),

@@ -55,11 +55,14 @@ class Judge:
         spec = notation.derivation.spec
         self.network = network_for(spec)
         self.symbols = {LAMBDA: spec.l2}
-        self.derived = drop_output_sums(notation.derivation.parameters[param].direct, spec.outputs)
+        self.derived = drop_output_sums(notation.derivation.gradient(param), spec.outputs)
+        # Evaluated through δ^l (computed layer by layer), which costs the same at any depth;
+        # the written-out form nests one sum per layer, which the evaluator would go through term by term.
+        self.backprop = drop_output_sums(notation.derivation.parameters[param].backprop, spec.outputs)
         self.sizes = self.network.check_sizes()
         self.values = self.network.draw(self.sizes, POINTS, np.random.default_rng(20240617), rounded=False)
         self.evaluate = self.evaluator(self.values)
-        self.expected = self.evaluate(self.derived)
+        self.expected = self.evaluate(self.backprop)
         self.component = notation.model.component(param)
         self.allowed = set(self.component.indices) | ({OUTPUT} if notation.single_output else set())
 
@@ -67,7 +70,8 @@ class Judge:
         """An evaluator on these data and parameters (the forward pass run on them), by default at the check's sizes."""
         sizes = sizes or self.sizes
         _, env = self.network.components(self.param, sizes)
-        return IndexNotationEvaluator(self.network.run_forward(values), sizes, env, self.symbols)
+        arrays = self.network.run_backward(self.network.run_forward(values), sizes, self.symbols)
+        return IndexNotationEvaluator(arrays, sizes, env, self.symbols)
 
     def agrees(self, user: sp.Expr) -> bool:
         """The formula equals the derived gradient at the random points."""
@@ -115,7 +119,7 @@ class Judge:
             name = f"b{layer.number}"
             zeroed = {key: (np.zeros_like(v) if key == name else v) for key, v in self.values.items()}
             evaluate = self.evaluator(zeroed)
-            if not agree(evaluate(user), evaluate(self.derived)):
+            if not agree(evaluate(user), evaluate(self.backprop)):
                 continue
             where = self.bias_fix(user, layer)
             if where is None and user.has(layer.b):
@@ -196,7 +200,7 @@ class Judge:
     def differing(self, user: sp.Expr, sizes: dict[sp.Symbol, int], values: dict[str, np.ndarray], clear: bool) -> Counterexample | None:
         """Where the formula and the gradient differ at these sizes and values (``clear``: by 1 % and 0.001 at least), or None."""
         evaluate = self.evaluator(values, sizes)
-        mine, theirs = evaluate(user), evaluate(self.derived)
+        mine, theirs = evaluate(user), evaluate(self.backprop)
         gap = np.where(np.isfinite(mine) & np.isfinite(theirs), np.abs(mine - theirs), np.inf)
         gap = np.where(np.isnan(theirs), 0.0, gap)
         needed = np.maximum(1e-3, 0.01 * np.maximum(np.abs(np.nan_to_num(mine)), np.abs(theirs))) if clear else 0.0

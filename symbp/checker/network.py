@@ -9,10 +9,11 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from symbp.checker.evaluate import IndexNotationEvaluator
 from symbp.checker.notation import OUTPUT, Notation, notation_for
 from symbp.spec.functions import X
 from symbp.spec.network import Loss, Spec
-from symbp.symbolic.model import n, p
+from symbp.symbolic.model import i, n, p
 
 #: Sizes of the numeric comparison: n samples, p inputs (unless the spec fixes fewer), units per layer at most.
 CHECK_SAMPLES = 3
@@ -114,6 +115,26 @@ class Network:
                 post = np.broadcast_to(np.asarray(self.forward[layer.number](pre), dtype=float), pre.shape)
                 arrays[str(layer.pre.label)] = pre
                 arrays[str(layer.post.label)] = post
+        return arrays
+
+    def run_backward(self, arrays: dict[str, np.ndarray], sizes: dict[sp.Symbol, int], symbols: dict[sp.Symbol, float]) -> dict[str, np.ndarray]:
+        """``arrays`` with δ¹, δ², … of the derivation for every sample and unit, each from the one above.
+
+        Args:
+            arrays: every array of the notation with the forward pass (:meth:`run_forward`).
+            sizes: the sizes they have.
+            symbols: the values of other symbols (λ).
+
+        Returns:
+            The arrays and ``delta1``, ``delta2``, …, each points × n × units.
+        """
+        arrays = dict(arrays)
+        points = arrays["x"].shape[0]
+        for layer in self.model.parameter_layers:
+            samples, units = sizes[n], sizes[layer.size]
+            env = {i: np.repeat(np.arange(1, samples + 1), units), layer.unit: np.tile(np.arange(1, units + 1), samples)}
+            value = IndexNotationEvaluator(arrays, sizes, env, symbols)(self.notation.derivation.deltas[str(layer.delta.label)])
+            arrays[str(layer.delta.label)] = value.reshape(points, samples, units)
         return arrays
 
     def components(self, param: str, sizes: dict[sp.Symbol, int]) -> tuple[list[tuple[int, ...]], dict[sp.Symbol, np.ndarray]]:

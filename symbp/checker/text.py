@@ -9,6 +9,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from symbp.symbolic.model import LAMBDA
+from symbp.symbolic.notation import common_factor, readable_product
 
 
 class TextPrinter(StrPrinter):
@@ -62,7 +63,21 @@ class TextPrinter(StrPrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return "lam" if expr == LAMBDA else super()._print_Symbol(expr)
 
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # Signs and whole numbers as every printer of the notation writes them: 2*(f[i] - y[i]), not -2*(y[i] - f[i]).
+        readable = readable_product(expr)
+        if readable is None:
+            return super()._print_Mul(expr)
+        coefficient, factors = readable
+        text = self.parenthesize(sp.Mul(*factors), PRECEDENCE["Mul"], strict=True)
+        if coefficient == 1:
+            return text
+        return ("-" if coefficient == -1 else self.parenthesize(coefficient, PRECEDENCE["Mul"]) + "*") + text
+
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        shared = common_factor(expr)
+        if shared is not None:
+            return f"{shared[0]}*({self._print(shared[1])})"
         terms = sorted(self._as_ordered_terms(expr, order=order), key=lambda t: t.could_extract_minus_sign())
         text = ""
         for position, term in enumerate(terms):

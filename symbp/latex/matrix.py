@@ -7,14 +7,19 @@ with :class:`MatrixPrinter`, symbp's LaTeX printer extended to matrix expression
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Transpose
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from symbp.latex.layout import Node, Text, flat, run
 from symbp.latex.printer import Printer
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.matrix import Part, matrix_form, scale
+
+if TYPE_CHECKING:
+    from symbp.latex.markup import Markup
 
 _LAYERED = re.compile(r"^(A|H|Delta|W|b)(\d+)$")
 _ENTRY = "MATRIXENTRY"
@@ -101,6 +106,32 @@ class MatrixPrinter(Printer):
         return text.replace(_ENTRY + "^", "{" + argument + "}^").replace(_ENTRY, argument)
 
 
+def matrix_equations(derivation: Derivation, markup: Markup | None = None) -> list[tuple[str, Node]]:
+    """The matrix form as equations: the left-hand side printed, the right-hand side as a layout.
+
+    Args:
+        derivation: what :func:`symbp.derive` returned.
+        markup: how to print them (default LaTeX, with :class:`MatrixPrinter`).
+
+    Returns:
+        The forward pass first (A, H, …, Z, F), then Δ¹, Δ², …, then ∇_{W¹}R, ∇_{b¹}R, ….
+    """
+    from symbp.latex.markup import LatexMarkup
+
+    markup = markup or LatexMarkup(MatrixPrinter(outputs=derivation.spec.outputs), derivation.spec.outputs)
+    printer = markup.matrix_printer()
+    equations: list[tuple[str, Node]] = []
+    for statement in matrix_form(derivation).statements:
+        lhs = printer.doprint(statement.lhs)
+        if statement.part is Part.GRADIENT:
+            lhs = markup.gradient_of(lhs)
+        rhs = [Text(printer.doprint(statement.rhs))]
+        if statement.written_out is not None:
+            rhs.append(Text(printer.doprint(statement.written_out)))
+        equations.append((lhs, run(rhs, markup.equals)))
+    return equations
+
+
 def matrix_lines(derivation: Derivation) -> list[str]:
     r"""The matrix form as LaTeX lines for an ``align*`` block, ``lhs &= rhs`` each.
 
@@ -115,14 +146,4 @@ def matrix_lines(derivation: Derivation) -> list[str]:
         >>> matrix_lines(symbp.derive(hidden=3))[-2]
         '\\nabla_{W^{2}} R &= \\left(\\Delta^{2}\\right)^{T} X'
     """
-    printer = MatrixPrinter(outputs=derivation.spec.outputs)
-    lines = []
-    for statement in matrix_form(derivation).statements:
-        lhs = printer.doprint(statement.lhs)
-        if statement.part is Part.GRADIENT:
-            lhs = rf"\nabla_{{{lhs}}} R"
-        line = f"{lhs} &= {printer.doprint(statement.rhs)}"
-        if statement.written_out is not None:
-            line += f" = {printer.doprint(statement.written_out)}"
-        lines.append(line)
-    return lines
+    return [f"{lhs} &= {flat(rhs)}" for lhs, rhs in matrix_equations(derivation)]

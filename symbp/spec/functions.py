@@ -2,7 +2,8 @@
 
 The text is read by the whitelist walker of :mod:`symbp.spec.whitelist`
 (Python's own parser, which never runs code, then the tree node by node) with
-the node set of σ and g: the one variable ``x``, numbers, ``+ - * / **``,
+the node set of σ and g: the one variable ``x`` (or ``u``, as the documents write
+σ(u)), numbers, ``+ - * / **``,
 parentheses, the constants pi and e and the functions in :data:`FUNCTIONS`.
 Everything else is refused with a one-line :class:`~symbp.errors.ExpressionError`;
 nothing the user types is handed to ``eval``, ``sympify`` or ``parse_expr``.
@@ -23,6 +24,8 @@ from symbp.spec.whitelist import Callee, Limits, Messages, Walker
 
 #: The variable of every σ and g expression.
 X = sp.Symbol("x", real=True)
+#: How the variable may be typed: x, or u as the documents write σ(u) (one of them in one expression).
+VARIABLE_NAMES = ("x", "u")
 
 #: How much text a σ or g may be: characters, nesting depth, nodes of its tree.
 MAX_LENGTH = 200
@@ -109,7 +112,7 @@ def _function(text: str, named: dict[str, sp.Expr], aliases: dict[str, str], rol
     key = aliases.get(key.lower(), key.lower())
     if key in named:
         return Function(name=key, expr=named[key], text=key)
-    if key.isidentifier() and key not in ("x",) and key not in CONSTANTS:
+    if key.isidentifier() and key not in VARIABLE_NAMES and key not in CONSTANTS:
         raise ExpressionError(
             f"unknown {role} {text.strip()!r}: choose one of {', '.join(named)} or give an expression in x such as 'x/(1+exp(-x))'"
         )
@@ -141,7 +144,7 @@ def parse(text: str, role: str = "expression") -> sp.Expr:
     return expr
 
 
-_ALLOWED = "x, numbers, + - * / **, parentheses, the constants pi and e, and the functions " + ", ".join(FUNCTIONS)
+_ALLOWED = "x (or u), numbers, + - * / **, parentheses, the constants pi and e, and the functions " + ", ".join(FUNCTIONS)
 
 
 class FunctionWalker(Walker):
@@ -165,12 +168,18 @@ class FunctionWalker(Walker):
 
     def __init__(self, text: str, role: str) -> None:
         super().__init__(text, role=role, constants=CONSTANTS, functions=FUNCTIONS, allowed=_ALLOWED)
+        self.variable_name: str | None = None
 
     def variable(self, name: str) -> sp.Expr | None:
-        return X if name == "x" else None
+        if name not in VARIABLE_NAMES:
+            return None
+        if self.variable_name not in (None, name):
+            raise self.fail(f"it uses both {self.variable_name} and {name}; write it in one variable, x or u")
+        self.variable_name = name
+        return X
 
     def unknown_name(self, name: str) -> ExpressionError:
-        return self.refuse(f"the name {name!r} (the only variable is x)")
+        return self.refuse(f"the name {name!r} (the variable is x, or u)")
 
     def tower_problem(self, base: sp.Expr, exponent: sp.Expr) -> str | None:
         if not exponent.is_number and exponent.has(X) and base.has(X) and _nested_power_depth(exponent) > 1:

@@ -25,8 +25,10 @@ from symbp.errors import SpecError
 from symbp.spec.functions import Function, activation, output_function
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: The largest number of hidden layers (each layer needs its own index letter).
-MAX_HIDDEN_LAYERS = 6
+#: The largest number of hidden layers.  Deriving and emitting cost about 0.1 s per layer, but the
+#: LaTeX document grows with the square of the depth (one section per parameter, each with the chain
+#: rule down to it): at 100 hidden layers it has some 200 sections and thousands of pages.
+MAX_HIDDEN_LAYERS = 100
 
 
 class Loss(enum.Enum):
@@ -90,7 +92,7 @@ class Spec:
     def name(self) -> str:
         """A file-name-safe name for this spec, e.g. ``tanh_identity_m3``."""
         sigmas = [self.sigma[0]] if self.uniform_sigma else list(self.sigma)
-        parts = [_function_slug(s) for s in sigmas] + [_function_slug(self.g), "m" + "x".join(map(str, self.hidden))]
+        parts = [_function_slug(s) for s in sigmas] + [_function_slug(self.g), _sizes_slug(self.hidden)]
         if self.inputs is not None:
             parts.append(f"p{self.inputs}")
         if self.outputs != 1:
@@ -137,6 +139,18 @@ def _function_slug(fn: Function) -> str:
     # From the text as typed (spaces aside): two spellings of one function are two specs.
     digest = hashlib.sha256("".join(fn.text.split()).encode()).hexdigest()[:8]
     return f"{fn.name}{digest}"
+
+
+#: Longest hidden-size part of a name written size by size (m16x8); a deeper network's is abbreviated.
+MAX_SIZES_SLUG = 40
+
+
+def _sizes_slug(hidden: tuple[int, ...]) -> str:
+    """m3, m16x8; for a network too deep to list its sizes in a file name, its depth and a digest: h32_1b2c3d4e."""
+    slug = "m" + "x".join(map(str, hidden))
+    if len(slug) <= MAX_SIZES_SLUG:
+        return slug
+    return f"h{len(hidden)}_" + hashlib.sha256(slug.encode()).hexdigest()[:8]
 
 
 def _number_slug(value: float) -> str:
@@ -204,7 +218,10 @@ def _hidden_sizes(hidden: object) -> tuple[int, ...]:
     if not items:
         raise SpecError("hidden sizes must name at least one hidden layer, e.g. 3 or 16,8")
     if len(items) > MAX_HIDDEN_LAYERS:
-        raise SpecError(f"{len(items)} hidden layers are more than the {MAX_HIDDEN_LAYERS} symbp supports")
+        raise SpecError(
+            f"{len(items)} hidden layers are more than the {MAX_HIDDEN_LAYERS} symbp derives "
+            f"(its derivation's document grows with the square of the depth); give at most {MAX_HIDDEN_LAYERS} hidden sizes"
+        )
     what = "hidden size M" if len(items) == 1 else "each hidden size"
     return tuple(_positive_int(item, what) for item in items)
 

@@ -49,6 +49,9 @@ BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
 #: How a refused operator is named in a message.
 OPERATOR_NAMES = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
 
+#: What to write instead of a refused operator that means something else in Python than on paper.
+OPERATOR_HINTS = {ast.BitXor: " (a power is written **, as in x**2)"}
+
 #: A function a reader may call: its number of arguments and what builds its SymPy value.
 Callee = tuple[int, Callable[..., sp.Expr]]
 
@@ -306,7 +309,7 @@ class Walker:
             case ast.Lambda():
                 raise self.refuse("lambda")
             case ast.BinOp(op=op) | ast.UnaryOp(op=op):
-                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}")
+                raise self.refuse(f"the operator {OPERATOR_NAMES.get(type(op), type(op).__name__)!r}{OPERATOR_HINTS.get(type(op), '')}")
             case ast.Compare() | ast.BoolOp():
                 raise self.refuse("a comparison or boolean operator")
             case _:

@@ -54,8 +54,29 @@ def derivative_form(fn: Function) -> DerivativeForm:
         >>> derivative_form(activation("tanh")).value_form
         1 - u**2
     """
-    derivative = sp.diff(fn.expr, X)
+    derivative = one_step_per_branch(sp.diff(fn.expr, X))
     return DerivativeForm(function=fn, expr=derivative, value_form=_value_form(fn.expr, derivative))
+
+
+def one_step_per_branch(expr: sp.Expr) -> sp.Expr:
+    """Every unit step of a multiple of x written as 𝟙[x > 0] or 𝟙[−x > 0] (printed 𝟙[x < 0]).
+
+    SymPy differentiates max(x, x/100) into 𝟙[99x/100 > 0] + 𝟙[−99x/100 > 0]/100; scaling the
+    argument of a step by a positive number changes nothing (𝟙 at 0 aside, a matter of convention
+    at a kink), so each branch keeps one step of the plain variable.
+
+    Example:
+        >>> one_step_per_branch(sp.Heaviside(sp.Rational(99, 100) * X) + sp.Heaviside(-sp.Rational(99, 100) * X) / 100)
+        Heaviside(x) + Heaviside(-x)/100
+    """
+
+    def plain(step: sp.Heaviside) -> sp.Expr:
+        coefficient, rest = step.args[0].as_coeff_Mul()
+        if rest != X or coefficient == 0:
+            return step
+        return step.func(X if coefficient > 0 else -X, *step.args[1:])
+
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside), plain)
 
 
 @lru_cache(maxsize=256)

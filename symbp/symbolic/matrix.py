@@ -52,7 +52,7 @@ class Part(Enum):
 class MatrixStatement:
     """``lhs = rhs`` in matrix form; for a gradient, ``lhs`` is the parameter and the statement reads ∇_{lhs} R = rhs.
 
-    ``written_out`` is the same right-hand side with σ or g replaced by its formula, when that reads well (tanh(A), Z).
+    ``written_out`` is the same right-hand side with σ or g replaced by its formula, applied entry by entry (tanh(A), Z).
     """
 
     part: Part
@@ -271,7 +271,9 @@ def matrix_form(derivation: Derivation) -> MatrixForm:
         target = (i, layer.unit)
         pre = layer.pre[i, layer.unit]
         statements.append(MatrixStatement(Part.FORWARD, translator.symbol(layer.pre), translator.matrix(model.pre_def(layer, i, layer.unit), target)))
-        written = translator.matrix(model.concrete(layer, pre), target) if _reads_well(model.function_expr(layer)) else None
+        # σ's formula applied to each entry as a whole: u/(1 + e^{−u}) at A, not 1/(1 + e^{−A}) ⊙ A.
+        entry = sp.Dummy("e", real=True)
+        written = ElementwiseApplyFunction(sp.Lambda(entry, model.concrete(layer, entry)), translator.symbol(layer.pre))
         statements.append(MatrixStatement(Part.FORWARD, translator.symbol(layer.post), translator.matrix(layer.function(pre), target), written))
     for layer in model.parameter_layers:
         rhs = translator.matrix(_named_derivative(derivation, layer), (i, layer.unit))

@@ -26,15 +26,16 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symbp.spec.functions import X
-from symbp.spec.network import Loss, Spec
+from symbp.spec.network import MAX_HIDDEN_LAYERS, Loss, Spec
 
 # Index symbols.  The primed names are the bound (summation) indices.
 i, j, m, k = sp.symbols("i j m k", integer=True, positive=True)
 j_bound, m_bound, k_bound = sp.symbols("j' m' k'", integer=True, positive=True)
 n, M, p, d = sp.symbols("n M p d", integer=True, positive=True)
 
-#: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.
-UNIT_LETTERS = ("k", "m", "q", "r", "t", "v", "w")
+#: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.  Layers past
+#: the seventh take m with their number (m8, m9, …), like their sizes M_8, M_9, ….
+UNIT_LETTERS = ("k", "m", "q", "r", "t", "v", "w") + tuple(f"m{number}" for number in range(8, MAX_HIDDEN_LAYERS + 2))
 
 # Data, and the arrays of the reference case (one hidden layer): the same objects layers_for makes for it.
 x = sp.IndexedBase("x", real=True)

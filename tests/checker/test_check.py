@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from tests.helpers import slow_after
+import sympy as sp
+
+from tests.helpers import SLOW, slow_after
 
 from symbp.checker.check import CheckResult, Verdict, check
 from symbp.checker.reader import MAX_LENGTH
@@ -85,7 +87,7 @@ def test_spec_arguments_as_keywords() -> None:
 def test_the_report_says_everything() -> None:
     result = check("sum((f[i]-y[i])*h[i,m], i)", "W1", spec=TANH)
     report = result.report()
-    assert "derived:    sum(-2*(y[i] - f[i])*h[i,m], i)" in report
+    assert "derived:    sum(2*(f[i] - y[i])*h[i,m], i)" in report
     assert "CONSTANT FACTOR" in report and "yours - derived" in report
     ce = result.counterexample
     assert f"dR/d{ce.component}: yours = {ce.user_value:.4g}, derived = {ce.derived_value:.4g}" in report
@@ -162,3 +164,28 @@ def test_hostile_or_invalid_input_is_refused_with_one_line(text: str, warm, tmp_
 def test_unknown_parameters_are_refused(param) -> None:
     with pytest.raises(SpecError, match="choose one of W1, b1, W2, b2"):
         check("0", param, spec=TANH)
+
+
+def test_a_deep_network_is_checked_through_its_deltas() -> None:
+    """Four hidden layers: the derived component of the deepest layer, typed back, is correct."""
+    spec = make_spec(hidden=(3, 3, 3, 3), sigma="tanh")
+    derived = check("sum(x[i,j], i)", "W5", spec=spec)
+    assert derived.verdict is Verdict.WRONG and derived.derived_text.count("sum(") == 4  # one sum per layer, nested
+    assert check(derived.derived_text, "W5", spec=spec).correct
+
+
+@SLOW
+def test_a_deep_networks_mistake_is_named() -> None:
+    spec = make_spec(hidden=(3, 3, 3, 3), sigma="tanh")
+    derived = check("sum(x[i,j], i)", "W5", spec=spec).derived_text
+    halved = check(f"({derived})/2", "W5", spec=spec)
+    assert halved.verdict is Verdict.CONSTANT_FACTOR and halved.factor == sp.Rational(1, 2)
+
+
+@SLOW
+def test_the_checker_knows_the_letters_of_every_layer() -> None:
+    spec = make_spec(hidden=(2,) * 8, sigma="sigmoid")
+    result = check("sum(2*(f[i]-y[i])*W1[m]*h2[i,m]*(1-h2[i,m])*h3[i,q], i)", "W2", spec=spec)
+    assert result.correct and result.component == "W2[m,q]"
+    deepest = check("sum(x[i,j], i)", "W9", spec=spec)
+    assert deepest.component == "W9[m9,j]" and "a9[i,m9] = b9[m9] + sum(W9[m9,j]*x[i,j], j)" in deepest.definitions

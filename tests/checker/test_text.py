@@ -29,8 +29,8 @@ def test_the_printer_writes_the_notation(expr: sp.Expr, text: str) -> None:
 def test_the_derived_formula_prints_as_in_the_textbook() -> None:
     derivation = derive(spec=TANH)
     printer = notation_for(TANH).printer
-    assert printer.doprint(drop_output_sums(derivation.gradients["W1"], 1)) == "sum(-2*(y[i] - f[i])*h[i,m], i)"
-    assert printer.doprint(drop_output_sums(derivation.gradients["W2"], 1)) == "sum(-2*(1 - h[i,m]**2)*(y[i] - f[i])*W1[m]*x[i,j], i)"
+    assert printer.doprint(drop_output_sums(derivation.gradients["W1"], 1)) == "sum(2*(f[i] - y[i])*h[i,m], i)"
+    assert printer.doprint(drop_output_sums(derivation.gradients["W2"], 1)) == "sum(2*(1 - h[i,m]**2)*(f[i] - y[i])*W1[m]*x[i,j], i)"
 
 
 def test_the_printer_keeps_the_output_index_with_several_outputs() -> None:

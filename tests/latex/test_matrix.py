@@ -44,7 +44,8 @@ def test_derivatives_without_a_readable_form_are_named() -> None:
     lines = matrix_lines(derive(hidden=2, sigma="x/(1+exp(-x))", g="sigmoid"))
     assert r"\Delta^{1} &= 2 \left(F - Y\right) \odot F \odot \left(1 - F\right)" in lines
     assert r"\Delta^{2} &= \left(\Delta^{1} W^{1}\right) \odot \sigma'\left(A\right)" in lines
-    assert r"H &= \sigma\left(A\right)" in lines and r"F &= g\left(Z\right)" in lines
+    # σ and g are written out all the same, applied entry by entry as the document's σ(u) and g(u).
+    assert r"H &= \sigma\left(A\right) = \frac{A}{1 + e^{- A}}" in lines and r"F &= g\left(Z\right) = \frac{1}{1 + e^{- Z}}" in lines
 
 
 def test_latex_view_matrix_uses_the_matrix_lines() -> None:

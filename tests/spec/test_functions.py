@@ -121,7 +121,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 def test_error_lists_the_allowed_functions() -> None:
-    with pytest.raises(ExpressionError, match="allowed are x, numbers.*tanh"):
+    with pytest.raises(ExpressionError, match=r"allowed are x \(or u\), numbers.*tanh"):
         parse("foo(x)")
     with pytest.raises(ExpressionError, match="choose one of identity, sigmoid, tanh, relu, softplus"):
         activation("swish")
@@ -138,3 +138,18 @@ def test_every_whitelisted_function_prints_with_numpy_alone() -> None:
         if name in ("log", "sqrt"):
             text = f"{name}(1 + x**2)"
         render_kernel(derive(hidden=2, sigma=text))  # raises InternalError if anything but numpy is needed
+
+
+def test_u_is_the_variable_as_the_documents_write_it() -> None:
+    assert activation("u/(1+exp(-u))").expr == activation("x/(1+exp(-x))").expr == X / (1 + sp.exp(-X))
+    assert output_function("exp(u)").expr == sp.exp(X)
+    with pytest.raises(ExpressionError, match=r"^sigma expression 'u\*x': it uses both u and x; write it in one variable, x or u$"):
+        activation("u*x")
+
+
+@pytest.mark.parametrize("text", ["x^2", "u^3 + 1", "exp(x)^2"])
+def test_a_caret_is_refused_with_the_power_to_write_instead(text: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        activation(text)
+    message = str(caught.value)
+    assert "the operator '^' (a power is written **, as in x**2) is not allowed" in message and "\n" not in message

@@ -21,7 +21,7 @@ from symbp.symbolic.model import LAMBDA, W1, a, h, i, k, m, n
 TANH = make_spec(hidden=3, sigma="tanh")
 
 SIGMA_ALLOWED = (
-    "x, numbers, + - * / **, parentheses, the constants pi and e, and the functions "
+    "x (or u), numbers, + - * / **, parentheses, the constants pi and e, and the functions "
     "exp, log, sqrt, abs, tanh, sinh, cosh, sin, cos, atan, sigmoid, softplus, relu, max, min"
 )
 FORMULA_ALLOWED = (
@@ -188,7 +188,7 @@ def test_sums_arrays_and_lam_belong_to_formulas_alone() -> None:
     assert read(notation, "sum(h[i,m], i)", "W1") == sp.Sum(h[i, m], (i, 1, n))
     assert sigma_message("sum(h[i,m], i)") == f"sigma expression 'sum(h[i,m], i)': a call to 'sum' is not allowed; allowed are {SIGMA_ALLOWED}"
     assert read(notation, "2*lam*W1[m]", "W1") == 2 * LAMBDA * W1[k, m]
-    assert sigma_message("2*lam*x") == f"sigma expression '2*lam*x': the name 'lam' (the only variable is x) is not allowed; allowed are {SIGMA_ALLOWED}"
+    assert sigma_message("2*lam*x") == f"sigma expression '2*lam*x': the name 'lam' (the variable is x, or u) is not allowed; allowed are {SIGMA_ALLOWED}"
 
 
 def test_step_and_the_layer_functions_belong_to_formulas_alone() -> None:

@@ -193,9 +193,9 @@ def test_deep_and_other_loss_gradients_match_finite_differences(spec) -> None:
     check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="generic formula vs finite differences")
 
 
-@pytest.mark.parametrize("spec", slow_after(NETWORKS[:3] + NETWORKS[4:6]), ids=lambda s: f"{s[0]}-{s[4]}")
-def test_backprop_recursion_equals_direct_derivative(spec) -> None:
-    """Each δ^l from δ^{l−1}: the backprop form, with the deltas substituted, is SymPy's direct derivative."""
+@pytest.mark.parametrize("spec", slow_after([NETWORKS[4], *NETWORKS[:3], NETWORKS[5]]), ids=lambda s: f"{s[0]}-{s[4]}")
+def test_backprop_recursion_equals_the_written_out_gradient(spec) -> None:
+    """Each δ^l from δ^{l−1}: the backprop form, with the deltas substituted, is the written-out gradient (and SymPy's direct derivative)."""
     d = _network(spec)
     model = d.model
     sizes = {layer.size: d.spec.size(layer.number) for layer in model.parameter_layers} | {mo.p: 2, mo.n: 3}
@@ -210,15 +210,59 @@ def test_backprop_recursion_equals_direct_derivative(spec) -> None:
             )
         return expr
 
+    def added_up(expr):
+        # Every sum written out as an addition (Sum.doit would look for closed forms first).
+        def add(total: sp.Sum) -> sp.Expr:
+            body = total.function
+            for index, lower, upper in total.limits:
+                body = sp.Add(*(body.xreplace({index: v}) for v in range(int(lower), int(upper) + 1)))
+            return body
+
+        return expr.replace(lambda e: isinstance(e, sp.Sum), add)
+
     rng = np.random.default_rng(0)
     for name, pg in d.parameters.items():
-        backprop = unfold(pg.backprop).xreplace(sizes).doit()
-        direct = pg.direct.xreplace(sizes).doit()
+        routes = [unfold(pg.backprop), d.gradient(name)] + ([pg.direct] if pg.direct is not None else [])
+        concrete = [added_up(route.xreplace(sizes)) for route in routes]
         # Every named quantity (a, h, f, y, W, …) as an independent number: an identity in all of them.
         for _ in range(3):
-            values = {item: sp.Float(rng.uniform(0.1, 0.9)) for item in backprop.atoms(sp.Indexed) | direct.atoms(sp.Indexed)}
-            left, right = float(backprop.xreplace(values).doit()), float(direct.xreplace(values).doit())
-            assert left == pytest.approx(right, rel=1e-12), name
+            values = {item: sp.Float(rng.uniform(0.1, 0.9)) for route in concrete for item in route.atoms(sp.Indexed)}
+            first, *others = [float(route.xreplace(values)) for route in concrete]
+            assert others == [pytest.approx(first, rel=1e-12)] * len(others), name
+
+
+
+def test_the_direct_derivative_is_taken_for_shallow_networks_only() -> None:
+    from symbp.symbolic.derivation import DIRECT_DEPTH
+
+    assert DIRECT_DEPTH == 2
+    shallow, deep = derive(hidden=3), _network(NETWORKS[4])
+    assert all(pg.direct is not None for pg in shallow.parameters.values())
+    assert all(pg.direct is None for pg in deep.parameters.values())
+
+
+def test_a_wrong_recursion_is_caught_by_the_direct_derivative(monkeypatch) -> None:
+    import importlib
+
+    from symbp.errors import InternalError
+
+    derivation = importlib.import_module("symbp.symbolic.derivation")
+    right = derivation.written_out
+    # δ¹ with the factor 2 of the square forgotten: the recursion's answer is then half SymPy's.
+    monkeypatch.setattr(derivation, "written_out", lambda pg, delta1, model: right(pg, delta1 / 2, model))
+    with pytest.raises(InternalError, match="the backward recursion and the direct derivative of R disagree for W1"):
+        derivation.derive(hidden=2, sigma="sigmoid")
+
+
+def test_the_written_out_gradient_grows_linearly_with_the_depth() -> None:
+    """One sum per layer around the factors that depend on it: the deepest gradient's size is linear in L."""
+    sizes = {}
+    for depth in (3, 6, 12):
+        d = derive(hidden=(2,) * depth)
+        gradient = d.gradient(f"W{depth + 1}")
+        assert len(gradient.atoms(sp.Sum)) == depth  # one over i and k, then one per hidden layer above the parameter's
+        sizes[depth] = sp.count_ops(gradient)
+    assert sizes[12] - sizes[6] == 2 * (sizes[6] - sizes[3])
 
 
 def test_deep_network_names_layers_from_the_output_inwards() -> None:
@@ -244,3 +288,31 @@ def test_l2_penalty_adds_two_lambda_w_to_weights_only() -> None:
     d = derive(hidden=3, l2=0.5)
     assert d.parameters["W2"].penalty == 2 * mo.LAMBDA * mo.W2[mo.m, mo.j]
     assert d.parameters["b2"].penalty == 0 and not d.gradients["b1"].has(mo.LAMBDA)
+
+
+@SLOW
+def test_a_deep_network_is_checked_numerically() -> None:
+    """Depth 8, past the direct derivative: the kernel, the written-out gradient and SymPy's expanded R agree with finite differences."""
+    from tests.helpers import kernel
+
+    d = derive(hidden=(2, 1, 2, 1, 2, 1, 2, 1), sigma="tanh", g="identity", inputs=2)
+    assert all(pg.direct is None for pg in d.parameters.values())
+    params, X, y = random_problem(d, n=5, seed=4, scale=1.0)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(kernel(spec=d.spec).loss_and_grad(params, X, y)[1], numeric, rtol=1e-7, what="kernel at depth 8")
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-7, what="expanded R at depth 8")
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="written-out gradient at depth 8")
+
+
+@SLOW
+def test_the_kernel_of_a_32_layer_network_matches_finite_differences() -> None:
+    """At 32 hidden layers: the gradient the kernel computes by backpropagation against differences of the loss it computes forward."""
+    from tests.helpers import kernel
+
+    k = kernel(hidden=(2,) * 32, sigma="tanh", g="sigmoid", outputs=2, loss="bce", l2=0.01)
+    rng = np.random.default_rng(5)
+    params = {name: 1.2 * value for name, value in k.init_params(3, seed=5).items()} | {f"b{layer}": 0.3 * rng.standard_normal(2) for layer in range(2, 34)}
+    X, y = rng.standard_normal((6, 3)), rng.uniform(0, 1, (6, 2))
+    _, analytic = k.loss_and_grad(params, X, y)
+    check_grad(analytic, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-6, what="kernel at depth 32")
