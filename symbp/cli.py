@@ -123,7 +123,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
             "'symbp train KERNEL.py --resume CHECKPOINT' goes on from it and ends exactly as an uninterrupted run would."
         ),
         epilog=(
-            "exit status: 0 the run finished; 1 the loss diverged (the last finite parameters and the history are "
+            "exit status: 0 the run finished; 1 the loss diverged (the best parameters seen and the history are "
             "still written); 2 a mistake in the arguments, data, kernel or checkpoint (nothing written); "
             "130 (SIGINT) or 143 (SIGTERM) interrupted, checkpoint written; 75 the outputs could not be written "
             "or the Dask cluster was lost, checkpoint written; 74 as 75 but no checkpoint could be written either. "
@@ -140,11 +140,18 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", default=None, type=_int_arg("--batch-size", 1), metavar="B", help="mini-batch size (default: full batch)")
     train.add_argument("--seed", default=None, type=_int_arg("--seed", 0), metavar="S", help="seed for the initial parameters and the shuffling (default 0)")
     train.add_argument("--tol", default=None, type=_float_arg("--tol"), metavar="G", help="stop when the gradient norm is at most G (default 0: never)")
-    train.add_argument("--patience", default=None, type=_int_arg("--patience", 1), metavar="P", help="stop when the loss has not improved for P steps")
+    train.add_argument("--patience", default=None, type=_int_arg("--patience", 1), metavar="P", help="stop when the loss (the validation loss, with validation data) has not improved for P steps")
+    held_out = train.add_mutually_exclusive_group()
+    held_out.add_argument(
+        "--validation", default=None, type=_fraction_arg("--validation"), metavar="FRACTION",
+        help="hold out this fraction of the rows (chosen with --seed) as validation data: R on them is in the history, "
+        "--patience watches it, and the parameters saved are those where it was lowest",
+    )
+    held_out.add_argument("--validation-data", default=None, type=Path, metavar="FILE", help="validation data from a file (same format and target as --data) instead")
     train.add_argument(
         "--divergence-factor", default=None, metavar="F",
         help="stop as diverged (exit status 1) once the loss exceeds F · max(1, |initial loss|), F >= 1, or 'inf' for "
-        "only NaN/infinity (default 1e6); the last finite parameters are written",
+        "only NaN/infinity (default 1e6); the best parameters seen are written",
     )
     train.add_argument("--standardize", action="store_true", default=None, help="centre and scale the input columns (saved with the parameters)")
     train.add_argument("-o", "--output", default=None, metavar="PREFIX", help="write PREFIX.params.npz and PREFIX.history.csv (default: the kernel's name)")
@@ -238,6 +245,19 @@ def _seconds_arg(text: str) -> float:
     if not 0 < value < 1e6:
         raise argparse.ArgumentTypeError(f"--time-limit must be a number of seconds between 0 and 1e6, not {text[:40]!r}")
     return value
+
+
+def _fraction_arg(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be a fraction between 0 and 1 (e.g. 0.2), not {text[:40]!r}")
+        return value
+
+    return parse
 
 
 def _float_arg(flag: str):
@@ -352,6 +372,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         SessionRequest(
             kernel=args.kernel, data=args.data, target=args.target, steps=args.steps, step_size=args.step_size,
             batch_size=args.batch_size, seed=args.seed, tol=args.tol, patience=args.patience,
+            validation=args.validation, validation_data=args.validation_data,
             divergence_factor=args.divergence_factor, standardize=args.standardize, output=args.output,
             checkpoint=args.checkpoint, resume=args.resume, trust=args.trust, dask=args.dask, progress=not args.quiet,
             plot=args.plot,
@@ -386,18 +407,36 @@ def _report_training(outcome: SessionResult) -> int:
     if outcome.signal is not None:
         print(f"symbp: {outcome.signal.name} came after the last step; the run's outputs are written in full", file=sys.stderr)
     params_path, history_path = outcome.params_path, outcome.history_path
+    final = result.final_loss if outcome.final_loss is None else outcome.final_loss
     if result.reason is StopReason.DIVERGED:
         if len(result.history) == 1:  # nothing finite to keep: the start itself
             print(f"diverged at the start, exit status 1: {result.detail}; saved the starting parameters in {params_path}, history in {history_path}; check the data (try --standardize)")
             return 1
         print(
             f"diverged, exit status 1: {result.detail}; saved {'the best parameters seen' if result.best_step is not None else 'the last finite parameters'}, after {result.steps} steps "
-            f"with loss R = {result.final_loss:.6g}, in {params_path}, history in {history_path}; "
+            f"with loss R = {final:.6g}, in {params_path}, history in {history_path}; "
             f"try a smaller --step-size, or --step-size armijo"
         )
         return 1
-    print(f"{result.steps} steps, final loss R = {result.final_loss:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}")
+    ran = result.history[-1].step
+    print(f"{ran} steps, final loss R = {final:.6g}, stopped: {result.reason.value}; parameters in {params_path}, history in {history_path}"
+          + _how_measured(outcome))
     return 0
+
+
+def _how_measured(outcome: SessionResult) -> str:
+    """What the summary's R is when the history's last loss is not it: mini-batches, validation data."""
+    result, settings = outcome.run, outcome.record.settings
+    said = ""
+    if not settings.full_batch(outcome.n_train):
+        epoch = -(-outcome.n_train // settings.batch_size)
+        which = "" if outcome.validation_loss is not None else f", those of step {result.steps} where it was lowest,"
+        said += (f" (R of the saved parameters{which} on all {outcome.n_train} training rows; the history's batch_loss is each "
+                 f"step's mini-batch, its full_loss R on all rows once an epoch, every {epoch} steps)")
+    if outcome.validation_loss is not None:
+        said += (f"; saved: the parameters of step {result.steps}, where the loss on the {outcome.n_validation} validation rows "
+                 f"was lowest ({outcome.validation_loss:.6g}); R above is theirs, on the {outcome.n_train} training rows")
+    return said
 
 
 def _trained(args: argparse.Namespace):
@@ -461,6 +500,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from symbp.training.plot import INSTALL_HINT
 
         print(f"  loss curves:        not drawn ({INSTALL_HINT})")
+    print(
+        f"  trained on standardised inputs and target (y - {result.y_mean:.4g}) / {result.y_scale:.4g}; "
+        "every R here, in the history and in the plot is on that scale"
+    )
     print(
         f"  {result.steps} Armijo steps ({result.reason}): loss R = {result.final_loss:.6g} "
         f"vs {result.mean_loss:.6g} for the mean-only predictor ({result.final_loss / result.mean_loss:.1%} of it)"

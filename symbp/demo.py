@@ -32,13 +32,17 @@ class DemoResult:
     mean_loss: float
     steps: int
     reason: str
+    y_mean: float = 0.0
+    y_scale: float = 1.0
 
 
 def demo(folder: str | os.PathLike[str] = "symbp-demo", hidden: int = 8, sigma: str = "tanh", steps: int = 2000) -> DemoResult:
     """Derive R's gradients for a tanh network, emit its kernel and train it on the diabetes data.
 
     Inputs and target are standardised for training (the standardisation is
-    saved with the parameters); the losses reported are in the target's units.
+    saved with the parameters).  Every R the demo reports, in its summary, its
+    history and its plot, is on the standardised target (y − y_mean) / y_scale:
+    R in the target's own units is y_scale² times as large.
     Returns the paths written and the final loss next to that of the mean-only predictor.
     """
     data = diabetes()
@@ -71,9 +75,10 @@ def demo(folder: str | os.PathLike[str] = "symbp-demo", hidden: int = 8, sigma: 
         params=params,
         history=history,
         plot=plot,
-        # R scales with the square of the target's unit.
-        final_loss=result.final_loss * float(y_scaler.scale) ** 2,
-        mean_loss=float(np.sum((data.y - data.y.mean()) ** 2)),
+        final_loss=result.final_loss,
+        mean_loss=float(np.sum((y - y.mean()) ** 2)),  # the mean-only predictor, on the same standardised target
         steps=result.steps,
         reason=result.reason.value,
+        y_mean=float(y_scaler.mean),
+        y_scale=float(y_scaler.scale),
     )

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from symbp.data import Standardizer, load
+from symbp.data.split import holdout
 from symbp.errors import UserError
 from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
 from symbp.training.checkpoint import Checkpoint, RunRecord, check_keepable, data_sha256, load_checkpoint
@@ -71,6 +72,10 @@ class SessionRequest:
         steps, step_size, batch_size, seed, patience: as for :class:`RunSettings`
             (``step_size`` as spelled for ``--step-size``, or a rule object with a spelling).
         tol: stop when ‖∇R‖ is at most this (``RunSettings.grad_tol``).
+        validation: hold out this fraction (0 < f < 1) of the data's rows, chosen with ``seed``, as
+            validation data: R on them is watched at every step, ``patience`` watches it, and the
+            parameters saved are those where it was lowest.
+        validation_data: validation data from a file of the same format and target instead.
         divergence_factor: a number >= 1, or ``"inf"`` for no bound but infinities and NaN.
         standardize: centre and scale the input columns (saved with the parameters).
         output: the prefix of ``PREFIX.params.npz`` and ``PREFIX.history.csv`` (default: the kernel's name).
@@ -92,6 +97,8 @@ class SessionRequest:
     seed: int | None = None
     tol: float | None = None
     patience: int | None = None
+    validation: float | None = None
+    validation_data: FilePath | None = None
     divergence_factor: str | float | None = None
     standardize: bool | None = None
     output: str | None = None
@@ -120,6 +127,10 @@ class SessionResult:
         checkpoint_written: whether a checkpoint was written (at ``checkpoint_path``): when the run
             was interrupted, its objective failed, or its outputs could not be written.
         kernel_path: the kernel that ran, as given (a resumed run names it again).
+        final_loss: R of the parameters handed back on all the training data (whatever the batch
+            size; without the rows held out for validation); None for a run that was not finished.
+        validation_loss: R of those parameters on the validation data; None without them.
+        n_train, n_validation: the numbers of training and validation rows.
     """
 
     run: RunResult
@@ -132,6 +143,10 @@ class SessionResult:
     failure: str = ""
     checkpoint_written: bool = False
     kernel_path: Path | None = None
+    final_loss: float | None = None
+    validation_loss: float | None = None
+    n_train: int = 0
+    n_validation: int = 0
 
     @property
     def interrupted(self) -> bool:
@@ -159,7 +174,8 @@ def train_session(request: SessionRequest) -> SessionResult:
     with ExitStack() as resources:  # closes a Dask client (and its local cluster) however the session ends
         plan = _plan(request)
         paths = OutputPaths.of(plan.prefix, plan.checkpoint_path, None if request.plot is None else check_plot_path(request.plot))
-        paths.check({"KERNEL.py": plan.kernel_path, "--data": plan.data_path, "--resume": plan.resume}, resumed=plan.resume is not None)
+        paths.check({"KERNEL.py": plan.kernel_path, "--data": plan.data_path, "--validation-data": plan.validation_path, "--resume": plan.resume},
+                    resumed=plan.resume is not None)
         inputs = _inputs(request, plan, resources)
         record = plan.saved.record if plan.saved is not None else _new_record(plan, inputs)
         inputs, extra = _standardized(inputs, record.standardize)
@@ -168,12 +184,12 @@ def train_session(request: SessionRequest) -> SessionResult:
         # (or while saving) stops nothing, and the run's outputs are written in full (a second one
         # interrupts at once, as everywhere else).
         with StopOnSignals() as stop:
-            result = _train(request, plan, inputs, stop)
-            saved = _save(plan, paths, record, result, extra)
+            result = _train(plan, inputs, stop, request.progress)
+            saved = _save(plan, paths, record, result, extra, batch=not plan.settings.full_batch(inputs.sizes[0]))
         received = None if stop.received is None else signal.Signals(stop.received)
         return SessionResult(result, record, paths.params, paths.history, saved.checkpoint or paths.checkpoint,
                              paths.plot if saved.outputs else None, received, saved.failure, saved.checkpoint is not None,
-                             plan.kernel_path)
+                             plan.kernel_path, *_final_losses(inputs, result), *inputs.sizes)
 
 
 @dataclass(frozen=True)
@@ -185,13 +201,14 @@ class _Saved:
     failure: str
 
 
-def _save(plan: _Plan, paths: OutputPaths, record: RunRecord, result: RunResult, extra: dict[str, np.ndarray]) -> _Saved:
+def _save(plan: _Plan, paths: OutputPaths, record: RunRecord, result: RunResult, extra: dict[str, np.ndarray], batch: bool) -> _Saved:
     """Write the outputs of a finished run as one unit, or a checkpoint of one that stopped early or could not be saved."""
     failure = result.detail if result.reason is StopReason.UNAVAILABLE else ""
     if result.reason not in (StopReason.INTERRUPTED, StopReason.UNAVAILABLE):
         try:
-            plot = None if paths.plot is None else plot_bytes(result.history, paths.plot.suffix.lstrip(".").lower(), title=plan.kernel_path.stem)
-            write_outputs(paths, result.params, result.history, extra, plot)
+            plot = None if paths.plot is None else plot_bytes(result.history, paths.plot.suffix.lstrip(".").lower(), title=plan.kernel_path.stem,
+                                                              watched=result.watched, batch=batch)
+            write_outputs(paths, result.params, result.history, extra, plot, result.watched, batch)
         except UserError as err:
             failure = str(err)  # the disk is full, say: keep the trained state instead
         else:
@@ -219,6 +236,8 @@ class _Plan:
     resume: Path | None
     saved: Checkpoint | None  # the checkpoint resumed from
     standardize: bool
+    validation: float | None = None  # the fraction of the rows held out
+    validation_path: Path | None = None  # or the file of validation data
 
 
 def _plan(request: SessionRequest) -> _Plan:
@@ -232,6 +251,8 @@ def _plan(request: SessionRequest) -> _Plan:
         saved = load_checkpoint(resume)
         record = saved.record
         _check_unchanged(given, record, resume)
+        if request.validation_data is not None and record.validation_data is None:
+            raise UserError(f"--validation-data {request.validation_data}: the run saved in {resume} has no validation data; leave --validation-data out")
         # What code runs and where the outputs go come from the command line, never from the file:
         # the record's kernel path, prefix and trust flag are not used.
         if request.kernel is None:
@@ -244,9 +265,15 @@ def _plan(request: SessionRequest) -> _Plan:
             data_path=Path(request.data if request.data is not None else record.data),
             target=record.target, trust=bool(request.trust), prefix=request.output or _prefix_of(resume),
             checkpoint_path=Path(request.checkpoint or resume), resume=resume, saved=saved, standardize=record.standardize,
+            validation=record.validation,
+            validation_path=Path(request.validation_data or record.validation_data) if record.validation_data is not None else None,
         )
     if request.kernel is None or request.data is None:
         raise UserError("train needs KERNEL.py and --data FILE (or --resume CHECKPOINT to go on with an interrupted run)")
+    if request.validation is not None and request.validation_data is not None:
+        raise UserError("give either --validation FRACTION (rows held out of --data) or --validation-data FILE, not both")
+    if request.validation is not None and not 0 < request.validation < 1:
+        raise UserError(f"--validation must be a fraction between 0 and 1 (e.g. 0.2), not {request.validation!r}")
     # The defaults for what was left out; an empty step size, seed or tolerance counts as left out.
     chosen = dict(
         steps=request.steps, step_size=request.step_size or None, batch_size=request.batch_size, seed=request.seed or None,
@@ -262,7 +289,8 @@ def _plan(request: SessionRequest) -> _Plan:
     return _Plan(
         settings=settings, kernel_path=kernel_path, data_path=Path(request.data), target=request.target,
         trust=bool(request.trust), prefix=prefix, checkpoint_path=Path(request.checkpoint or f"{prefix}.checkpoint.npz"),
-        resume=None, saved=None, standardize=bool(request.standardize),
+        resume=None, saved=None, standardize=bool(request.standardize), validation=request.validation,
+        validation_path=None if request.validation_data is None else Path(request.validation_data),
     )
 
 
@@ -296,6 +324,7 @@ def _settings_given(request: SessionRequest, factor: float | None) -> dict[str, 
         ("step_size", request.step_size, step_size), ("batch_size", request.batch_size, request.batch_size),
         ("seed", request.seed, request.seed), ("tol", request.tol, request.tol), ("patience", request.patience, request.patience),
         ("standardize", request.standardize, request.standardize), ("divergence_factor", request.divergence_factor, factor),
+        ("validation", request.validation, request.validation),
     )
     return {name: (raw, value) for name, raw, value in candidates if raw is not None}
 
@@ -306,7 +335,7 @@ def _check_unchanged(given: dict[str, tuple[Any, Any]], record: RunRecord, resum
     saved = {
         "target": record.target, "steps": settings.steps, "step_size": settings.step_size, "batch_size": settings.batch_size,
         "seed": settings.seed, "tol": settings.grad_tol, "patience": settings.patience, "standardize": record.standardize,
-        "divergence_factor": settings.divergence_factor,
+        "divergence_factor": settings.divergence_factor, "validation": record.validation,
     }
     for name, (raw, value) in given.items():
         before = saved[name]
@@ -334,6 +363,14 @@ class _Inputs:
     y: np.ndarray | None = None
     client: Any = None  # a distributed.Client
     parts: Any = None  # symbp.cluster.Partitions
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # (X, y) held out or read from their file
+    validation_sha256: str | None = None
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """The numbers of training and validation rows."""
+        n = self.parts.n if self.parts is not None else self.X.shape[0]
+        return n, 0 if self.validation is None else self.validation[0].shape[0]
 
 
 def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inputs:
@@ -346,6 +383,8 @@ def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inpu
     targets = None if plan.target is None else [t.strip() for t in plan.target.split(",")]
     chosen = targets[0] if targets and len(targets) == 1 else targets
     if request.dask is not None:
+        if plan.validation is not None or plan.validation_path is not None:
+            raise UserError("--validation and --validation-data are not available with --dask: train here, or validate the saved parameters with symbp evaluate")
         # The data stay partitioned on the cluster; the client never holds them.
         from symbp.cluster import connect, read_data
         from symbp.cluster.objective import check_full_batch
@@ -359,12 +398,29 @@ def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inpu
     else:
         data = load(plan.data_path, chosen)
         X, y = check_data(kernel, data.X, data.y, source=str(plan.data_path))
-        inputs = _Inputs(kernel, source, data_sha256(X, y), X=X, y=y)
+        inputs = _validation(plan, chosen, _Inputs(kernel, source, data_sha256(X, y), X=X, y=y))
     if saved is not None and inputs.data_sha256 != saved.data_sha256:
         raise UserError(
             f"the data in {plan.data_path} (target {plan.target!r}) differ from those the run in {plan.resume} "
             f"was started with ({saved.data}); give those data"
         )
+    if saved is not None and inputs.validation_sha256 != saved.validation_sha256:
+        raise UserError(
+            f"the validation data in {plan.validation_path} differ from those the run in {plan.resume} "
+            f"was started with ({saved.validation_data}); give those data"
+        )
+    return inputs
+
+
+def _validation(plan: _Plan, target: str | list[str] | None, inputs: _Inputs) -> _Inputs:
+    """The inputs with their validation data: rows held out of the data (seeded), or read from their file."""
+    if plan.validation is not None:
+        X, y, X_val, y_val = holdout(inputs.X, inputs.y, plan.validation, plan.settings.seed, str(plan.data_path))
+        return replace(inputs, X=X, y=y, validation=(X_val, y_val))
+    if plan.validation_path is not None:
+        data = load(plan.validation_path, target)
+        X_val, y_val = check_data(inputs.kernel, data.X, data.y, source=str(plan.validation_path))
+        return replace(inputs, validation=(X_val, y_val), validation_sha256=data_sha256(X_val, y_val))
     return inputs
 
 
@@ -373,7 +429,9 @@ def _new_record(plan: _Plan, inputs: _Inputs) -> RunRecord:
     return RunRecord(
         kernel=str(plan.kernel_path.resolve()), kernel_sha256=inputs.source.sha256, data=str(plan.data_path.resolve()),
         data_sha256=inputs.data_sha256, target=plan.target, standardize=plan.standardize,
-        output=str(Path(plan.prefix).resolve()), trust=plan.trust, settings=plan.settings,
+        output=str(Path(plan.prefix).resolve()), trust=plan.trust, settings=plan.settings, validation=plan.validation,
+        validation_data=None if plan.validation_path is None else str(plan.validation_path.resolve()),
+        validation_sha256=inputs.validation_sha256,
     )
 
 
@@ -387,19 +445,20 @@ def _standardized(inputs: _Inputs, standardize: bool) -> tuple[_Inputs, dict[str
         parts, scaler = standardize_partitions(inputs.parts)
         inputs = replace(inputs, parts=parts)
     else:
-        scaler = Standardizer.fit(inputs.X)
-        inputs = replace(inputs, X=scaler.transform(inputs.X))
+        scaler = Standardizer.fit(inputs.X)  # on the training rows alone: validation data stay unseen
+        validation = None if inputs.validation is None else (scaler.transform(inputs.validation[0]), inputs.validation[1])
+        inputs = replace(inputs, X=scaler.transform(inputs.X), validation=validation)
     return inputs, {"x_mean": scaler.mean, "x_scale": scaler.scale}
 
 
 # --- training ----------------------------------------------------------------------------------
 
 
-def _train(request: SessionRequest, plan: _Plan, inputs: _Inputs, stop: StopOnSignals) -> RunResult:
+def _train(plan: _Plan, inputs: _Inputs, stop: StopOnSignals, report_progress: bool) -> RunResult:
     """The run, here or on the cluster, asked between two steps whether a signal came."""
     state = None if plan.saved is None else plan.saved.state
     first = 0 if state is None else state.step
-    with Progress(plan.settings.steps, first_step=first) if request.progress else Silent() as progress:
+    with Progress(plan.settings.steps, first_step=first) if report_progress else Silent() as progress:
         if inputs.parts is not None:
             from symbp.cluster.objective import train_on_cluster
 
@@ -408,4 +467,21 @@ def _train(request: SessionRequest, plan: _Plan, inputs: _Inputs, stop: StopOnSi
                 stop_requested=stop.requested, state=state, callback=progress,
             )
         return train(inputs.kernel, inputs.X, inputs.y, settings=plan.settings, stop_requested=stop.requested, state=state, callback=progress,
-                     source=str(plan.data_path))
+                     validation=inputs.validation, source=str(plan.data_path))
+
+
+def _final_losses(inputs: _Inputs, result: RunResult) -> tuple[float | None, float | None]:
+    """R of the parameters handed back on all the training data, and on the validation data (None without).
+
+    The history's last loss is that of a mini-batch when the steps see mini-batches, and of other
+    parameters than those handed back when validation chose them: the summary reports these instead.
+    None for a run that stopped before its end (its parameters are not evaluated yet).
+    """
+    if result.reason in (StopReason.INTERRUPTED, StopReason.UNAVAILABLE):
+        return None, None
+    if inputs.parts is not None:  # full batch on the cluster: the history's loss is R on all the data
+        return result.final_loss, None
+    with np.errstate(all="ignore"):  # a run diverged at the start: its loss is inf, as the history says
+        final = float(inputs.kernel.loss(result.params, inputs.X, inputs.y))
+        validation = None if inputs.validation is None else float(inputs.kernel.loss(result.params, *inputs.validation))
+    return final, validation

@@ -302,7 +302,10 @@ def test_the_session_from_python_writes_what_the_command_line_writes(workdir, ca
     for name in params:
         np.testing.assert_array_equal(params[name], cli_params[name])
     assert status == (1 if outcome.run.reason is StopReason.DIVERGED else 0)
-    assert f"{outcome.run.steps} steps" in report or f"after {outcome.run.steps} steps" in report
+    if outcome.run.reason is StopReason.DIVERGED:
+        assert f"after {outcome.run.steps} steps" in report
+    else:
+        assert report.startswith(f"{outcome.run.history[-1].step} steps, final loss R = {outcome.final_loss:.6g},")
     assert outcome.record.output == str(workdir / "python") and outcome.record.data == str(workdir / "data.npz")
     assert outcome.record.standardize == options.get("standardize", False)
 
@@ -378,3 +381,108 @@ def test_a_mistake_raises_one_user_error_and_writes_nothing(workdir):
         with pytest.raises(UserError, match=fragment):
             train_session(request)
     assert sorted(p.name for p in workdir.iterdir()) == before
+
+
+# --- validation data and the summary's numbers -----------------------------------------------
+
+
+def read_history(path: Path) -> tuple[list[str], list[list[str]]]:
+    header, *rows = Path(path).read_text().splitlines()
+    return header.split(","), [row.split(",") for row in rows]
+
+
+def test_validation_fraction_holds_out_seeded_rows_and_saves_the_parameters_where_their_loss_was_lowest(workdir, capsys):
+    status = main(["train", "kernel.py", "--data", "data.npz", "--validation", "0.25", "--seed", "4", "--steps", "300",
+                   "--step-size", "0.005", "--standardize", "-o", "run", "--quiet"])
+    report = capsys.readouterr().out
+    assert status == 0
+    header, rows = read_history(Path("run.history.csv"))
+    assert header == ["step", "loss", "grad_norm", "gamma", "validation_loss"] and all(row[4] for row in rows)
+    # An independent split: the rows chosen by the same seed, standardised with the training rows' statistics alone.
+    X, y = make_data(n=80)
+    held = np.zeros(80, dtype=bool)
+    held[np.random.default_rng(4).permutation(80)[:20]] = True
+    mean, scale = X[~held].mean(axis=0), X[~held].std(axis=0)
+    saved = np.load("run.params.npz")
+    np.testing.assert_allclose(saved["x_mean"], mean, rtol=1e-12)
+    params = {name: saved[name] for name in ("W1", "b1", "W2", "b2")}
+    k = symbp.load_kernel("kernel.py")
+    validation = [float(row[4]) for row in rows]
+    best = int(np.argmin(validation))
+    assert k.loss(params, (X[held] - mean) / saved["x_scale"], y[held]) == pytest.approx(validation[best], rel=1e-12)
+    train_loss = k.loss(params, (X[~held] - mean) / saved["x_scale"], y[~held])
+    assert train_loss == pytest.approx(float(rows[best][1]), rel=1e-12)
+    assert report.startswith(f"300 steps, final loss R = {train_loss:.6g},")
+    assert f"saved: the parameters of step {best}, where the loss on the 20 validation rows was lowest ({validation[best]:.6g})" in report
+
+
+def test_validation_data_from_a_file_drive_patience_and_a_resumed_run_ends_as_one_never_stopped(workdir, monkeypatch):
+    X, y = make_data(n=30, seed=7)
+    np.savez("validation.npz", X=X, y=y)
+    request = SessionRequest(kernel="kernel.py", data="data.npz", validation_data="validation.npz", steps=400, step_size="0.005",
+                             patience=15, output="run", progress=False)
+    session = sys.modules["symbp.session"]
+    quiet = session.Silent
+    monkeypatch.setattr(session, "Silent", lambda: SignalAt(9, signal.SIGINT))
+    stopped = train_session(request)
+    assert stopped.interrupted and load_checkpoint("run.checkpoint.npz").record.validation_data == str(workdir / "validation.npz")
+    monkeypatch.setattr(session, "Silent", quiet)
+    resumed = train_session(SessionRequest(kernel="kernel.py", resume="run.checkpoint.npz", progress=False))
+    whole = train_session(replace(request, output="whole"))
+    assert outputs_of(Path("run"))[1] == outputs_of(Path("whole"))[1]
+    assert resumed.run.watched == whole.run.watched and resumed.validation_loss == whole.validation_loss
+    # Patience watched the validation loss: the run stopped 15 steps after its lowest point, and saved that point.
+    header, rows = read_history(Path("whole.history.csv"))
+    validation = [float(row[header.index("validation_loss")]) for row in rows]
+    assert whole.run.reason is StopReason.NO_IMPROVEMENT and whole.run.steps == int(np.argmin(validation))
+    k = symbp.load_kernel("kernel.py")
+    assert k.loss(whole.run.params, X, y) == whole.validation_loss == min(validation)
+
+
+def test_validation_data_of_another_run_or_given_twice_is_refused(workdir, capsys):
+    X, y = make_data(n=30, seed=7)
+    np.savez("validation.npz", X=X, y=y)
+    np.savez("other.npz", X=X, y=y + 1)
+    before = sorted(p.name for p in workdir.iterdir())
+    for args, fragment in [
+        (["--validation", "0.2", "--validation-data", "validation.npz"], "not allowed with argument"),
+        (["--validation", "1.5"], "--validation must be a fraction between 0 and 1"),
+        (["--validation", "0.001"], "leaves no validation rows"),
+        (["--validation-data", "validation.npz", "-o", "validation"], None),  # writes validation.params.npz: allowed
+        (["--validation-data", "run.params.npz", "-o", "run"], "run.params.npz"),
+        (["--validation", "0.2", "--dask"], "not available with --dask"),
+    ]:
+        try:
+            status = main(["train", "kernel.py", "--data", "data.npz", "--steps", "5", "--quiet", *args])
+        except SystemExit as exit:  # argparse's own refusals
+            status = exit.code
+        err = capsys.readouterr().err
+        if fragment is None:
+            assert status == 0
+            for name in ("validation.params.npz", "validation.history.csv"):
+                Path(name).unlink()
+            continue
+        assert status == 2 and fragment in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert sorted(p.name for p in workdir.iterdir()) == before
+    main(["train", "kernel.py", "--data", "data.npz", "--validation-data", "validation.npz", "--steps", "30", "-o", "run",
+          "--quiet", "--checkpoint", "run.checkpoint.npz"])
+    capsys.readouterr()
+    checkpoint, _ = write_checkpoint(workdir)
+    status = main(["train", "kernel.py", "--resume", str(checkpoint), "--validation-data", "other.npz"])
+    assert status == 2 and "has no validation data" in capsys.readouterr().err
+
+
+def test_a_mini_batch_run_reports_r_of_the_saved_parameters_on_all_the_data(workdir, capsys):
+    status = main(["train", "kernel.py", "--data", "data.npz", "--batch-size", "16", "--steps", "100", "--step-size", "0.01",
+                   "--patience", "30", "-o", "run", "--quiet"])
+    report = capsys.readouterr().out
+    assert status == 0
+    header, rows = read_history(Path("run.history.csv"))
+    assert header == ["step", "batch_loss", "grad_norm", "gamma", "full_loss"]
+    full = {int(row[0]): float(row[4]) for row in rows if row[4]}
+    assert set(full) >= set(range(0, len(rows) - 1, 5)) and int(rows[-1][0]) in full  # every epoch (80/16 = 5 steps) and the last
+    saved = np.load("run.params.npz")
+    X, y = make_data(n=80)
+    final = symbp.load_kernel("kernel.py").loss({name: saved[name] for name in saved.files}, X, y)
+    assert final == min(full.values())  # the saved parameters are those where R on all the data was lowest
+    assert f"final loss R = {final:.6g}," in report and "on all 80 training rows" in report and "every 5 steps" in report

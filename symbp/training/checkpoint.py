@@ -72,7 +72,10 @@ class RunRecord:
     Paths are absolute, so that a run can be resumed from another folder.
     ``target`` is as typed for ``--target`` (None: the format's default).
     ``data_sha256`` fingerprints the loaded X and y (before standardisation),
-    ``kernel_sha256`` the kernel file's bytes.  ``settings`` are the run's;
+    ``kernel_sha256`` the kernel file's bytes.  ``validation`` is the fraction of the rows
+    held out as validation data, or ``validation_data`` the file they come from
+    (``validation_sha256`` fingerprints it as ``data_sha256`` does the data); None without.
+    ``settings`` are the run's;
     their step-size rule must have a spelling (as typed for ``--step-size``),
     which is what the checkpoint keeps.
 
@@ -89,6 +92,9 @@ class RunRecord:
     output: str
     trust: bool
     settings: RunSettings
+    validation: float | None = None
+    validation_data: str | None = None
+    validation_sha256: str | None = None
 
     def __post_init__(self) -> None:
         check_keepable(self.settings)
@@ -259,6 +265,9 @@ def _record_fields(record: RunRecord) -> dict[str, Any]:
     }
     if settings.min_improvement != MIN_IMPROVEMENT:
         fields["min_improvement"] = settings.min_improvement
+    for name in _VALIDATION_FIELDS:  # written only for a run with validation data, so older checkpoints read as before
+        if getattr(record, name) is not None:
+            fields[name] = getattr(record, name)
     return fields
 
 
@@ -269,7 +278,11 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {  # types, and whether
     "target": (_TEXT, True), "steps": (_COUNT, False), "step_size": (_TEXT, False), "batch_size": (_COUNT, True),
     "seed": (_COUNT, False), "tol": (_NUMBER, False), "patience": (_COUNT, True), "standardize": (_FLAG, False),
     "divergence_factor": (_NUMBER, True), "output": (_TEXT, False), "trust": (_FLAG, False), "min_improvement": (_NUMBER, False),
+    "validation": (_NUMBER, False), "validation_data": (_TEXT, False), "validation_sha256": (_TEXT, False),
 }
+#: Fields written only when the run has validation data.
+_VALIDATION_FIELDS = ("validation", "validation_data", "validation_sha256")
+_OPTIONAL_FIELDS = frozenset({"min_improvement", *_VALIDATION_FIELDS})
 
 
 def _typed(raw: dict[str, Any], name: str) -> Any:
@@ -284,7 +297,7 @@ def _typed(raw: dict[str, Any], name: str) -> Any:
 
 
 def _record(raw: dict[str, Any]) -> RunRecord:
-    if not isinstance(raw, dict) or not set(_FIELDS) <= raw.keys() <= {*_FIELDS, "min_improvement"}:
+    if not isinstance(raw, dict) or not set(_FIELDS) <= raw.keys() <= {*_FIELDS, *_OPTIONAL_FIELDS}:
         raise ValueError(f"the settings must have exactly the fields {sorted(_FIELDS)}")
     field = {name: _typed(raw, name) for name in raw}
     settings = RunSettings(
@@ -295,6 +308,7 @@ def _record(raw: dict[str, Any]) -> RunRecord:
     return RunRecord(
         kernel=field["kernel"], kernel_sha256=field["kernel_sha256"], data=field["data"], data_sha256=field["data_sha256"],
         target=field["target"], standardize=field["standardize"], output=field["output"], trust=field["trust"], settings=settings,
+        **{name: field.get(name) for name in _VALIDATION_FIELDS},
     )
 
 

@@ -182,7 +182,8 @@ def train(
 
     With mini-batches, R on all the training data (``full_loss``) is watched once an epoch
     (every ⌈n / batch_size⌉ steps) and where the run stops: the history's own losses are those
-    of the steps' batches.
+    of the steps' batches.  Without validation data, ``patience`` then watches ``full_loss``,
+    and the parameters handed back are those where it was lowest.
 
     Returns:
         The runner's :class:`~symbp.training.state.RunResult` (``.params``, ``.history``, ``.reason``,
@@ -244,7 +245,9 @@ def watches_for(kernel: ModuleType, X: np.ndarray, y: np.ndarray, settings: RunS
     watches = []
     n = X.shape[0]
     if not settings.full_batch(n):
-        watches.append(Watch(FULL_LOSS, lambda params: kernel.loss(params, X, y), every=-(-n // settings.batch_size)))
+        # Without validation data, R on all the training data is what patience watches and what chooses
+        # the parameters handed back: a mini-batch's loss says little about either.
+        watches.append(Watch(FULL_LOSS, lambda params: kernel.loss(params, X, y), every=-(-n // settings.batch_size), selects=validation is None))
     if validation is not None:
         X_val, y_val = check_data(kernel, *validation, source="the validation data")
         watches.append(Watch(VALIDATION_LOSS, lambda params: kernel.loss(params, X_val, y_val), selects=True))

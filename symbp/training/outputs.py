@@ -21,7 +21,7 @@ import numpy as np
 from symbp.errors import UserError
 from symbp.files import check_outputs, write_bytes_atomic, write_files_atomic, write_text_atomic
 from symbp.training.checkpoint import Checkpoint, save_checkpoint
-from symbp.training.state import HistoryRow
+from symbp.training.state import HistoryRow, WatchRow
 
 __all__ = ["OutputPaths", "keep_checkpoint", "params_bytes", "save_history", "save_params", "write_outputs"]
 
@@ -70,10 +70,30 @@ def params_bytes(params: Mapping[str, np.ndarray], **extra: np.ndarray) -> bytes
     return buffer.getvalue()
 
 
-def history_text(history: tuple[HistoryRow, ...]) -> str:
-    """The history as CSV with columns step, loss, grad_norm, gamma; floats with ``repr``, which reads back to the same bits."""
-    lines = ["step,loss,grad_norm,gamma"]
-    lines += [f"{row.step},{row.loss!r},{row.grad_norm!r},{row.gamma!r}" for row in history]
+def history_text(history: tuple[HistoryRow, ...], watched: tuple[WatchRow, ...] = (), batch: bool = False) -> str:
+    """The history as CSV; floats with ``repr``, which reads back to the same bits.
+
+    Args:
+        history: the run's rows.
+        watched: the run's watched losses (``full_loss``, ``validation_loss``): one column each, after
+            ``gamma``, empty at the steps where it was not evaluated.
+        batch: the rows' losses are those of the steps' mini-batches: the column is then called
+            ``batch_loss`` instead of ``loss``.
+
+    Example:
+        >>> print(history_text((HistoryRow(0, 1.5, 2.0, 0.1), HistoryRow(1, 1.0, 1.0, 0.1)),
+        ...                    (WatchRow("full_loss", 1, 9.0),), batch=True), end="")
+        step,batch_loss,grad_norm,gamma,full_loss
+        0,1.5,2.0,0.1,
+        1,1.0,1.0,0.1,9.0
+    """
+    names = list(dict.fromkeys(row.name for row in watched))
+    at = {(row.name, row.step): row.loss for row in watched}
+    lines = [",".join(["step", "batch_loss" if batch else "loss", "grad_norm", "gamma", *names])]
+    for row in history:
+        cells = [str(row.step), repr(row.loss), repr(row.grad_norm), repr(row.gamma)]
+        cells += ["" if (name, row.step) not in at else repr(at[name, row.step]) for name in names]
+        lines.append(",".join(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -97,12 +117,13 @@ def save_params(path: str | os.PathLike[str], params: dict[str, np.ndarray], **e
     return write_bytes_atomic(path, params_bytes(params, **extra))
 
 
-def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) -> Path:
-    """Write the history as CSV with columns step, loss, grad_norm, gamma, atomically.
+def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...], watched: tuple[WatchRow, ...] = (), batch: bool = False) -> Path:
+    """Write the history as CSV with columns step, loss, grad_norm, gamma (and the watched losses), atomically.
 
     Args:
         path: the file to write.
         history: the run's rows.
+        watched, batch: as for :func:`history_text`.
 
     Returns:
         The path written.
@@ -114,11 +135,11 @@ def save_history(path: str | os.PathLike[str], history: tuple[HistoryRow, ...]) 
         step,loss,grad_norm,gamma
         0,1.5,2.0,0.1
     """
-    return write_text_atomic(path, history_text(history))
+    return write_text_atomic(path, history_text(history, watched, batch))
 
 
 def write_outputs(paths: OutputPaths, params: dict[str, np.ndarray], history: tuple[HistoryRow, ...], extra: Mapping[str, np.ndarray],
-                  plot: bytes | None = None) -> None:
+                  plot: bytes | None = None, watched: tuple[WatchRow, ...] = (), batch: bool = False) -> None:
     """Write a finished run's parameters, history and plot as one unit: all, or none and the previous files untouched.
 
     Args:
@@ -126,11 +147,12 @@ def write_outputs(paths: OutputPaths, params: dict[str, np.ndarray], history: tu
         params: the parameters; extra: arrays saved beside them (standardisation).
         history: the run's rows.
         plot: the image's bytes (:func:`symbp.training.plot.plot_bytes`), when one is asked for.
+        watched, batch: the history's watched losses and whether its losses are mini-batches' (:func:`history_text`).
 
     Raises:
         UserError: a file cannot be written (the disk is full, say); nothing was written then.
     """
-    files = {paths.params: params_bytes(params, **extra), paths.history: history_text(history).encode("utf-8")}
+    files = {paths.params: params_bytes(params, **extra), paths.history: history_text(history, watched, batch).encode("utf-8")}
     if plot is not None and paths.plot is not None:
         files[paths.plot] = plot
     write_files_atomic(files)

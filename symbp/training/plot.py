@@ -8,7 +8,7 @@ from pathlib import Path
 
 from symbp.errors import UserError
 from symbp.files import writable_folder, write_bytes_atomic
-from symbp.training.state import HistoryRow
+from symbp.training.state import HistoryRow, WatchRow
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'symbp[plot]' (or pip install matplotlib)"
 
@@ -31,13 +31,15 @@ def check_plot_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def plot_bytes(history: tuple[HistoryRow, ...], fmt: str, title: str = "") -> bytes:
+def plot_bytes(history: tuple[HistoryRow, ...], fmt: str, title: str = "", watched: tuple[WatchRow, ...] = (), batch: bool = False) -> bytes:
     """The loss R and the gradient norm ‖∇R‖ against the step l, log scale, as the bytes of an image.
 
     Args:
         history: the run's rows.
         fmt: ``png``, ``pdf`` or ``svg``.
         title: a title above the two plots.
+        watched: watched losses (R on all the data, on validation data), drawn with markers beside R.
+        batch: the history's losses are those of mini-batches (labelled so).
 
     Returns:
         The image's bytes (the same bytes for the same history).
@@ -51,7 +53,12 @@ def plot_bytes(history: tuple[HistoryRow, ...], fmt: str, title: str = "") -> by
     steps = [row.step for row in history]
     figure = Figure(figsize=(9, 3.4), layout="constrained")
     loss_axes, grad_axes = figure.subplots(1, 2)
-    loss_axes.plot(steps, [max(row.loss, 1e-300) for row in history])
+    loss_axes.plot(steps, [max(row.loss, 1e-300) for row in history], label="R on the batch" if batch else "R")
+    for name in dict.fromkeys(row.name for row in watched):
+        rows = [row for row in watched if row.name == name]
+        loss_axes.plot([row.step for row in rows], [max(row.loss, 1e-300) for row in rows], marker=".", label=name.replace("_", " "))
+    if watched:
+        loss_axes.legend()
     loss_axes.set(yscale="log", xlabel="step l", ylabel="R", title="loss")
     grad_axes.plot(steps, [max(row.grad_norm, 1e-300) for row in history], color="tab:orange")
     grad_axes.set(yscale="log", xlabel="step l", ylabel="‖∇R‖", title="gradient norm")

@@ -31,3 +31,15 @@ def test_an_svg_is_written(tmp_path) -> None:
     rows = tuple(HistoryRow(step, 1.0 / (step + 1), 0.5 / (step + 1), 0.1) for step in range(20))
     path = plot_history(rows, tmp_path / "curves.svg", title="a run")
     assert path.read_text().lstrip().startswith("<?xml") and "svg" in path.read_text()[:500]
+
+
+def test_watched_losses_are_drawn_with_their_names() -> None:
+    pytest.importorskip("matplotlib")
+    from symbp.training.plot import plot_bytes
+    from symbp.training.state import WatchRow
+
+    rows = tuple(HistoryRow(step, 1.0 / (step + 1), 0.5 / (step + 1), 0.1) for step in range(20))
+    watched = tuple(WatchRow("validation_loss", step, 2.0 / (step + 1)) for step in range(0, 20, 5))
+    plain = plot_bytes(rows, "svg").decode()
+    drawn = plot_bytes(rows, "svg", watched=watched, batch=True).decode()
+    assert "validation loss" in drawn and "R on the batch" in drawn and "validation loss" not in plain
