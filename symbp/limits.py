@@ -247,6 +247,10 @@ def supervised(work: Callable[[], int], seconds: float, message: str) -> int:
         status = 1
         try:
             status = work()
+        except BaseException:  # a bug in symbp: its traceback, as the command would print it without the fork
+            import traceback
+
+            traceback.print_exc()
         finally:
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()

@@ -74,6 +74,18 @@ def test_supervised_work_passes_its_status_and_output_on(capfd):
     assert capfd.readouterr().out == "from the child\n"
 
 
+def test_supervised_work_that_raises_shows_its_traceback_and_exit_status_1(capfd):
+    """A bug in the forked command is reported as the command would report it unforked, never as a silent exit 1."""
+    from symbp.limits import supervised
+
+    def work():
+        raise OverflowError("absolute value too large")
+
+    assert supervised(work, 5, "unused") == 1
+    err = capfd.readouterr().err
+    assert "Traceback" in err and err.strip().endswith("OverflowError: absolute value too large"), err
+
+
 def test_declared_sizes_beyond_memory_are_refused():
     assert memory_available() > 0
     check_declared_size(1000, "a small array")

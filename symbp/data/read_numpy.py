@@ -310,7 +310,7 @@ def check_declared_arrays(file: Path, source: str) -> None:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as err:
         kind = file.suffix.lower() if file.suffix.lower() in (".npy", ".npz") else ".npz"
         raise data_error(f"{source}: cannot read as {kind} ({err}); expected {expected_contents(kind)}") from err
-    check_declared_size(total, f"{source}: its arrays")
+    check_declared_size(total, f"{source}: reading its arrays")
 
 
 def read_npz_arrays(file: Path, source: str) -> dict[str, np.ndarray]:

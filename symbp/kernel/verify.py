@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import ast
 import shlex
+import time
 from typing import Any
 
 from symbp.errors import KernelError, UserError
 from symbp.kernel.format import REGENERATE_PREFIX, SPEC_PREFIX
+from symbp.limits import COMMAND_SECONDS, TimeLimitExceeded, time_limit
 
-__all__ = ["RecordedSpec", "check_emitted", "recorded_spec"]
+__all__ = ["VERIFY_SECONDS", "RecordedSpec", "check_emitted", "recorded_spec"]
+
+#: The time re-emitting a kernel's recorded spec may take: what ``symbp emit`` may take by default.
+#: The spec is read from a file, so without a bound a forged one could keep a command busy for ever.
+VERIFY_SECONDS = COMMAND_SECONDS
 
 #: The keywords of ``make_spec`` a kernel's SPEC may hold.
 _SPEC_KEYS = frozenset({"hidden", "sigma", "g", "inputs", "outputs", "loss", "l2"})
@@ -92,17 +98,34 @@ def check_emitted(text: str, source: str) -> None:
     from symbp.symbolic.derivation import derive
 
     keywords, name = recorded_spec(text, source)
+    started = time.monotonic()
     try:
-        spec = make_spec(**keywords)
-        kernel_name(spec, name)
-        emitted = render_kernel(derive(spec=spec), name)
+        with time_limit(VERIFY_SECONDS) as limit:
+            spec = make_spec(**keywords)
+            kernel_name(spec, name)
+            emitted = render_kernel(derive(spec=spec), name)
+    except TimeLimitExceeded as err:
+        if err.limit is not limit:
+            raise  # an outer limit (a whole command's): its own message
+        raise _too_slow(source, keywords) from err
     except UserError as err:
+        if time.monotonic() - started >= VERIFY_SECONDS:  # a stage that words the expiry itself
+            raise _too_slow(source, keywords) from err
         raise KernelError(f"kernel {source} records a spec this symbp cannot emit ({err}); pass --trust (trust=True) to run it anyway") from err
     if emitted != text:
         raise KernelError(
             f"kernel {source} is not what this symbp emits for the spec it records ({spec.describe()}): it was changed, or "
             f"emitted by another version; regenerate it with '{_regenerate(spec, name)}', or pass --trust (trust=True) to run it anyway"
         )
+
+
+def _too_slow(source: str, keywords: dict[str, Any]) -> KernelError:
+    """The refusal of a kernel whose recorded spec could not be emitted again within :data:`VERIFY_SECONDS`."""
+    return KernelError(
+        f"kernel {source} could not be verified within {VERIFY_SECONDS:g} s (emitting again the spec it records, "
+        f"hidden={keywords.get('hidden')!r:.60}, took longer); emit it on this machine with 'symbp emit' (a kernel emitted "
+        f"here is known at once), or pass --trust (trust=True) to run it anyway"
+    )
 
 
 def _regenerate(spec: Any, name: str | None) -> str:

@@ -354,8 +354,16 @@ def _agree_numerically(first: sp.Expr, second: sp.Expr, model: Model) -> bool:
     rng = random.Random(len(atoms))
     for _ in range(2):
         values = {atom: sp.Float(rng.uniform(0.1, 0.9)) for atom in atoms} | {LAMBDA: sp.Float(rng.uniform(0.1, 0.9))}
-        left, right = (complex(e.xreplace(values).evalf()) for e in concrete)
-        if abs(left - right) > 1e-9 * max(1.0, abs(left), abs(right)):
+        try:
+            left, right = (e.xreplace(values).evalf() for e in concrete)
+        except OverflowError as err:  # beyond even SymPy's numbers: the function is of no use in a network
+            raise ExpressionError(
+                "the gradients overflow even for pre-activations between 0.1 and 0.9 (sigma or g grows too fast, "
+                "e.g. exp nested 6 deep); use a function that grows more slowly"
+            ) from err
+        # SymPy's numbers, not Python's: a σ such as exp(exp(exp(exp(x)))) reaches 10**52000 at these values.
+        gap, scale = sp.Abs(left - right).evalf(), sp.Max(1, sp.Abs(left), sp.Abs(right)).evalf()
+        if gap.is_extended_real and scale.is_extended_real and gap > 1e-9 * scale:
             return False
     return True
 

@@ -159,7 +159,7 @@ def write_outputs(paths: OutputPaths, params: dict[str, np.ndarray], history: tu
 
 
 def keep_checkpoint(path: Path, checkpoint: Checkpoint) -> tuple[Path | None, str]:
-    """Save a checkpoint where asked or, failing that, in the temporary folder.
+    """Save a checkpoint where asked or, failing that, in a private folder of its own in the temporary folder.
 
     Args:
         path: the checkpoint's path.
@@ -172,8 +172,17 @@ def keep_checkpoint(path: Path, checkpoint: Checkpoint) -> tuple[Path | None, st
         return save_checkpoint(path, checkpoint), ""
     except UserError as err:
         why = str(err)
-    fallback = Path(tempfile.gettempdir()) / f"symbp-{os.getpid()}-{path.name}"
+    try:
+        # A folder of its own (mode 0700, a name no one can guess): in a shared temporary folder a
+        # predictable name could be taken first by another user, and the state is for this user alone.
+        fallback = Path(tempfile.mkdtemp(prefix="symbp-")) / path.name
+    except OSError:
+        return None, why
     try:
         return save_checkpoint(fallback, checkpoint), why
     except UserError:
+        try:
+            fallback.parent.rmdir()
+        except OSError:
+            pass  # something was left in it: harmless, it is this user's alone
         return None, why

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -70,6 +71,24 @@ def test_1_a_kernel_whose_recorded_spec_is_hostile_is_refused_without_running_it
     with pytest.raises(KernelError):
         load_kernel(kernel)
     assert not canary.exists()
+
+
+def test_1_a_kernel_whose_recorded_spec_takes_long_to_emit_is_refused_at_the_verification_limit(workdir, canary, monkeypatch):
+    """A forged SPEC (six layers of eight nested sigmoids, body hash recomputed) kept train busy for more than 600 s."""
+    from symbp.kernel import verify
+
+    monkeypatch.setattr(verify, "VERIFY_SECONDS", 1.0)  # 60 s by default: what symbp emit may take
+    kernel = workdir / "kernel.py"
+    original = next(line for line in kernel.read_text().splitlines() if line.startswith("SPEC = "))
+    sigmoids = "sigmoid(" * 8 + "x" + ")" * 8
+    heavy = f"SPEC = {{'hidden': (3, 3, 3, 3, 3, 3), 'sigma': {sigmoids!r}, 'g': {sigmoids!r}, 'inputs': 3}}"
+    kernel.write_text(kernel.read_text().replace(original, heavy, 1))
+    kernel.write_text(hostile_kernel(kernel, CANARY_PAYLOAD.format(path=str(canary))))  # its body hash recomputed
+    started = time.monotonic()
+    done = cli("train", "kernel.py", "--data", "data.npz", "--steps", "3", cwd=workdir)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "could not be verified within 1 s" in done.stderr and time.monotonic() - started < 10
+    assert not canary.exists() and not (workdir / "kernel.params.npz").exists()
 
 
 def test_1_the_outputs_go_where_the_command_line_says_not_where_the_checkpoint_says(workdir, tmp_path_factory):

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,7 @@ def test_9_a_full_disk_keeps_the_trained_state_in_a_checkpoint_elsewhere(workdir
     assert "the run's state is kept in the checkpoint" in done.stderr and "No space left on device" in done.stderr
     kept = done.stderr.split("kept in the checkpoint ")[1].split("; resume with")[0]
     assert not kept.startswith(str(disk)) and load_checkpoint(kept).state.step == 20
+    assert (Path(kept).parent.stat().st_mode & 0o777) == 0o700  # a folder of its own, no name another user could take first
     assert sorted(path.name for path in disk.iterdir()) == ["filler"]
     (disk / "filler").unlink()
     resumed = cli("train", "kernel.py", "--resume", kept, "-o", str(disk / "r"), "--quiet", cwd=workdir)

@@ -55,6 +55,24 @@ def test_4_nested_powers_in_a_checked_formula_are_refused(tmp_path):
     assert done.returncode == 2 and "multiply to an exponent" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
+def exps(depth: int) -> str:
+    return "exp(" * depth + "x" + ")" * depth
+
+
+def test_4_a_function_whose_gradients_overflow_every_number_is_one_line(tmp_path):
+    """exp nested 6 deep: its gradients beyond even SymPy's numbers at 0.1..0.9 (was a silent exit 1 from the forked command)."""
+    done = cli("derive", f"--sigma={exps(6)}", "--formulas", cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "grows too fast" in done.stderr, done.stderr
+
+
+@SLOW
+def test_4_a_function_whose_gradients_overflow_floats_is_derived(tmp_path):
+    """exp nested 4 deep reaches 10**52000 where the derivation compares its two routes: compared in SymPy's numbers."""
+    done = cli("derive", f"--sigma={exps(4)}", "--formulas", cwd=tmp_path)
+    assert done.returncode == 0 and "\\frac" in done.stdout, done.stderr
+    run_symbp("derive", f"--sigma={exps(6)}", cwd=tmp_path).assert_refused("grows too fast")
+
+
 # --- 5. check: nesting bounded as a value -----------------------------------------------------
 
 FORMULAS = [nested("sum({}, i)", "h[i,m]", 10), "sum(" + nested("sigma_prime({})", "a[i,m]", 10) + ", i)"]
