@@ -60,6 +60,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--l2", default="0", metavar="LAMBDA", help="add the penalty LAMBDA * sum of the squared weights (default 0: none)")
     parser.add_argument(
+        "--reduction", default="sum", metavar="HOW",
+        help="sum (default: R is the sum over the samples) or mean (R divided by n, so that the usual learning rates work)",
+    )
+    parser.add_argument(
         "--time-limit", default=60.0, type=_seconds_arg, metavar="SECONDS",
         help="give up (one line, exit status 2, nothing written) when the whole command takes longer (default 60)",
     )
@@ -69,7 +73,8 @@ def _spec(args: argparse.Namespace):
     from symbp.spec.network import make_spec
 
     return make_spec(
-        hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2
+        hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2,
+        reduction=args.reduction,
     )
 
 

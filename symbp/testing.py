@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from symbp.errors import InternalError
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.expand import check_expandable, components, expanded_gradients, expanded_loss, layer_sizes, penalty_value
-from symbp.symbolic.model import LAMBDA, i
+from symbp.symbolic.model import LAMBDA, i, n
 
 Params = dict[str, np.ndarray]
 
@@ -123,6 +124,13 @@ def _sample_sum(total: sp.Expr) -> Callable[[Params, np.ndarray, np.ndarray], fl
     if isinstance(total, sp.Add) and total.has(sp.Sum):
         parts = [_sample_sum(term) for term in total.args]
         return lambda params, X, Y: float(sum(part(params, X, Y) for part in parts))
+    if total.has(1 / n):
+        # The mean's 1/n, one factor of a term (outside or inside its sum): n is the number of rows given.
+        unscaled = total.xreplace({1 / n: sp.Integer(1)})
+        if any(power.base == n for power in unscaled.atoms(sp.Pow)):
+            raise InternalError(f"a term with n other than as one factor 1/n: {total}")
+        inner = _sample_sum(unscaled)
+        return lambda params, X, Y: inner(params, X, Y) / X.shape[0]
     if isinstance(total, sp.Sum):
         (var, _, _), = total.limits
         assert var == i, total.limits

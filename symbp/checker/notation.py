@@ -70,7 +70,7 @@ class Notation:
         derivation: the spec's derivation (its model, σ′ and g′ as SymPy derived them).
         indices: index letter → (symbol, size it runs up to, what it runs over).
         arrays: name → :class:`Array`, in the order x, y, W1, b1, …, then a, h, …, z, f.
-        constants: pi, e and lam (λ, the weight of the L2 penalty).
+        constants: pi, e and lam (λ, the weight of the L2 penalty); n (the samples) with the mean reduction.
         layer_functions: sigma, sigma_prime, g, g_prime (sigma2, … per layer in deeper networks) → (layer, is the derivative).
         functions: the other functions a formula may call, with their number of arguments.
         printer: a :class:`TextPrinter` for this notation.
@@ -85,6 +85,8 @@ class Notation:
         self.arrays = {array.name: array for array in _arrays(model)}
         self.index_symbols = frozenset(symbol for symbol, _, _ in self.indices.values())
         self.constants: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E, "lam": LAMBDA}
+        if spec.mean:
+            self.constants["n"] = n  # the number of samples, which the mean divides by
         # σ, σ′ by layer (σ for all layers when they share one), g, g′, then the plain functions.
         self.layer_functions: dict[str, tuple[Layer, bool]] = {}
         hidden = model.hidden_layers
@@ -111,6 +113,10 @@ class Notation:
             short = [str(s) for pos, s in enumerate(array.slots) if pos != array.output_axis]
             return full + " or " + (f"{array.name}[{','.join(short)}]" if short else array.name)
         return full
+
+    def constant_names(self) -> str:
+        """pi, e, lam (and n with the mean reduction), for messages."""
+        return ", ".join(self.constants)
 
     def allowed_names(self) -> str:
         """The arrays and index letters, for a message about a name the notation does not know."""

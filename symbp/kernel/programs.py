@@ -45,8 +45,8 @@ class Blocks(Generic[T]):
         forward: ``_forward``: a, h, …, z, f for all samples.
         loss: ``_loss_block``: R over one block of samples.
         grad: ``_loss_and_grad_block``: R and the gradient's sums over one block (sharing temporaries).
-        loss_final: added to R once, after the last block (the L2 penalty).
-        grad_final: added to the gradients once, after the last block (the penalty's derivative).
+        loss_final: applied to R once, after the last block (the mean's 1/n, the L2 penalty).
+        grad_final: applied to the gradients once, after the last block (1/n, the penalty's derivative).
     """
 
     forward: T
@@ -87,15 +87,20 @@ def kernel_programs(derivation: Derivation) -> KernelPrograms:
     if term is None:
         term = model.loss_term(y[i, k], f[i, k])
     loss = [Statement("R", (), sp.Sum(term, (k, 1, d), (i, 1, n)), total=True)]
+    # The blocks add up sums over samples; the mean's 1/n (of all n rows given) is applied once, after
+    # the last block: δ¹ without it (δ^l, l ≥ 2, are built from δ¹ and carry no factor of their own).
+    scale = model.scale
     backward = [Statement(f"delta{layer.number}", (i, layer.unit), derivation.deltas[f"delta{layer.number}"]) for layer in model.parameter_layers]
+    backward[0] = replace(backward[0], expr=backward[0].expr / scale)
     grad_final, loss_final = [], []
     for name, gradient in derivation.parameters.items():
         backward.append(Statement(f"g{name}", gradient.component.indices, gradient.data_part))
-        if gradient.penalty != 0:
+        if gradient.penalty != 0 or scale != 1:
             accumulated = sp.IndexedBase(f"g{name}")[gradient.component.indices]
-            grad_final.append(Statement(f"g{name}", gradient.component.indices, accumulated + _numeric_lambda(gradient.penalty, derivation)))
-    if model.penalty != 0:
-        loss_final.append(Statement("R", (), R_symbol + _numeric_lambda(model.penalty, derivation)))
+            final = scale * accumulated + _numeric_lambda(gradient.penalty, derivation)
+            grad_final.append(Statement(f"g{name}", gradient.component.indices, final))
+    if model.penalty != 0 or scale != 1:
+        loss_final.append(Statement("R", (), scale * R_symbol + _numeric_lambda(model.penalty, derivation)))
     programs = Blocks(forward=forward, loss=loss, grad=loss + backward, loss_final=loss_final, grad_final=grad_final)
     # Overflow-free forms of σ, g and their derivatives (exact identities).
     return programs.map(lambda statements, blocked: tuple(replace(st, expr=stabilize(st.expr)) for st in statements))

@@ -23,7 +23,7 @@ from symbp.kernel.format import REGENERATE_PREFIX, SPEC_PREFIX
 __all__ = ["RecordedSpec", "check_emitted", "recorded_spec"]
 
 #: The keywords of ``make_spec`` a kernel's SPEC may hold.
-_SPEC_KEYS = frozenset({"hidden", "sigma", "g", "inputs", "outputs", "loss", "l2"})
+_SPEC_KEYS = frozenset({"hidden", "sigma", "g", "inputs", "outputs", "loss", "l2", "reduction"})
 
 RecordedSpec = tuple[dict[str, Any], str | None]
 

@@ -38,6 +38,13 @@ class Loss(enum.Enum):
     BCE = "bce"
 
 
+class Reduction(enum.Enum):
+    """How R gathers the samples: their sum (the seed's R) or their mean (R divided by n)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+
+
 LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE}
 
 
@@ -53,6 +60,7 @@ class Spec:
         outputs: d, the output size (1 in the reference case).
         loss: quadratic (R = Σᵢ ‖yᵢ − f(xᵢ)‖²) or binary cross-entropy.
         l2: λ ≥ 0, the weight of the penalty λ Σ_l ‖W^l‖² (0: none).
+        reduction: sum over the samples (default) or mean, R = (1/n) Σ_i … (the penalty is not divided).
     """
 
     hidden: tuple[int, ...]
@@ -62,6 +70,12 @@ class Spec:
     outputs: int = 1
     loss: Loss = Loss.QUADRATIC
     l2: float = 0.0
+    reduction: Reduction = Reduction.SUM
+
+    @property
+    def mean(self) -> bool:
+        """True when R is the mean over the samples (R divided by n)."""
+        return self.reduction is Reduction.MEAN
 
     @property
     def depth(self) -> int:
@@ -101,6 +115,8 @@ class Spec:
             parts.append(self.loss.value)
         if self.l2:
             parts.append("l2_" + _number_slug(self.l2))
+        if self.mean:
+            parts.append("mean")
         return "_".join(parts)
 
     def hidden_text(self) -> str:
@@ -116,7 +132,8 @@ class Spec:
         p = "symbolic" if self.inputs is None else str(self.inputs)
         size = f"M={self.hidden[0]}" if self.depth == 1 else f"sizes {self.hidden_text()} (input to output)"
         text = f"hidden {size}, sigma={self.sigma_text()}, g={self.g.text}, inputs p={p}, outputs d={self.outputs}, loss={self.loss.value}"
-        return text + (f", l2={self.l2!r}" if self.l2 else "")
+        text += f", l2={self.l2!r}" if self.l2 else ""
+        return text + (", reduction=mean" if self.mean else "")
 
     def as_dict(self) -> dict[str, object]:
         """The spec as plain data (strings and numbers), e.g. for a kernel's ``SPEC``."""
@@ -130,6 +147,8 @@ class Spec:
         }
         if self.l2:
             out["l2"] = self.l2
+        if self.mean:
+            out["reduction"] = self.reduction.value
         return out
 
 
@@ -166,6 +185,7 @@ def make_spec(
     outputs: int = 1,
     loss: str | Loss = "quadratic",
     l2: float | str = 0.0,
+    reduction: str | Reduction = "sum",
 ) -> Spec:
     """Validate the user's choices and build a :class:`Spec`.
 
@@ -179,6 +199,7 @@ def make_spec(
         outputs: d, a positive integer.
         loss: ``"quadratic"`` (default) or ``"bce"`` (binary cross-entropy; needs g = sigmoid).
         l2: λ ≥ 0 for the penalty λ Σ_l ‖W^l‖² on the weights (biases are not penalised).
+        reduction: ``"sum"`` (default, R = Σ_i …) or ``"mean"`` (R = (1/n) Σ_i …, the step sizes of other libraries).
 
     Raises:
         SpecError, ExpressionError: with one line naming the problem and the allowed choices.
@@ -199,6 +220,7 @@ def make_spec(
         outputs=_positive_int(outputs, "output size d"),
         loss=_loss(loss),
         l2=_penalty(l2),
+        reduction=_reduction(reduction),
     )
     if spec.loss is Loss.BCE and spec.g.name != "sigmoid":
         raise SpecError(
@@ -260,6 +282,15 @@ def _loss(loss: object) -> Loss:
     if key not in LOSS_NAMES:
         raise SpecError(f"unknown loss {loss!r}: choose quadratic or bce (binary cross-entropy, with g = sigmoid)")
     return LOSS_NAMES[key]
+
+
+def _reduction(reduction: object) -> Reduction:
+    if isinstance(reduction, Reduction):
+        return reduction
+    key = str(reduction).strip().lower()
+    if key not in {r.value for r in Reduction}:
+        raise SpecError(f"unknown reduction {reduction!r}: choose sum (R = sum over the samples) or mean (R divided by n)")
+    return Reduction(key)
 
 
 def _penalty(value: object) -> float:

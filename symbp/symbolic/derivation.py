@@ -177,6 +177,7 @@ def derive(
     outputs: int = 1,
     loss: str = "quadratic",
     l2: float = 0.0,
+    reduction: str = "sum",
     *,
     spec: Spec | None = None,
 ) -> Derivation:
@@ -192,6 +193,7 @@ def derive(
         outputs: d (1 in the reference case).
         loss: ``"quadratic"`` or ``"bce"`` (binary cross-entropy, with g = sigmoid).
         l2: λ for the penalty λ Σ_l ‖W^l‖² (0: none).
+        reduction: ``"sum"`` (R = Σ_i …, default) or ``"mean"`` (R = (1/n) Σ_i …).
         spec: an already validated spec (overrides the other arguments).
 
     Returns:
@@ -202,7 +204,7 @@ def derive(
         >>> d.gradients["b2"]
         Sum((1 - h[i, m]**2)*(2*f[i, k] - 2*y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
     """
-    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2)
+    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2, reduction=reduction)
     try:
         with time_limit(DERIVATION_TIME_LIMIT):
             return _derive(spec)
@@ -254,7 +256,9 @@ class _ChainFactors:
     def of(cls, model: Model, forms: dict[int, DerivativeForm]) -> _ChainFactors:
         concrete = Concrete(model, forms)
         output = model.layer(1)
-        dR_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
+        # ∂ℓ/∂f, times 1/n for the mean: R's factor is part of its derivative.
+        dl_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
+        dR_df = model.scale * dl_df
         df_dz = concrete(name_derivatives(sp.diff(output.function(z[i, k]), z[i, k]), model))
         dpre_dpost, dpost_dpre = {}, {}
         chain = [ChainStep(R_symbol, f[i, k], dR_df), ChainStep(f[i, k], z[i, k], df_dz)]
@@ -264,9 +268,9 @@ class _ChainFactors:
             dpre_dpost[layer.number] = collapse(sp.diff(model.pre_def(above, i, above.unit), post))
             dpost_dpre[layer.number] = concrete(name_derivatives(sp.diff(layer.function(pre), pre), model))
             chain += [ChainStep(above.pre[i, above.unit], post, dpre_dpost[layer.number]), ChainStep(post, pre, dpost_dpre[layer.number])]
-        cancels = sp.fraction(sp.together(dR_df))[1] != 1
+        cancels = sp.fraction(sp.together(dl_df))[1] != 1
         # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
-        delta1 = cancel(dR_df * df_dz) if cancels else dR_df * df_dz
+        delta1 = model.scale * cancel(dl_df * df_dz) if cancels else dR_df * df_dz
         return cls(model, forms, dR_df, df_dz, dpre_dpost, dpost_dpre, cancels, delta1, tuple(chain))
 
     def deltas(self) -> dict[str, sp.Expr]:

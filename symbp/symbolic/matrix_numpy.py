@@ -29,7 +29,8 @@ class MatrixEvaluator:
         self.compiled: dict[sp.Lambda, Callable[[np.ndarray], np.ndarray]] = {}
 
     def scalar(self, expr: sp.Expr) -> float:
-        return float(sp.sympify(expr).xreplace(self.form.constants))
+        # The sizes too: the mean's 1/n is a scalar factor of Δ¹.
+        return float(sp.sympify(expr).xreplace(self.form.constants).xreplace(self.dims))
 
     def dim(self, size: sp.Expr) -> int:
         return int(sp.sympify(size).xreplace(self.dims))

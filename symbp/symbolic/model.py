@@ -6,7 +6,10 @@ textbook, with SymPy ``IndexedBase`` arrays and ``Sum``.  For one hidden layer:
 
     a_{im} = b²_m + Σ_j W²_{mj} x_{ij}        h_{im} = σ(a_{im})
     z_{ik} = b¹_k + Σ_m W¹_{km} h_{im}        f_{ik} = g(z_{ik})
-    R = Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ λ Σ_l ‖W^l‖²),  ℓ(y, f) = (y − f)² by default.
+    R = Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ λ Σ_l ‖W^l‖²),  ℓ(y, f) = (y − f)² by default,
+
+or R = (1/n) Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ …) with the mean reduction: the factor 1/n is
+:attr:`Model.scale`, part of R, so that SymPy's derivatives carry it.
 
 Indices: i runs over the n samples, j over the p inputs, m over the M hidden
 units and k over the d outputs.  A deeper network numbers its layers from the
@@ -134,12 +137,17 @@ class Model:
         layers: layer 1 (output) … L+1 (first hidden layer), then the input pseudo-layer.
         R: the loss as one nested expression, with the abstract σ and g.
         penalty: λ Σ_l Σ (W^l)², or 0.
+        scale: the factor of the sum over samples, 1 (sum) or 1/n (mean); the penalty has none.
     """
 
     spec: Spec
     layers: tuple[Layer, ...]
     R: sp.Expr
     penalty: sp.Expr
+
+    @property
+    def scale(self) -> sp.Expr:
+        return scale_of(self.spec)
 
     @property
     def hidden_layers(self) -> tuple[Layer, ...]:
@@ -200,8 +208,8 @@ class Model:
         return sp.collect(sp.expand(expanded), [target], evaluate=True)
 
     def data_loss(self) -> sp.Expr:
-        """Σ_i Σ_k ℓ(y_{ik}, f_{ik}) in the named output f."""
-        return sp.Sum(self.loss_term(y[i, k], f[i, k]), (k, 1, d), (i, 1, n))
+        """Σ_i Σ_k ℓ(y_{ik}, f_{ik}) in the named output f (times 1/n for the mean)."""
+        return self.scale * sp.Sum(self.loss_term(y[i, k], f[i, k]), (k, 1, d), (i, 1, n))
 
     def total_loss(self) -> sp.Expr:
         """R in the named output: the data term and the penalty."""
@@ -209,7 +217,7 @@ class Model:
 
 
 def build(spec: Spec) -> Model:
-    """Build R = Σ_i Σ_k ℓ(y_{ik}, g(b¹_k + Σ_m W¹_{km} σ(b²_m + Σ_j W²_{mj} x_{ij}))) (+ penalty), nested to x.
+    """Build R = (1/n) Σ_i Σ_k ℓ(y_{ik}, g(b¹_k + Σ_m W¹_{km} σ(b²_m + Σ_j W²_{mj} x_{ij}))) (+ penalty), nested to x.
 
     Example:
         >>> from symbp.spec.network import make_spec
@@ -228,7 +236,7 @@ def build(spec: Spec) -> Model:
         return shell.pre_def(layer, i, unit, inner=below.function(nested(below, below.bound)))
 
     output = layers[0]
-    R = sp.Sum(loss_term(y[i, k_bound], output.function(nested(output, k_bound)), spec.loss), (k_bound, 1, d), (i, 1, n))
+    R = scale_of(spec) * sp.Sum(loss_term(y[i, k_bound], output.function(nested(output, k_bound)), spec.loss), (k_bound, 1, d), (i, 1, n))
     penalty = sp.Integer(0)
     if spec.l2:
         for layer in shell.parameter_layers:
@@ -236,6 +244,17 @@ def build(spec: Spec) -> Model:
             penalty += sp.Sum(layer.W[layer.bound, below.bound] ** 2, (layer.bound, 1, layer.size), (below.bound, 1, below.size))
         penalty = LAMBDA * penalty
     return Model(spec=spec, layers=layers, R=R + penalty, penalty=penalty)
+
+
+def scale_of(spec: Spec) -> sp.Expr:
+    """The factor of R's sum over samples: 1, or 1/n for the mean reduction.
+
+    Example:
+        >>> from symbp.spec.network import make_spec
+        >>> scale_of(make_spec(reduction="mean"))
+        1/n
+    """
+    return 1 / n if spec.mean else sp.Integer(1)
 
 
 def penalty_weight(spec: Spec) -> sp.Rational:

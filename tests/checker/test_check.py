@@ -189,3 +189,13 @@ def test_the_checker_knows_the_letters_of_every_layer() -> None:
     assert result.correct and result.component == "W2[m,q]"
     deepest = check("sum(x[i,j], i)", "W9", spec=spec)
     assert deepest.component == "W9[m9,j]" and "a9[i,m9] = b9[m9] + sum(W9[m9,j]*x[i,j], j)" in deepest.definitions
+
+
+def test_mean_reduction_formulas_divide_by_n() -> None:
+    """With the mean, a formula divides by n (a name it may use); the sum's gradient is off by the factor n."""
+    mean = make_spec(hidden=3, sigma="tanh", reduction="mean")
+    assert check(W2_TANH + "/n", "W2", spec=mean).verdict is Verdict.CORRECT
+    assert check("sum(2*(f[i]-y[i])*W1[m]*(1-h[i,m]**2)*x[i,j]/n, i)", "W2", spec=mean).verdict is Verdict.CORRECT
+    assert check(W2_TANH, "W2", spec=mean).verdict is not Verdict.CORRECT
+    with pytest.raises(ExpressionError, match="unknown name 'n'"):
+        check(W2_TANH + "/n", "W2", spec=TANH)

@@ -194,6 +194,8 @@ BEYOND = [
     {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce"},
     {"hidden": (2, 2), "sigma": "softplus", "g": "sigmoid", "loss": "bce", "outputs": 2, "l2": 0.25},
     {"hidden": 3, "sigma": "sigmoid", "l2": 0.1},
+    {"hidden": 3, "sigma": "tanh", "outputs": 2, "l2": 0.1, "reduction": "mean"},
+    {"hidden": (2, 2), "sigma": "tanh", "g": "sigmoid", "loss": "bce", "reduction": "mean"},
 ]
 
 
@@ -265,3 +267,26 @@ def test_the_stages_called_one_by_one_give_the_kernel() -> None:
     printed = lowered.map(lambda operations, blocked: print_schedule(schedule(operations, blocked, frozenset({k}))))
     body = render(TEMPLATE, k=kernel_context(d, printed))
     assert render_kernel(d).startswith(body + BODY_HASH_PREFIX)
+
+
+def test_mean_kernel_is_the_sum_kernel_over_n_across_blocks(tmp_path) -> None:
+    """R and ∇R of the mean are the sum's divided by the n rows given, also over several blocks (1/n applied once)."""
+    mean = load_kernel(emit(derive(hidden=3, sigma="tanh", outputs=2, l2=0.5, reduction="mean"), tmp_path))
+    plain = load_kernel(emit(derive(hidden=3, sigma="tanh", outputs=2, l2=0.5), tmp_path))
+    rng = np.random.default_rng(4)
+    n = 2 * mean.BLOCK + 17
+    X, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
+    params = mean.init_params(2, seed=3)
+    penalty = 0.5 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    loss, grad = mean.loss_and_grad(params, X, y)
+    loss0, grad0 = plain.loss_and_grad(params, X, y)
+    assert loss == pytest.approx((loss0 - penalty) / n + penalty, rel=1e-12)
+    assert mean.loss(params, X, y) == pytest.approx(loss, rel=1e-12)
+    for name in grad:
+        decay = 2 * 0.5 * params[name] if name.startswith("W") else 0.0
+        np.testing.assert_allclose(grad[name], (grad0[name] - decay) / n + decay, rtol=1e-11, atol=1e-15)
+    # A mini-batch is divided by its own size, as other libraries do.
+    batch_loss, _ = mean.loss_and_grad(params, X[:10], y[:10])
+    assert batch_loss == pytest.approx((plain.loss(params, X[:10], y[:10]) - penalty) / 10 + penalty, rel=1e-12)
+    assert mean.SPEC["reduction"] == "mean" and "reduction" not in plain.SPEC
+    assert make_spec(reduction="mean").name == "tanh_identity_m3_mean"

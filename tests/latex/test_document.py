@@ -103,3 +103,13 @@ def test_overfull_boxes_are_read_from_the_log() -> None:
     # The grid's check must be able to fail: the numbers of a log with overfull lines are found.
     log = "Overfull \\hbox (226.7106pt too wide) detected at line 158\n[]\nOverfull \\hbox (0.5pt too wide) in paragraph at lines 3--4\n"
     assert overfull_boxes(log) == [226.7106, 0.5]
+
+
+def test_the_mean_reduction_is_stated_and_carried_by_the_gradients() -> None:
+    """R = (1/n) Σ_i … + P, and 1/n in δ¹ (in front, with the 2 of the square), not in the penalty's derivative."""
+    doc = derive(hidden=3, sigma="tanh", reduction="mean", l2=0.1).document()
+    assert re.search(r"R &= \\frac\{1\}\{n\} \\sum_\{i=1\}\^\{n\} .* \+ P\.", doc)
+    assert "a sum over samples (divided by $n$: their mean)" in doc
+    assert r"\frac{2}{n} \left(f(x_{i}) - y_{i}\right)" in doc
+    assert r"\sum_{i=1}^{n} \delta^{2}_{im} x_{ij} + 2 \lambda W^{2}_{mj}" in doc
+    assert r"\frac{1}{n}" not in derive(hidden=3, sigma="tanh").document()

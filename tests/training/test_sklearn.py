@@ -4,11 +4,12 @@ From the same initial parameters and data, 100 full-batch steps of symbp's runne
 kernel end where scikit-learn's ``sgd`` (with momentum, with Nesterov) and ``adam`` solvers end
 (``alpha=0``, ``shuffle=False``, batch = all samples), to 1e-8 relative.
 
-scikit-learn minimises ½·mean‖y − f‖² (regression) or the mean log-loss (classification); symbp's R is
-the sum Σ‖y − f‖² (or the summed cross-entropy), whose gradient is 2n (or n) times scikit-learn's.
-The same trajectory therefore takes γ = lr/(2n) (or lr/n) for momentum and Nesterov, and, for Adam,
-whose step does not change with the gradient's scale except through ε, the same lr with ε·2n (or ε·n):
-both rescalings are by powers of two times n, which SymPy's kernel and scikit-learn round alike.
+scikit-learn minimises ½·mean‖y − f‖² (regression) or the mean log-loss (classification); symbp's kernels
+here have the mean reduction, R = (1/n) Σ‖y − f‖² (or the mean cross-entropy), whose gradient is 2 (or 1)
+times scikit-learn's.  The same trajectory therefore takes scikit-learn's own learning rate (lr/2 for the
+regressor's square without the ½) for momentum and Nesterov, and, for Adam, whose step does not change with
+the gradient's scale except through ε, the same lr with ε (ε·2 for the regressor): rescalings by powers of
+two, which SymPy's kernel and scikit-learn round alike.
 """
 
 from __future__ import annotations
@@ -65,11 +66,11 @@ SOLVERS = {
 def test_the_runner_follows_scikit_learn(task: str, solver: str) -> None:
     classify = task == "classifier"
     X, y = data(classify)
-    k = kernel(hidden=M, inputs=P, g="sigmoid", loss="bce") if classify else kernel(hidden=M, inputs=P)
+    k = kernel(hidden=M, inputs=P, g="sigmoid", loss="bce", reduction="mean") if classify else kernel(hidden=M, inputs=P, reduction="mean")
     params0 = k.init_params(P, seed=1)
     sk_solver, options, spelling = SOLVERS[solver]
     theirs = scikit_learn_run(MLPClassifier if classify else MLPRegressor, sk_solver, params0, X, y, **options)
-    scale = N if classify else 2 * N  # symbp's R over scikit-learn's loss, in the gradient
+    scale = 1 if classify else 2  # symbp's R over scikit-learn's loss, in the gradient: the ½ of the square
     result = symbp.train(k, X, y, steps=STEPS, step_size=spelling(scale), params0=params0, divergence_factor=None)
     assert result.steps == STEPS
     assert relative_error(result.params, theirs) <= 1e-8
