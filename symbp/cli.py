@@ -430,9 +430,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     trained = _trained(args)
     data = load_inputs(args.data, _targets(args.target))
     predictions = np.asarray(trained.predict(data.X, source=str(args.data)))
-    columns = predictions.reshape(len(predictions), -1)
-    header = "prediction" if columns.shape[1] == 1 else ",".join(f"prediction{k + 1}" for k in range(columns.shape[1]))
-    text = "\n".join([header, *(",".join(repr(float(v)) for v in row) for row in columns)]) + "\n"
+    if trained.is_softmax:  # the class, then the probability of every class
+        probabilities = trained.outputs(data.X, source=str(args.data))
+        header = ",".join(["class", *(f"p_{name}" for name in trained.class_names())])
+        rows = [",".join([str(label), *(repr(float(v)) for v in row)]) for label, row in zip(predictions, probabilities)]
+    else:
+        columns = predictions.reshape(len(predictions), -1)
+        header = "prediction" if columns.shape[1] == 1 else ",".join(f"prediction{k + 1}" for k in range(columns.shape[1]))
+        rows = [",".join(repr(float(v)) for v in row) for row in columns]
+    text = "\n".join([header, *rows]) + "\n"
     if args.output is None:
         sys.stdout.write(text)
         return 0
@@ -445,7 +451,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from symbp.prediction import evaluate
 
     trained = _trained(args)
-    data = load(args.data, _targets(args.target), check_targets=False)
+    targets = _targets(args.target)
+    # A softmax classifier's one target column holds class labels, encoded with the classes it was trained with.
+    labels = trained.class_names() if trained.is_softmax and isinstance(targets, str) else False
+    data = load(args.data, targets, check_targets=False, labels=labels)
     for line in evaluate(trained.kernel, trained, data.X, data.y).lines():
         print(line)
     return 0

@@ -21,6 +21,7 @@ import numpy as np
 import sympy as sp
 
 from symbp.errors import InternalError
+from symbp.spec.network import Loss
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.expand import check_expandable, components, expanded_gradients, expanded_loss, layer_sizes, penalty_value
 from symbp.symbolic.model import LAMBDA, i, n
@@ -222,12 +223,19 @@ def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, i
     if numeric:
         expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
     expr = _unroll(expr.xreplace({**values, **concrete_sizes, LAMBDA: penalty_value(derivation)}))
+    outputs = sizes[1]
+
+    def value_of(layer, e: sp.Indexed) -> sp.Expr:
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:  # e^{z_k} / Σ_u e^{z_u}, written out
+            return sp.exp(layer.pre[e.indices]) / sp.Add(*(sp.exp(layer.pre[e.indices[0], u]) for u in range(1, outputs + 1)))
+        return model.concrete(layer, layer.pre[e.indices])
+
     for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
         below = model.below(layer)
         width = sizes[below.number]
         expr = expr.replace(
             lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.post and layer.post != layer.pre,
-            lambda e, layer=layer: model.concrete(layer, layer.pre[e.indices]),
+            lambda e, layer=layer: value_of(layer, e),
         )
         expr = expr.replace(
             lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.pre,
@@ -270,7 +278,10 @@ def random_problem(derivation: Derivation, n: int = 7, seed: int = 0, scale: flo
     params = {name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}
     p, d = derivation.spec.inputs, derivation.spec.outputs
     X = rng.standard_normal((n, p))
-    if derivation.spec.loss.value == "bce":
+    if derivation.spec.loss is Loss.SOFTMAX:
+        # One class per sample, one-hot: the targets of a sample sum to one.
+        y = np.eye(d)[rng.integers(0, d, n)]
+    elif derivation.spec.loss.value == "bce":
         # Targets of the cross-entropy lie in [0, 1] (labels, or probabilities).
         y = rng.uniform(0.0, 1.0, (n, d)) if d > 1 else rng.uniform(0.0, 1.0, n)
     else:

@@ -192,6 +192,8 @@ def layout(derivation: Derivation) -> KernelLayout:
     intermediates = []
     for layer in reversed(model.parameter_layers):
         intermediates += [str(layer.pre.label), str(layer.post.label)]
+    if derivation.spec.loss is Loss.SOFTMAX:  # the log-partition s, which the loss reads, before f
+        intermediates.insert(-1, "s")
     return KernelLayout(
         parameters=model.parameters,
         intermediates=tuple(intermediates),
@@ -277,7 +279,11 @@ def _model_text(depth: int) -> str:
 
 
 def _loss_text(spec: Spec) -> str:
-    text = "R = sum_i ||y_i - f(x_i)||^2" if spec.loss is Loss.QUADRATIC else "R = -sum_i sum_k (y_ik log f_k(x_i) + (1 - y_ik) log(1 - f_k(x_i)))"
+    text = {
+        Loss.QUADRATIC: "R = sum_i ||y_i - f(x_i)||^2",
+        Loss.BCE: "R = -sum_i sum_k (y_ik log f_k(x_i) + (1 - y_ik) log(1 - f_k(x_i)))",
+        Loss.SOFTMAX: "R = -sum_i sum_k y_ik log f_k(x_i), f = softmax(z) over the d classes,",
+    }[spec.loss]
     if spec.mean:
         text = text.replace("R = ", "R = (1/n) ", 1) + " (the mean over the n samples)"
     if spec.l2:

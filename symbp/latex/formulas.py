@@ -26,7 +26,8 @@ from symbp.spec.names import check_view
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.derivatives import U
 from symbp.symbolic.expand import components, expanded_in_notation
-from symbp.symbolic.model import R_symbol, delta1, drop_output_sums, i, k, n, z
+from symbp.spec.network import Loss
+from symbp.symbolic.model import R_symbol, d, delta1, drop_output_sums, i, k, k_bound, n, softmax_of, z
 from symbp.symbolic.notation import common_factor, is_difference
 
 
@@ -221,6 +222,8 @@ def delta_equations(derivation: Derivation, markup: Markup | None = None) -> lis
     model = derivation.model
     outer = derivation.parameters["W1"].steps
     first: Node = product_node([s.value for s in outer[:2]], derivation, markup)
+    if derivation.spec.loss is Loss.SOFTMAX:  # the softmax's factors meet at every output k'
+        first = Prefixed(markup.sums(((k_bound, 1, d),)), first)
     if _cancels(derivation):
         # The loss's derivative cancelled against g′ (cross-entropy): show both.
         first = Run((first, markup.formula(derivation.deltas["delta1"])), (markup.equals,))
@@ -258,7 +261,10 @@ def definition_equations(derivation: Derivation, markup: Markup | None = None) -
         pre, post = layer.pre[i, layer.unit], layer.post[i, layer.unit]
         definition = model.pre_def(layer, i, layer.unit).xreplace({below.bound: below.unit})
         equations.append((markup.expr(pre), markup.formula(definition)))
-        concrete = Text(markup.at(model.function_expr(layer), X, markup.expr(pre)))
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            concrete: Node = markup.formula(softmax_of(pre))
+        else:
+            concrete = Text(markup.at(model.function_expr(layer), X, markup.expr(pre)))
         equations.append((markup.expr(post), Run((Text(markup.expr(layer.function(pre))), concrete), (markup.equals,))))
     return equations
 
@@ -279,6 +285,8 @@ def derivative_equations(derivation: Derivation, markup: Markup | None = None) -
     equations: list[Equation] = []
     seen = set()
     for layer in reversed(derivation.model.parameter_layers):
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            continue  # not elementwise: its derivative is the chain's factor ∂f_{ik'}/∂z_{ik}
         if layer.function in seen:
             continue
         seen.add(layer.function)

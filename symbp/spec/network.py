@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from symbp.errors import SpecError
-from symbp.spec.functions import Function, activation, output_function
+from symbp.spec.functions import SOFTMAX, Function, activation, output_function
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: The largest number of hidden layers.  Deriving and emitting cost about 0.1 s per layer, but the
@@ -36,6 +36,7 @@ class Loss(enum.Enum):
 
     QUADRATIC = "quadratic"
     BCE = "bce"
+    SOFTMAX = "softmax"
 
 
 class Reduction(enum.Enum):
@@ -45,7 +46,8 @@ class Reduction(enum.Enum):
     MEAN = "mean"
 
 
-LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE}
+LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE,
+              "softmax": Loss.SOFTMAX, "categorical-cross-entropy": Loss.SOFTMAX}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Spec:
             parts.append(f"p{self.inputs}")
         if self.outputs != 1:
             parts.append(f"d{self.outputs}")
-        if self.loss is not Loss.QUADRATIC:
+        if self.loss not in (Loss.QUADRATIC, Loss.SOFTMAX):  # softmax is in the name already, as g
             parts.append(self.loss.value)
         if self.l2:
             parts.append("l2_" + _number_slug(self.l2))
@@ -197,7 +199,8 @@ def make_spec(
         g: a name (identity, sigmoid, tanh, exp) or an expression in x.
         inputs: p, a positive integer, or None for a symbolic p.
         outputs: d, a positive integer.
-        loss: ``"quadratic"`` (default) or ``"bce"`` (binary cross-entropy; needs g = sigmoid).
+        loss: ``"quadratic"`` (default), ``"bce"`` (binary cross-entropy; needs g = sigmoid) or ``"softmax"``
+            (categorical cross-entropy over d ≥ 2 classes; g is the softmax).
         l2: λ ≥ 0 for the penalty λ Σ_l ‖W^l‖² on the weights (biases are not penalised).
         reduction: ``"sum"`` (default, R = Σ_i …) or ``"mean"`` (R = (1/n) Σ_i …, the step sizes of other libraries).
 
@@ -212,13 +215,14 @@ def make_spec(
     """
     sizes = _hidden_sizes(hidden)
     sigmas = _activations(sigma, len(sizes))
+    chosen_loss = _loss(loss)
     spec = Spec(
         hidden=sizes,
         sigma=sigmas,
-        g=output_function(g),
+        g=_softmax_output(g, outputs) if chosen_loss is Loss.SOFTMAX else _output(g),
         inputs=None if inputs is None else _positive_int(inputs, "input size p"),
         outputs=_positive_int(outputs, "output size d"),
-        loss=_loss(loss),
+        loss=chosen_loss,
         l2=_penalty(l2),
         reduction=_reduction(reduction),
     )
@@ -228,6 +232,21 @@ def make_spec(
             "(or --loss quadratic)"
         )
     return spec
+
+
+def _output(g: object) -> Function:
+    if isinstance(g, str) and g.strip().lower() == SOFTMAX.name:
+        raise SpecError("g = softmax goes with the categorical cross-entropy: use --loss softmax (and --outputs d >= 2)")
+    return output_function(g)  # type: ignore[arg-type]
+
+
+def _softmax_output(g: object, outputs: object) -> Function:
+    """The softmax, implied by the loss: g may be left as identity (the default) or named softmax."""
+    if not (isinstance(g, str) and g.strip().lower() in ("identity", SOFTMAX.name)):
+        raise SpecError(f"--loss softmax has g = softmax over the d outputs: leave --g out (or --g softmax), not g={g!r}")
+    if _positive_int(outputs, "output size d") < 2:
+        raise SpecError("--loss softmax classifies into d >= 2 classes: give --outputs d with d the number of classes")
+    return SOFTMAX
 
 
 def _hidden_sizes(hidden: object) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from symbp.errors import InternalError, SpecError
+from symbp.spec.network import Loss
 from symbp.symbolic.model import LAMBDA, f, i, n, penalty_weight, x, y, z
 from symbp.symbolic.notation import Concrete, name_derivatives
 
@@ -68,7 +69,10 @@ def expanded_loss(derivation: Derivation) -> sp.Expr:
     values = [x[i, v] for v in range(1, sizes[inputs.number] + 1)]
     for layer in reversed(model.parameter_layers):
         pre = [layer.b[u] + sp.Add(*(layer.W[u, v] * values[v - 1] for v in range(1, len(values) + 1))) for u in range(1, sizes[layer.number] + 1)]
-        values = [model.concrete(layer, value) for value in pre]
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            values = [sp.exp(value) / sp.Add(*(sp.exp(other) for other in pre)) for value in pre]
+        else:
+            values = [model.concrete(layer, value) for value in pre]
     terms = [model.loss_term(y[i, k], values[k - 1]) for k in range(1, sizes[1] + 1)]
     R = model.scale * sp.Sum(sp.Add(*terms), (i, 1, n))
     if derivation.spec.l2:

@@ -34,6 +34,8 @@ from symbp.spec.network import MAX_HIDDEN_LAYERS, Loss, Spec
 # Index symbols.  The primed names are the bound (summation) indices.
 i, j, m, k = sp.symbols("i j m k", integer=True, positive=True)
 j_bound, m_bound, k_bound = sp.symbols("j' m' k'", integer=True, positive=True)
+#: The index of the softmax's normalising sum over the outputs.
+k_norm = sp.Symbol("k''", integer=True, positive=True)
 n, M, p, d = sp.symbols("n M p d", integer=True, positive=True)
 
 #: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.  Layers past
@@ -51,6 +53,8 @@ a = sp.IndexedBase("a", real=True)
 h = sp.IndexedBase("h", real=True)
 z = sp.IndexedBase("z", real=True)
 f = sp.IndexedBase("f", real=True)
+#: The softmax's log-partition s_i = log Σ_k e^{z_{ik}} (a classifier's kernels compute it once per sample).
+s = sp.IndexedBase("s", real=True)
 delta1 = sp.IndexedBase("delta1", real=True)
 delta2 = sp.IndexedBase("delta2", real=True)
 
@@ -122,7 +126,9 @@ def layers_for(spec: Spec) -> tuple[Layer, ...]:
 
 
 def loss_term(target: sp.Expr, output: sp.Expr, loss: Loss = Loss.QUADRATIC) -> sp.Expr:
-    """ℓ(y, f): one sample's, one output's share of R — (y − f)², or −y log f − (1 − y) log(1 − f)."""
+    """ℓ(y, f): one sample's, one output's share of R — (y − f)², −y log f − (1 − y) log(1 − f), or −y log f (softmax)."""
+    if loss is Loss.SOFTMAX:
+        return -target * sp.log(output)
     if loss is Loss.BCE:
         return -target * sp.log(output) - (1 - target) * sp.log(1 - output)
     return (target - output) ** 2
@@ -200,6 +206,10 @@ class Model:
         A loss with logarithms (cross-entropy) is evaluated from z in this form,
         where no log of a value that rounds to 0 is taken; a loss without them needs no rewriting.
         """
+        if self.spec.loss is Loss.SOFTMAX:
+            # −y log(e^{z}/Σ e^{z}) = y (log Σ_{k'} e^{z_{ik'}} − z): no log of a probability.
+            term = self.loss_term(target, softmax_of(pre))
+            return sp.collect(sp.expand(sp.expand_log(term, force=True)), [target], evaluate=True)
         term = self.loss_term(target, sp.Symbol("_f"))
         if not term.has(sp.log):
             return None
@@ -236,7 +246,13 @@ def build(spec: Spec) -> Model:
         return shell.pre_def(layer, i, unit, inner=below.function(nested(below, below.bound)))
 
     output = layers[0]
-    R = scale_of(spec) * sp.Sum(loss_term(y[i, k_bound], output.function(nested(output, k_bound)), spec.loss), (k_bound, 1, d), (i, 1, n))
+    if spec.loss is Loss.SOFTMAX:
+        # f_{ik'} = e^{z_{ik'}} / Σ_{k''} e^{z_{ik''}}, each z written out to x.
+        normaliser = sp.Sum(sp.exp(nested(output, k_norm)), (k_norm, 1, d))
+        value = sp.exp(nested(output, k_bound)) / normaliser
+    else:
+        value = output.function(nested(output, k_bound))
+    R = scale_of(spec) * sp.Sum(loss_term(y[i, k_bound], value, spec.loss), (k_bound, 1, d), (i, 1, n))
     penalty = sp.Integer(0)
     if spec.l2:
         for layer in shell.parameter_layers:
@@ -244,6 +260,17 @@ def build(spec: Spec) -> Model:
             penalty += sp.Sum(layer.W[layer.bound, below.bound] ** 2, (layer.bound, 1, layer.size), (below.bound, 1, below.size))
         penalty = LAMBDA * penalty
     return Model(spec=spec, layers=layers, R=R + penalty, penalty=penalty)
+
+
+def softmax_of(pre: sp.Indexed) -> sp.Expr:
+    """The softmax at output pre = z_{iu}: e^{z_{iu}} / Σ_{k''} e^{z_{ik''}}.
+
+    Example:
+        >>> softmax_of(z[i, k])
+        exp(z[i, k])/Sum(exp(z[i, k'']), (k'', 1, d))
+    """
+    sample = pre.indices[0]
+    return sp.exp(pre) / sp.Sum(sp.exp(pre.base[sample, k_norm]), (k_norm, 1, d))
 
 
 def scale_of(spec: Spec) -> sp.Expr:

@@ -25,16 +25,13 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symbp.symbolic.model import d, f, i, k, k_bound, y, z
+from symbp.symbolic.model import d, f, i, k, k_bound, k_norm, softmax_of, y, z
 from symbp.symbolic.notation import collapse
-
-#: The summation index of the softmax's normalising sum (k'' : the outputs, bound).
-k_norm = sp.Symbol("k''", integer=True, positive=True)
 
 
 def softmax(unit: sp.Symbol) -> sp.Expr:
     """f_{i,unit} = e^{z_{i,unit}} / Σ_{k''} e^{z_{ik''}}, written out in z."""
-    return sp.exp(z[i, unit]) / normaliser()
+    return softmax_of(z[i, unit])
 
 
 def normaliser() -> sp.Expr:

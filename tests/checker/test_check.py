@@ -199,3 +199,11 @@ def test_mean_reduction_formulas_divide_by_n() -> None:
     assert check(W2_TANH, "W2", spec=mean).verdict is not Verdict.CORRECT
     with pytest.raises(ExpressionError, match="unknown name 'n'"):
         check(W2_TANH + "/n", "W2", spec=TANH)
+
+
+def test_softmax_classifier_formulas_are_checked() -> None:
+    """δ¹ = f − y for the softmax: the right formulas pass, the sigmoid's f(1 − f) factor carried over is caught."""
+    softmax = make_spec(hidden=3, sigma="tanh", loss="softmax", outputs=3)
+    assert check("sum((f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.CORRECT
+    assert check("sum(sum((f[i,k]-y[i,k])*W1[k,m], k)*(1-h[i,m]**2)*x[i,j], i)", "W2", spec=softmax).verdict is Verdict.CORRECT
+    assert check("sum(f[i,k]*(1-f[i,k])*(f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.WRONG

@@ -331,3 +331,36 @@ def test_mean_is_the_sum_over_n() -> None:
     numeric = numeric_grad(lambda prm: reference(mean).loss(prm, X, y), params)
     check_grad(generic_gradient(mean)(params, X, y), numeric, rtol=1e-7, what="mean: generic formula vs finite differences")
     check_grad(reference(mean).grad(params, X, y), numeric, rtol=1e-7, what="mean: expanded reference vs finite differences")
+
+
+@pytest.mark.parametrize("kwargs", slow_after([{"hidden": 3, "outputs": 3}, {"hidden": (2, 2), "outputs": 2, "reduction": "mean", "l2": 0.1}]), ids=str)
+def test_softmax_gradients_match_finite_differences(kwargs) -> None:
+    """The classifier: δ¹ = f − y by SymPy's cancellation, the chain with its sum over k', the gradients against finite differences."""
+    d = derive(sigma="tanh", loss="softmax", inputs=2, **kwargs)
+    assert d.deltas["delta1"] == mo.scale_of(d.spec) * (mo.f[mo.i, mo.k] - mo.y[mo.i, mo.k])
+    assert d.parameters["W1"].sum_limits[0] == (mo.k_bound, 1, mo.d)
+    params, X, y = random_problem(d, n=5, seed=4)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-7, what="softmax: expanded reference vs finite differences")
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="softmax: generic formula vs finite differences")
+    # R is −Σ y log softmax(z), evaluated here in NumPy from the parameters alone.
+    h = np.tanh(X @ params["W2"].T + params["b2"]) if len(d.spec.hidden) == 1 else None
+    if h is not None:
+        z = h @ params["W1"].T + params["b1"]
+        expected = -np.sum(y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True))))
+        assert ref.loss(params, X, y) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"outputs": 1}, "d >= 2 classes"),
+    ({"outputs": 3, "g": "sigmoid"}, "leave --g out"),
+])
+def test_softmax_spec_is_refused_with_one_line(kwargs, message) -> None:
+    from symbp.errors import SpecError
+    from symbp.spec.network import make_spec
+
+    with pytest.raises(SpecError, match=message):
+        make_spec(loss="softmax", **kwargs)
+    with pytest.raises(SpecError, match="--loss softmax"):
+        make_spec(g="softmax", outputs=3)

@@ -98,3 +98,13 @@ def test_matrix_form_of_the_mean_matches_finite_differences() -> None:
     params, X, y = random_problem(d, n=5, seed=6)
     ref = reference(d)
     check_grad(evaluate(d, params, X, y), numeric_grad(lambda prm: ref.loss(prm, X, y), params), rtol=1e-8, what="mean: matrix form vs finite differences")
+
+
+def test_matrix_form_of_the_softmax_classifier_matches_finite_differences() -> None:
+    """F = softmax(Z) row by row, Δ¹ = F − Y: the matrix view's gradients against the component form and finite differences."""
+    d = derive(hidden=3, sigma="tanh", loss="softmax", outputs=3, inputs=2)
+    params, X, y = random_problem(d, n=6, seed=7)
+    matrix = evaluate(d, params, X, y)
+    check_grad(matrix, generic_gradient(d)(params, X, y), rtol=1e-10, what="softmax: matrix form vs component form")
+    ref = reference(d)
+    check_grad(matrix, numeric_grad(lambda prm: ref.loss(prm, X, y), params), rtol=1e-8, what="softmax: matrix form vs finite differences")
