@@ -56,7 +56,8 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")
     parser.add_argument(
         "--loss", default="quadratic", metavar="LOSS",
-        help="quadratic (default: sum of squared errors) or bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1])",
+        help="quadratic (default: sum of squared errors), bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1]) "
+        "or softmax (categorical cross-entropy over --outputs d >= 2 classes; g is the softmax)",
     )
     parser.add_argument("--l2", default="0", metavar="LAMBDA", help="add the penalty LAMBDA * sum of the squared weights (default 0: none)")
     parser.add_argument(
