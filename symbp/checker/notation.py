@@ -23,7 +23,7 @@ import sympy as sp
 from symbp.checker.text import TextPrinter
 from symbp.errors import SpecError
 from symbp.spec.functions import FUNCTIONS
-from symbp.spec.network import Spec
+from symbp.spec.network import Loss, Spec
 from symbp.symbolic.derivation import Derivation, derive
 from symbp.symbolic.model import LAMBDA, Layer, Model, i, j, k, n, x, y
 
@@ -95,7 +95,8 @@ class Notation:
         if spec.depth > 1:
             for layer in hidden:
                 self.layer_functions |= {f"sigma{layer.number}": (layer, False), f"sigma{layer.number}_prime": (layer, True)}
-        self.layer_functions |= {"g": (model.layers[0], False), "g_prime": (model.layers[0], True)}
+        if spec.loss is not Loss.SOFTMAX:  # the softmax is not a function of one z: formulas write f
+            self.layer_functions |= {"g": (model.layers[0], False), "g_prime": (model.layers[0], True)}
         self.functions: dict[str, tuple[int, Callable[..., sp.Expr]]] = {"step": (1, sp.Heaviside), "sign": (1, sp.sign), **FUNCTIONS}
         self.printer = TextPrinter({name: array.output_axis for name, array in self.arrays.items()}, self.single_output)
 
@@ -135,13 +136,19 @@ class Notation:
             pre = layer.pre[SAMPLE, layer.unit]
             definition = self.model.pre_def(layer, SAMPLE, layer.unit).xreplace({below.bound: below.unit})
             lines.append(f"{self.printer.doprint(pre)} = {self.printer.doprint(definition)}")
-            lines.append(f"{self.printer.doprint(layer.post[SAMPLE, layer.unit])} = {self.function_name(layer)}({self.printer.doprint(pre)})")
+            post = self.printer.doprint(layer.post[SAMPLE, layer.unit])
+            if layer.number == 1 and self.derivation.spec.loss is Loss.SOFTMAX:
+                lines.append(f"{post} = exp({self.printer.doprint(pre)})/sum(exp(z[i,k']), k')")
+            else:
+                lines.append(f"{post} = {self.function_name(layer)}({self.printer.doprint(pre)})")
         return tuple(lines)
 
     def quantity_text(self, expr: sp.Expr) -> str:
         """h[i,m]; or sigma_prime(a[i,m]) for σ′ written in its value form (1 - h[i,m]**2)."""
         for layer in self.model.parameter_layers:
             pre = layer.pre[SAMPLE, layer.unit]
+            if layer.number == 1 and self.derivation.spec.loss is Loss.SOFTMAX:
+                continue  # no g′ of one z
             if expr == self.derivation.forms[layer.number].at(pre, layer.post[SAMPLE, layer.unit]):
                 return f"{self.function_name(layer, prime=True)}({self.printer.doprint(pre)})"
         return self.printer.doprint(expr)

@@ -207,3 +207,5 @@ def test_softmax_classifier_formulas_are_checked() -> None:
     assert check("sum((f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.CORRECT
     assert check("sum(sum((f[i,k]-y[i,k])*W1[k,m], k)*(1-h[i,m]**2)*x[i,j], i)", "W2", spec=softmax).verdict is Verdict.CORRECT
     assert check("sum(f[i,k]*(1-f[i,k])*(f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.WRONG
+    with pytest.raises(ExpressionError, match="a call to 'g' is not allowed"):
+        check("sum((g(z[i,k])-y[i,k])*h[i,m], i)", "W1", spec=softmax)

@@ -113,3 +113,12 @@ def test_the_mean_reduction_is_stated_and_carried_by_the_gradients() -> None:
     assert r"\frac{2}{n} \left(f(x_{i}) - y_{i}\right)" in doc
     assert r"\sum_{i=1}^{n} \delta^{2}_{im} x_{ij} + 2 \lambda W^{2}_{mj}" in doc
     assert r"\frac{1}{n}" not in derive(hidden=3, sigma="tanh").document()
+
+
+def test_the_softmax_document_shows_the_chain_and_its_cancellation() -> None:
+    """f written out as the softmax, the chain's factors with their sum over k' next to δ¹ = f − y, no g′ of one z."""
+    doc = derive(hidden=3, sigma="tanh", loss="softmax", outputs=3).document()
+    assert r"f_{k}(x_{i}) &= g\left(z_{ik}\right) = \frac{e^{z_{ik}}}{\sum_{k''=1}^{d} e^{z_{i,k''}}}" in doc
+    assert (r"\delta^{1}_{ik} &= \frac{\partial R}{\partial z_{ik}} = \sum_{k'=1}^{d} -\frac{y_{i,k'}}{f_{k'}(x_{i})} \, "
+            r"\left(\delta_{k k'} - f_{k}(x_{i})\right) f_{k'}(x_{i}) = f_{k}(x_{i}) - y_{ik}") in doc
+    assert r"g'\left(u\right)" not in doc and r"\log{\left(\sum_{k''=1}^{d} e^{z_{i,k''}} \right)}" in doc
