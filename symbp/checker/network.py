@@ -36,6 +36,12 @@ def network_for(spec: Spec) -> Network:
     return Network(notation_for(spec))
 
 
+def _softmax_units(pre: np.ndarray) -> np.ndarray:
+    """The softmax over the units (the last axis), shifted by the largest so that nothing overflows."""
+    shifted = np.exp(pre - pre.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 class Network:
     """Concrete sizes, random values and the forward pass in NumPy for one spec.
 
@@ -48,6 +54,8 @@ class Network:
         self.model = notation.model
         self.spec = notation.derivation.spec
         self.forward = {layer.number: sp.lambdify(X, self.model.function_expr(layer), "numpy") for layer in self.model.parameter_layers}
+        if self.spec.loss is Loss.SOFTMAX:
+            self.forward[1] = _softmax_units
 
     def check_sizes(self) -> dict[sp.Symbol, int]:
         """The sizes of the numeric comparison: small, but with every layer as wide as the spec up to a few units."""
@@ -91,7 +99,10 @@ class Network:
         """Random data and parameters; ``rounded``: one-decimal values, never 0."""
         values = {}
         for name, shape in self.shapes(sizes, points).items():
-            if rounded:
+            if name == "y" and self.spec.loss is Loss.SOFTMAX:
+                # A class per sample, one-hot: the targets of a sample sum to one, as the softmax's δ¹ = f − y assumes.
+                values[name] = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+            elif rounded:
                 magnitude = rng.integers(1, 10, shape) / 10
                 values[name] = magnitude if (name == "y" and self.bce) else magnitude * rng.choice([-1.0, 1.0], shape)
             elif name == "y" and self.bce:
