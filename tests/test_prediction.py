@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,20 @@ def test_classes_that_do_not_fit_the_kernel_are_refused(iris_run, tmp_path) -> N
     refused = cli("train", kernel_path, "--data", str(two), "--target", "species", "-q", "-o", "two", cwd=tmp_path)
     assert refused.returncode == 2 and "2 classes (a, b) for a kernel with 3 outputs" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "two.params.npz").exists()
+
+
+def test_validation_labels_are_encoded_with_the_training_classes(iris_run, tmp_path) -> None:
+    folder, kernel_path = iris_run
+    # Validation rows of two of the three classes only: their own sorted classes would be (versicolor, virginica).
+    rows = Path(IRIS).read_text().splitlines()
+    (tmp_path / "later.csv").write_text("\n".join([rows[0], *[row for row in rows[1:] if not row.endswith("setosa")][::5]]) + "\n")
+    trained = cli("train", kernel_path, "--data", IRIS, "--target", "species", "--validation-data", "later.csv", "--standardize",
+                  "--steps", "60", "--step-size", "adam:0.01", "-q", "-o", "checked", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    k = symbp.load_kernel(kernel_path)
+    later = symbp.data.load(tmp_path / "later.csv", "species", labels=("setosa", "versicolor", "virginica"))
+    assert later.y[:, 0].sum() == 0 and later.y.shape == (20, 3)
+    history = (tmp_path / "checked.history.csv").read_text().splitlines()
+    best = min(float(line.split(",")[-1]) for line in history[1:])
+    scores = evaluate(k, tmp_path / "checked.params.npz", later.X, later.y)
+    assert scores.log_loss == pytest.approx(best, rel=1e-9)  # the mean kernel's R on them is their mean log-loss
