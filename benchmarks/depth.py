@@ -9,8 +9,16 @@ depths alike, go into a Markdown report with the machine, its load, the per-laye
 (least squares of derive + emit over the depths, and (t_max − t_1)/(max − 1)) and the
 issue's targets: at most 0.5 s per extra layer, 32 layers in under 20 s.
 
+Each run also records the CPU time the measured (single-threaded) processes got over the wall
+time they took, and how many cores other processes kept busy meanwhile (from ``/proc/stat``, less
+the benchmark's own and its children's CPU time).  A run whose processes got less than
+:data:`MIN_CPU_SHARE` of a core waited for one: it is *disturbed*.  A depth's figures are the
+medians of its undisturbed runs; a depth with none is marked disturbed in the report (with the
+median of all its runs), and the slopes and targets are judged from undisturbed depths only.
+
 ``--symbp PATH`` times the symbp of another checkout (to compare with an earlier version):
-a depth it refuses is reported as refused.
+a depth it refuses is reported as refused.  benchmarks/README.md describes the report; the
+latest one is benchmarks/depth.md.
 """
 
 from __future__ import annotations
@@ -39,9 +47,9 @@ WIDTH = 8
 SLOPE_TARGET = 0.5
 DEPTH_32_TARGET = 20.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "depth.md"
-#: A run is disturbed when other processes kept more than this share of the cores the measured
-#: (single-threaded) process leaves free busy on average: above it, they compete for its core.
-DISTURBED_CORES = 0.5
+#: A run is disturbed when its processes got less than this share of a core while they ran: they
+#: waited for a CPU that other processes held (others busy on the spare cores do not slow them).
+MIN_CPU_SHARE = 0.9
 
 #: Run in a fresh python: import, then time derive and emit of one network; print the times as JSON.
 _WORKER = """
@@ -72,7 +80,8 @@ class DepthResult:
         derive, emit, command: medians over the undisturbed runs (over all runs when every one was disturbed).
         refused: symbp's message when it refused the depth, else None.
         others: the most cores other processes kept busy during one of this depth's runs (None: unknown).
-        disturbed: every run of this depth was disturbed (see :data:`DISTURBED_CORES`).
+        share: the least share of a core the measured processes got in one of the runs counted (None: unknown).
+        disturbed: every run of this depth was disturbed (see :data:`MIN_CPU_SHARE`).
         runs: how many runs the medians are taken over.
     """
 
@@ -82,6 +91,7 @@ class DepthResult:
     command: float | None
     refused: str | None = None
     others: float | None = None
+    share: float | None = None
     disturbed: bool = False
     runs: int = 0
 
@@ -120,18 +130,18 @@ def others_cores(before: tuple[float, float] | None, after: tuple[float, float] 
     return max(0.0, ((after[0] - before[0]) - (after[1] - before[1])) / seconds)
 
 
-def disturbed(others: float | None, cores: int | None = None) -> bool:
-    """Whether other processes' ``others`` busy cores competed with the measured process for its core."""
-    spare = max(1, (cores or os.cpu_count() or 1) - 1)
-    return others is not None and others > DISTURBED_CORES * spare
+def disturbed(share: float | None) -> bool:
+    """Whether a run's processes, which got ``share`` of a core while they ran, waited for a CPU (unknown: not disturbed)."""
+    return share is not None and share < MIN_CPU_SHARE
 
 
 def measure_once(depth: int, symbp_path: Path) -> dict:
     """derive and emit timed in a fresh process, and ``symbp emit`` timed as a whole from a fresh ``python``.
 
     Returns:
-        ``{"derive", "emit", "command", "others"}`` in seconds (others: cores other processes kept
-        busy meanwhile, or None), or ``{"refused": message}``.
+        ``{"derive", "emit", "command", "others", "share"}``: seconds; others: cores other processes kept
+        busy meanwhile; share: CPU time of the measured processes ÷ their wall time (None without /proc);
+        or ``{"refused": message}``.
     """
     env = _environment(symbp_path)
     ticks, started_all = _cpu_seconds(), time.perf_counter()
@@ -145,7 +155,9 @@ def measure_once(depth: int, symbp_path: Path) -> dict:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "symbp.cli", "emit", "--hidden", hidden, "--out", folder], capture_output=True, env=env, cwd=symbp_path, timeout=600, check=True)
         times["command"] = time.perf_counter() - started
-    return times | {"others": others_cores(ticks, _cpu_seconds(), time.perf_counter() - started_all)}
+    ended, elapsed = _cpu_seconds(), time.perf_counter() - started_all
+    share = None if ticks is None or ended is None else (ended[1] - ticks[1]) / elapsed
+    return times | {"others": others_cores(ticks, ended, elapsed), "share": share}
 
 
 def measure(depths: tuple[int, ...], repeats: int, symbp_path: Path = ROOT) -> list[DepthResult]:
@@ -163,19 +175,20 @@ def summarise(depth: int, runs: list[dict]) -> DepthResult:
     """One depth's result from its runs: the medians of the undisturbed ones, or of all, marked, when none is.
 
     Example:
-        >>> clean = {"derive": 1.0, "emit": 0.1, "command": 2.0, "others": 0.1}
-        >>> busy = {"derive": 9.0, "emit": 0.9, "command": 9.0, "others": 1.5}
+        >>> clean = {"derive": 1.0, "emit": 0.1, "command": 2.0, "others": 1.0, "share": 0.99}
+        >>> busy = {"derive": 9.0, "emit": 0.9, "command": 9.0, "others": 1.5, "share": 0.6}
         >>> summarise(4, [clean, busy, clean]).derive, summarise(4, [busy]).disturbed
         (1.0, True)
     """
     if "refused" in runs[0]:
         return DepthResult(depth, None, None, None, runs[0]["refused"])
-    calm = [run for run in runs if not disturbed(run.get("others"))]
+    calm = [run for run in runs if not disturbed(run.get("share"))]
     counted = calm or runs
     median = {key: statistics.median(run[key] for run in counted) for key in ("derive", "emit", "command")}
     others = [run["others"] for run in runs if run.get("others") is not None]
+    shares = [run["share"] for run in counted if run.get("share") is not None]
     return DepthResult(depth, median["derive"], median["emit"], median["command"], None,
-                       max(others) if others else None, not calm, len(counted))
+                       max(others) if others else None, min(shares) if shares else None, not calm, len(counted))
 
 
 def slopes(results: list[DepthResult]) -> tuple[float, float] | None:
@@ -203,19 +216,20 @@ def report(results: list[DepthResult], repeats: int, load_before: tuple[float, .
         f"- load average (1, 5, 15 min) before → after: {load}",
         f"- Python {sys.version.split()[0]}, sympy {version('sympy')}, numpy {version('numpy')}",
         f"- symbp: {'this checkout' if symbp_path == ROOT else 'the checkout ' + symbp_path.name}",
-        f"- a run is disturbed when other processes kept more than {DISTURBED_CORES:g} of the {max(1, (os.cpu_count() or 1) - 1)} "
-        "spare core(s) busy on average; a depth's figures are the medians of its undisturbed runs",
+        f"- a run is disturbed when its processes got less than {MIN_CPU_SHARE:g} of a core while they ran (they waited for a CPU); "
+        "a depth's figures are the medians of its undisturbed runs",
         "",
-        "| hidden layers | derive (s) | emit (s) | derive + emit (s) | `symbp emit` (s) | runs counted | others' cores (max) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| hidden layers | derive (s) | emit (s) | derive + emit (s) | `symbp emit` (s) | runs counted | share of a core (min) | others' cores (max) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.refused is not None:
-            lines.append(f"| {r.depth} | refused: {r.refused} | | | | | |")
+            lines.append(f"| {r.depth} | refused: {r.refused} | | | | | | |")
         else:
             others = "?" if r.others is None else f"{r.others:.2f}"
+            share = "?" if r.share is None else f"{r.share:.2f}"
             counted = f"none undisturbed: all {r.runs} (DISTURBED)" if r.disturbed else str(r.runs)
-            lines.append(f"| {r.depth} | {r.derive:.2f} | {r.emit:.2f} | {r.total:.2f} | {r.command:.2f} | {counted} | {others} |")
+            lines.append(f"| {r.depth} | {r.derive:.2f} | {r.emit:.2f} | {r.total:.2f} | {r.command:.2f} | {counted} | {share} | {others} |")
     lines.append("")
     return "\n".join(lines + _targets(results)) + "\n"
 

@@ -13,8 +13,8 @@ from benchmarks.depth import DepthResult, disturbed, others_cores, report, slope
 ROOT_LOAD = (0.1, 0.1, 0.1)
 
 
-def run(total: float, others: float | None) -> dict:
-    return {"derive": total * 0.9, "emit": total * 0.1, "command": total + 1.0, "others": others}
+def run(total: float, share: float | None, others: float = 1.0) -> dict:
+    return {"derive": total * 0.9, "emit": total * 0.1, "command": total + 1.0, "others": others, "share": share}
 
 
 def test_others_cores_leaves_out_the_benchmarks_own_cpu_time() -> None:
@@ -23,17 +23,16 @@ def test_others_cores_leaves_out_the_benchmarks_own_cpu_time() -> None:
     assert others_cores(None, (15.0, 4.0), 2.0) is None
 
 
-def test_a_run_is_disturbed_when_others_compete_for_its_core() -> None:
-    assert not disturbed(0.4, cores=2) and disturbed(0.6, cores=2)
-    assert not disturbed(1.4, cores=4) and disturbed(1.6, cores=4)
-    assert not disturbed(None, cores=2)
+def test_a_run_is_disturbed_when_its_processes_waited_for_a_cpu() -> None:
+    assert not disturbed(0.99) and not disturbed(0.9) and disturbed(0.89)
+    assert not disturbed(None)
 
 
 def test_a_depths_figures_are_the_medians_of_its_undisturbed_runs() -> None:
-    result = summarise(8, [run(1.0, 0.1), run(50.0, 1.5), run(3.0, 0.2)])
+    result = summarise(8, [run(1.0, 0.99), run(50.0, 0.5, others=1.5), run(3.0, 0.95)])
     assert result.derive == pytest.approx(1.8) and result.runs == 2 and not result.disturbed
-    assert result.others == pytest.approx(1.5)
-    busy = summarise(8, [run(4.0, 1.5), run(2.0, 1.2)])
+    assert result.others == pytest.approx(1.5) and result.share == pytest.approx(0.95)
+    busy = summarise(8, [run(4.0, 0.6), run(2.0, 0.7)])
     assert busy.disturbed and busy.runs == 2 and busy.derive == pytest.approx(2.7)
     assert summarise(8, [{"refused": "too deep"}]).refused == "too deep"
 
