@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from functools import lru_cache
@@ -66,16 +67,30 @@ class Network:
         return sizes
 
     def small_sizes(self) -> list[dict[sp.Symbol, int]]:
-        """Sizes for a counterexample, those with the fewest numbers first (n = 1 first among equals)."""
+        """Sizes for a counterexample, those with the fewest numbers first (n = 1 first among equals).
+
+        The :data:`COUNTEREXAMPLE_SIZES` smallest of all sizes up to :meth:`check_sizes`, found best
+        first from all ones: a larger size always means more numbers, so a heap yields them in order
+        without listing every combination (3^(L+2) of them for L hidden layers).
+        """
         largest = self.check_sizes()
         symbols = self.size_symbols()
-        options = [dict(zip(symbols, values, strict=True)) for values in itertools.product(*(range(1, largest[s] + 1) for s in symbols))]
 
-        def count(sizes: dict[sp.Symbol, int]) -> int:
-            shapes = self.shapes(sizes)
-            return sum(math.prod(shape[1:]) for shape in shapes.values())
+        def key(values: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+            shapes = self.shapes(dict(zip(symbols, values, strict=True)))
+            return sum(math.prod(shape[1:]) for shape in shapes.values()), values[0], values  # values[0] is n
 
-        return sorted(options, key=lambda s: (count(s), s[n]))[:COUNTEREXAMPLE_SIZES]
+        start = (1,) * len(symbols)
+        heap, seen, found = [key(start)], {start}, []
+        while heap and len(found) < COUNTEREXAMPLE_SIZES:
+            values = heapq.heappop(heap)[2]
+            found.append(dict(zip(symbols, values, strict=True)))
+            for position, symbol in enumerate(symbols):
+                larger = values[:position] + (values[position] + 1,) + values[position + 1:]
+                if larger[position] <= largest[symbol] and larger not in seen:
+                    seen.add(larger)
+                    heapq.heappush(heap, key(larger))
+        return found
 
     def size_symbols(self) -> list[sp.Symbol]:
         """n, p, then the width of each layer from the first hidden one to the output: n, p, M, d."""

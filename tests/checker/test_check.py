@@ -172,6 +172,10 @@ def test_a_deep_network_is_checked_through_its_deltas() -> None:
     derived = check("sum(x[i,j], i)", "W5", spec=spec)
     assert derived.verdict is Verdict.WRONG and derived.derived_text.count("sum(") == 4  # one sum per layer, nested
     assert check(derived.derived_text, "W5", spec=spec).correct
+    # Typed with its sums gathered outermost, as on paper: SymPy confirms it too (the sums meet the derived nesting).
+    gathered = "sum(sum(2*(f[i]-y[i])*W1[m]*(1-h2[i,m]**2)*W2[m,q]*(1-h3[i,q]**2)*W3[q,r]*(1-h4[i,r]**2)*W4[r,t], m, q, r)*(1-h5[i,t]**2)*x[i,j], i)"
+    typed = check(gathered, "W5", spec=spec)
+    assert typed.correct and typed.symbolic and typed.difference == 0
 
 
 @SLOW
