@@ -320,6 +320,7 @@ def test_the_kernel_of_a_32_layer_network_matches_finite_differences() -> None:
     check_grad(analytic, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-6, what="kernel at depth 32")
 
 
+@SLOW
 def test_mean_is_the_sum_over_n() -> None:
     """With the mean reduction R and every gradient are the sum's divided by n (the penalty's part aside), symbolically and in value."""
     mean, plain = derive(hidden=3, sigma="tanh", inputs=2, reduction="mean"), derive(hidden=3, sigma="tanh", inputs=2)

@@ -12,7 +12,7 @@ from symbp.errors import InternalError
 from symbp.symbolic.matrix import Part, matrix_form
 from symbp.symbolic.matrix_numpy import evaluate
 from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
-from tests.helpers import derive, slow_after
+from tests.helpers import SLOW, derive, slow_after
 
 CASES = [
     # (hidden sizes, sigma, g, outputs, loss)
@@ -92,6 +92,7 @@ def test_a_misaligned_matrix_product_is_an_internal_error() -> None:
         evaluate(d, *random_problem(d, seed=7), form=replace(form, statements=statements))
 
 
+@SLOW
 def test_matrix_form_of_the_mean_matches_finite_differences() -> None:
     """Δ¹ carries the mean's 1/n (n the rows given); the matrix view's gradients are the mean's."""
     d = derive(hidden=(2, 2), sigma="tanh", g="sigmoid", loss="bce", inputs=2, reduction="mean", l2=0.1)
