@@ -61,6 +61,11 @@ __all__ = ["RETRIES", "DaskObjective", "check_full_batch", "train_on_cluster"]
 
 #: Each per-partition task is retried this often if it raises (a worker that dies is handled by Dask itself).
 RETRIES = 2
+#: A step waits this long (seconds) for a worker when the cluster has none left, then the run stops with its
+#: state (Dask itself would wait for one for ever).
+NO_WORKER_GRACE = 30.0
+#: How often (seconds) a step that is still running looks whether the cluster has any worker left.
+_LOOK_EVERY = 1.0
 
 _FULL_BATCH_ONLY = "mini-batches are not supported with --dask: the cluster evaluates the full batch; leave out --batch-size"
 
@@ -132,7 +137,9 @@ class DaskObjective:
             futures = self.client.map(
                 partition_loss_and_grad, self.partitions.futures, plugin=self.plugin, params=params, pure=False, retries=RETRIES
             )
-            results = self.client.gather(futures)
+            results = self._results(futures)
+        except ObjectiveUnavailable:
+            raise
         except Exception as err:  # noqa: BLE001 - whatever the cluster raises (a lost scheduler, worker or partition) ends the step
             reason = (str(err).strip().splitlines() or [""])[0][:200]
             raise ObjectiveUnavailable(f"the Dask cluster failed ({type(err).__name__}: {reason})") from err
@@ -144,6 +151,34 @@ class DaskObjective:
             for name in grad:
                 grad[name] += partial_grad[name]
         return loss, grad
+
+    def _results(self, futures: list) -> list:
+        """The step's results, in partition order, waited for while the cluster has a worker to compute them.
+
+        A result held by a worker that died is computed again, which needs a worker; without any,
+        Dask would wait for one for ever: the step waits at most NO_WORKER_GRACE seconds.
+
+        Raises:
+            ObjectiveUnavailable: the cluster has had no worker for NO_WORKER_GRACE seconds.
+        """
+        import time
+
+        results, alone_since = [], None
+        for future in futures:
+            while True:
+                try:
+                    results.append(future.result(timeout=_LOOK_EVERY))
+                    break
+                except TimeoutError:
+                    pass  # not there yet: look at the workers
+                if self.client.nthreads():
+                    alone_since = None
+                    continue
+                now = time.monotonic()
+                alone_since = now if alone_since is None else alone_since
+                if now - alone_since >= NO_WORKER_GRACE:
+                    raise ObjectiveUnavailable(f"the Dask cluster failed (no worker left for {NO_WORKER_GRACE:g} s to run the step)")
+        return results
 
     def close(self) -> None:
         """Remove the kernel from the workers (the partitions stay)."""

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from symbp import cluster
+from symbp.cluster.objective import DaskObjective
 from symbp.errors import DataError, UserError
 from symbp.training import DIVERGENCE_FACTOR, run
 from tests.helpers import assert_grad_close, skip_without_dask
@@ -155,18 +156,18 @@ def test_a_step_survives_a_worker_killed_before_its_results_are_gathered(client,
     client.wait_for_workers(2, timeout=60)
     parts = cluster.partition(*data, sizes, client=client)
     gathers = []
-    real_gather = client.gather
+    real_results = DaskObjective._results
 
-    def gather_after_a_kill(futures, *args, **kwargs):
+    def results_after_a_kill(self, futures):
         gathers.append(len(gathers))
         if len(gathers) == 8:
             pids = client.run(os.getpid)
             holder = client.who_has([futures[-1]])[futures[-1].key] or list(pids)  # may still be running
             os.kill(pids[holder[0]], signal.SIGKILL)
-        return real_gather(futures, *args, **kwargs)
+        return real_results(self, futures)
 
     try:
-        monkeypatch.setattr(client, "gather", gather_after_a_kill)
+        monkeypatch.setattr(DaskObjective, "_results", results_after_a_kill)
         result = cluster.train_on_cluster(kernel_path, parts, client, steps=20, step_size="armijo")
         monkeypatch.undo()
         assert len(gathers) > 8

@@ -118,6 +118,14 @@ def external(tmp_path):
         process.wait()
 
 
+def wait_for_workers(address: str, count: int) -> None:
+    """Until the scheduler at ``address`` has ``count`` workers (a worker process takes seconds to join)."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(count, timeout=60)
+
+
 def training(folder, address: str, data: str) -> subprocess.Popen:
     emit(derive(hidden=2, sigma="tanh", inputs=3), folder, name="kernel")
     return subprocess.Popen(
@@ -158,6 +166,20 @@ def test_10_a_partition_rebuilt_where_the_file_cannot_be_read_ends_with_a_checkp
     assert process.poll() is None, process.communicate()
     (tmp_path / "d.npy").unlink()  # the new worker will not find it
     workers.append(start("distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard", cwd=tmp_path))
-    time.sleep(3)
+    wait_for_workers(address, 2)
     workers[0].kill()  # its partitions are rebuilt on the new worker, which cannot read the file
     assert_kept(process, tmp_path, "the Dask cluster failed")
+
+
+def test_10_the_last_worker_lost_ends_with_a_checkpoint_after_the_grace(tmp_path, external):
+    from symbp.cluster.objective import NO_WORKER_GRACE
+
+    address, _, workers = external
+    npy_data(tmp_path)
+    process = training(tmp_path, address, "d.npy")
+    time.sleep(8)
+    assert process.poll() is None, process.communicate()
+    workers[0].kill()  # no worker is left: Dask would wait for one for ever
+    started = time.monotonic()
+    assert_kept(process, tmp_path, f"no worker left for {NO_WORKER_GRACE:g} s")
+    assert NO_WORKER_GRACE <= time.monotonic() - started < NO_WORKER_GRACE + 60
