@@ -45,7 +45,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks.processes import ROOT, last_json, run_python  # noqa: E402
 from benchmarks.report import cpu_model, significant  # noqa: E402
-from benchmarks.timing import MIN_BATCH_SECONDS, Timing, cpu_ticks, others_share  # noqa: E402
+from benchmarks.timing import DISTURBED_SHARE, MEDIAN_OVER_BEST, MIN_BATCH_SECONDS, NOISY_SPREAD, Timing, cpu_ticks, others_share  # noqa: E402
 
 #: The data: rows × columns, the last column the target.
 ROWS, COLUMNS = 1_000_000, 20
@@ -234,8 +234,18 @@ def checked_ratio(pairs: list[tuple[Round, Round]]) -> tuple[float, str]:
     clean = [b.timing.median / a.timing.median for a, b in pairs if _clean((a, b))]
     if clean:
         return statistics.median(clean), f"median of {len(clean)} undisturbed pair(s) of {len(pairs)}"
-    reasons = sorted({f"{r.who}: {r.timing.disturbance()}" for pair in pairs for r in pair if r.timing.disturbance()})
-    return statistics.median(b.timing.median / a.timing.median for a, b in pairs), "NOT CHECKED (every pair disturbed: " + "; ".join(reasons) + ")"
+    return statistics.median(b.timing.median / a.timing.median for a, b in pairs), f"NOT CHECKED (every pair disturbed: {_why(pairs)})"
+
+
+def _why(pairs: list[tuple[Round, Round]]) -> str:
+    """What disturbed the rounds, in a few words: others' CPU share, and how many rounds were noisy."""
+    rounds = [r for pair in pairs for r in pair]
+    shares = [r.others_cpu for r in rounds if r.others_cpu is not None and r.others_cpu > DISTURBED_SHARE]
+    words = [f"others took {min(shares):.0%}–{max(shares):.0%} of the CPUs (> {DISTURBED_SHARE:.0%}) in {len(shares)} of {len(rounds)} rounds"] if shares else []
+    noisy = sum(r.timing.spread > NOISY_SPREAD or r.timing.median > MEDIAN_OVER_BEST * r.timing.best for r in rounds)
+    if noisy:
+        words.append(f"{noisy} round(s) with a spread above {NOISY_SPREAD:.0%} or a median above {MEDIAN_OVER_BEST:g} × best")
+    return "; ".join(words)
 
 
 def cpu_ratio(pairs: list[tuple[Round, Round]]) -> float:

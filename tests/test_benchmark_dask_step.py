@@ -28,7 +28,7 @@ def test_the_ratio_counts_only_undisturbed_pairs():
 def test_without_an_undisturbed_pair_the_ratio_is_not_checked_and_says_why():
     ratio, how = checked_ratio([(a_round("local C", 0.2, others=0.6), a_round("Dask", 0.3))])
     assert abs(ratio - 1.5) < 1e-12
-    assert how.startswith("NOT CHECKED") and "local C: others' CPU 60% > 10%" in how
+    assert how.startswith("NOT CHECKED") and "others took 60%–60% of the CPUs (> 10%) in 1 of 2 rounds" in how
 
 
 def test_cpu_seconds_are_compared_over_all_pairs():

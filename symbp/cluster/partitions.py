@@ -315,6 +315,7 @@ def _checked(
 
     pending = client.map(summarize, futures, pure=False)
     wait(pending)
+    _unpin(client, futures)
     _raise_on_failed_block(pending, futures, source)
     summaries: list[Summary] = client.gather(pending)
     _raise_on_problem(summaries, futures, source, columns)
@@ -340,6 +341,18 @@ def _checked(
         y_low=float(min(np.min(s.y_min) for s in filled)),
         y_high=float(max(np.max(s.y_max) for s in filled)),
     )
+
+
+def _unpin(client: Client, futures: list[Future]) -> None:
+    """Lift the placement of partitions now made (:func:`_placements`): one lost with its worker is rebuilt anywhere.
+
+    A loose placement alone is not enough: Dask gives a task that waits for a worker (none was
+    running when its worker died) to a worker that joins only if the placement allows that worker.
+    """
+    try:
+        client.sync(client.scheduler.set_restrictions, worker={future.key: None for future in futures})
+    except Exception:  # noqa: BLE001 - a scheduler without this call: the loose placement stays
+        pass
 
 
 def _raise_on_failed_block(pending: list[Future], futures: list[Future], source: str) -> None:
@@ -442,7 +455,8 @@ def _placements(client: Client, count: int) -> list[dict[str, Any]]:
 
     Dask would place the tasks by the load it sees as they arrive, which can leave one worker with
     more partitions than another, and then every step waits for it.  The placement is loose
-    (``allow_other_workers``): a partition whose worker died is rebuilt wherever there is room.
+    (``allow_other_workers``) and is lifted once the partitions are made (:func:`_unpin`): a
+    partition whose worker died is rebuilt wherever there is room, as without it.
     """
     slots = [address for address, threads in sorted(client.nthreads().items()) for _ in range(threads)]
     if not slots:

@@ -210,8 +210,9 @@ def train(
     settings = settings_from(train, settings, keywords)
 
     # X is used as given, without a copy in another order: a kernel's products W² Xᵀ and δᵀ X take a
-    # block of rows in C order as it is (BLAS reads it transposed), and measured per step a Fortran-ordered
-    # copy was no faster at n = 10³ … 10⁶ while it doubled X's memory (benchmarks/dask_step.py --order).
+    # block of rows in C order as it is (BLAS reads it transposed, no copy), and a Fortran-ordered copy
+    # of X, once made here, took as much or more CPU per step at n = 10³ … 10⁶, besides its own time
+    # and memory (benchmarks/dask_step.py --order); the answers are the same bits either way.
     Y = y[:, None] if y.ndim == 1 else y
     # The data are checked above and the parameters by the kernel on the first full-batch step;
     # the runner keeps their names, shapes and dtypes, so when they are float64 (what the

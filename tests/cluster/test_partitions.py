@@ -122,6 +122,10 @@ def test_npy_read_by_default_is_balanced_over_the_workers_in_c_order(client, dat
         assert len(parts.sizes) == 4 and parts.n == len(y)
         assert sorted(holders.count(worker) for worker in set(holders)) == [2, 2]
         assert all(orders)
+        # The placement is lifted once they are made: one lost with its worker may be rebuilt on any worker.
+        keys = [future.key for future in parts.futures]
+        restrictions = client.run_on_scheduler(lambda dask_scheduler: [dask_scheduler.tasks[key].worker_restrictions for key in keys])
+        assert restrictions == [None] * 4
     finally:
         parts.release()
 
