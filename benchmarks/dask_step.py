@@ -45,7 +45,15 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks.processes import ROOT, last_json, run_python  # noqa: E402
 from benchmarks.report import cpu_model, significant  # noqa: E402
-from benchmarks.timing import DISTURBED_SHARE, MEDIAN_OVER_BEST, MIN_BATCH_SECONDS, NOISY_SPREAD, Timing, cpu_ticks, others_share  # noqa: E402
+from benchmarks.timing import (  # noqa: E402
+    DISTURBED_SHARE,
+    MEDIAN_OVER_BEST,
+    MIN_BATCH_SECONDS,
+    NOISY_SPREAD,
+    Timing,
+    cpu_ticks,
+    others_share,
+)
 
 #: The data: rows × columns, the last column the target.
 ROWS, COLUMNS = 1_000_000, 20
