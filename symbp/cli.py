@@ -56,9 +56,14 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", "-d", default="1", metavar="D", help="output size d (default 1)")
     parser.add_argument(
         "--loss", default="quadratic", metavar="LOSS",
-        help="quadratic (default: sum of squared errors) or bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1])",
+        help="quadratic (default: sum of squared errors), bce (binary cross-entropy; needs --g sigmoid and targets in [0, 1]) "
+        "or softmax (categorical cross-entropy over --outputs d >= 2 classes; g is the softmax)",
     )
     parser.add_argument("--l2", default="0", metavar="LAMBDA", help="add the penalty LAMBDA * sum of the squared weights (default 0: none)")
+    parser.add_argument(
+        "--reduction", default="sum", metavar="HOW",
+        help="sum (default: R is the sum over the samples) or mean (R divided by n, so that the usual learning rates work)",
+    )
     parser.add_argument(
         "--time-limit", default=60.0, type=_seconds_arg, metavar="SECONDS",
         help="give up (one line, exit status 2, nothing written) when the whole command takes longer (default 60)",
@@ -69,7 +74,8 @@ def _spec(args: argparse.Namespace):
     from symbp.spec.network import make_spec
 
     return make_spec(
-        hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2
+        hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2,
+        reduction=args.reduction,
     )
 
 
@@ -464,9 +470,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     trained = _trained(args)
     data = load_inputs(args.data, _targets(args.target))
     predictions = np.asarray(trained.predict(data.X, source=str(args.data)))
-    columns = predictions.reshape(len(predictions), -1)
-    header = "prediction" if columns.shape[1] == 1 else ",".join(f"prediction{k + 1}" for k in range(columns.shape[1]))
-    text = "\n".join([header, *(",".join(repr(float(v)) for v in row) for row in columns)]) + "\n"
+    if trained.is_softmax:  # the class, then the probability of every class
+        probabilities = trained.outputs(data.X, source=str(args.data))
+        header = ",".join(["class", *(f"p_{name}" for name in trained.class_names())])
+        rows = [",".join([str(label), *(repr(float(v)) for v in row)]) for label, row in zip(predictions, probabilities)]
+    else:
+        columns = predictions.reshape(len(predictions), -1)
+        header = "prediction" if columns.shape[1] == 1 else ",".join(f"prediction{k + 1}" for k in range(columns.shape[1]))
+        rows = [",".join(repr(float(v)) for v in row) for row in columns]
+    text = "\n".join([header, *rows]) + "\n"
     if args.output is None:
         sys.stdout.write(text)
         return 0
@@ -479,7 +491,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from symbp.prediction import evaluate
 
     trained = _trained(args)
-    data = load(args.data, _targets(args.target), check_targets=False)
+    targets = _targets(args.target)
+    # A softmax classifier's one target column holds class labels, encoded with the classes it was trained with.
+    labels = trained.class_names() if trained.is_softmax and isinstance(targets, str) else False
+    data = load(args.data, targets, check_targets=False, labels=labels)
     for line in evaluate(trained.kernel, trained, data.X, data.y).lines():
         print(line)
     return 0

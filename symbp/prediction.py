@@ -46,6 +46,7 @@ class Trained:
         x_mean, x_scale: the inputs' standardisation, or None.
         y_mean, y_scale: the targets' standardisation, or None.
         source: the params file, for messages.
+        classes: a softmax classifier's class names, in the order of its outputs (empty: none were saved).
     """
 
     kernel: ModuleType
@@ -55,6 +56,7 @@ class Trained:
     y_mean: np.ndarray | None = None
     y_scale: np.ndarray | None = None
     source: str = "the parameters"
+    classes: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, kernel: ModuleType, path: str | os.PathLike[str]) -> Trained:
@@ -91,7 +93,7 @@ class Trained:
             if value.shape != expected[name]:
                 raise KernelError(f"{source}: {name} has shape {value.shape}, but this kernel's {name} is {expected[name]}; give the kernel they were trained with")
         extra = {name: np.asarray(arrays[name], dtype=float) if name in arrays else None for name in STANDARDIZATION}
-        trained = cls(kernel, params, **extra, source=source)
+        trained = cls(kernel, params, **extra, source=source, classes=_classes(kernel, arrays, source))
         trained._check_standardization()
         return trained
 
@@ -103,7 +105,16 @@ class Trained:
     @property
     def is_classifier(self) -> bool:
         """The network outputs probabilities (cross-entropy loss): predictions are classes."""
-        return self.kernel.SPEC.get("loss") == "bce"
+        return self.kernel.SPEC.get("loss") in ("bce", "softmax")
+
+    @property
+    def is_softmax(self) -> bool:
+        """One class among the d outputs (softmax): the prediction is the most probable class."""
+        return self.kernel.SPEC.get("loss") == "softmax"
+
+    def class_names(self) -> tuple[str, ...]:
+        """The softmax classifier's classes: the names saved with the parameters, else 0, 1, …, d − 1."""
+        return self.classes or tuple(str(k) for k in range(self.kernel.D))
 
     def outputs(self, X: np.ndarray, source: str = "the data") -> np.ndarray:
         """f(x_i) for every row of X, in the targets' units: (n,) with one output, else (n, d)."""
@@ -118,6 +129,8 @@ class Trained:
     def predict(self, X: np.ndarray, source: str = "the data") -> np.ndarray:
         """Predictions for every row of X: f(x_i) for regression; for a classifier, the class 0 or 1 of each output."""
         f = self.outputs(X, source)
+        if self.is_softmax:  # the class of largest probability, by the name it was trained with
+            return np.asarray(self.class_names())[np.argmax(f, axis=1)]
         return (f > 0.5).astype(float) if self.is_classifier else f
 
     def _checked_inputs(self, X: np.ndarray, source: str) -> np.ndarray:
@@ -153,7 +166,9 @@ class Scores:
             (None for a classifier, or when y is constant).
         accuracy: for a classifier, the share of outputs whose class (f > 0.5) is the target's.
         log_loss: for a classifier, −mean(y log f + (1 − y) log(1 − f)), f clipped to [1e-15, 1 − 1e-15].
-        confusion: for a classifier with one output, counts of (true class, predicted class), rows 0 and 1.
+        confusion: for a classifier with one output, counts of (true class, predicted class), rows 0 and 1;
+            for a softmax classifier, d × d counts.
+        classes: the names of the confusion matrix's rows and columns.
     """
 
     n: int
@@ -161,7 +176,8 @@ class Scores:
     r2: float | None = None
     accuracy: float | None = None
     log_loss: float | None = None
-    confusion: tuple[tuple[int, int], tuple[int, int]] | None = None
+    confusion: tuple[tuple[int, ...], ...] | None = None
+    classes: tuple[str, ...] = ("0", "1")
 
     def lines(self) -> list[str]:
         """The scores as the command line prints them."""
@@ -172,8 +188,11 @@ class Scores:
             return [first]
         lines = [first + f", accuracy = {self.accuracy:.4g}, log-loss = {self.log_loss:.6g}"]
         if self.confusion is not None:
-            (tn, fp), (fn, tp) = self.confusion
-            lines += ["confusion matrix (rows: true class, columns: predicted class):", f"       0 {tn:>7} {fp:>7}", f"       1 {fn:>7} {tp:>7}"]
+            width = max(7, *(len(name) for name in self.classes))
+            lines.append("confusion matrix (rows: true class, columns: predicted class):")
+            if self.classes != ("0", "1"):  # named classes: a row of their names above the counts
+                lines.append(" " * width + "".join(f" {name:>{width}}" for name in self.classes))
+            lines += [f"{name:>{width}}" + "".join(f" {count:>{width}}" for count in row) for name, row in zip(self.classes, self.confusion)]
         return lines
 
 
@@ -215,6 +234,8 @@ def evaluate(kernel: ModuleType, params: Trained | dict[str, np.ndarray] | str |
         return Scores(n=len(Y), mse=mse, r2=r2)
     if np.any((Y < 0) | (Y > 1)):
         raise DataError("the targets of a classifier must lie in [0, 1] (labels 0/1 or probabilities)")
+    if trained.is_softmax:
+        return _softmax_scores(trained, F, Y, mse)
     P = np.clip(F, LOG_LOSS_CLIP, 1 - LOG_LOSS_CLIP)
     log_loss = float(-np.mean(Y * np.log(P) + (1 - Y) * np.log(1 - P)))
     predicted, truth = F > 0.5, Y > 0.5
@@ -224,6 +245,29 @@ def evaluate(kernel: ModuleType, params: Trained | dict[str, np.ndarray] | str |
         counts = [[int(np.sum(~truth & ~predicted)), int(np.sum(~truth & predicted))], [int(np.sum(truth & ~predicted)), int(np.sum(truth & predicted))]]
         confusion = (tuple(counts[0]), tuple(counts[1]))
     return Scores(n=len(Y), mse=mse, accuracy=accuracy, log_loss=log_loss, confusion=confusion)
+
+
+def _softmax_scores(trained: Trained, F: np.ndarray, Y: np.ndarray, mse: float) -> Scores:
+    """Accuracy (the most probable class is the target's), the log-loss −mean_i Σ_k y log f and the d × d confusion matrix."""
+    log_loss = float(-np.mean(np.sum(Y * np.log(np.clip(F, LOG_LOSS_CLIP, 1.0)), axis=1)))
+    predicted, truth = np.argmax(F, axis=1), np.argmax(Y, axis=1)
+    d = F.shape[1]
+    counts = np.zeros((d, d), dtype=int)
+    np.add.at(counts, (truth, predicted), 1)
+    confusion = tuple(tuple(int(c) for c in row) for row in counts)
+    return Scores(n=len(Y), mse=mse, accuracy=float(np.mean(predicted == truth)), log_loss=log_loss, confusion=confusion, classes=trained.class_names())
+
+
+def _classes(kernel: ModuleType, arrays: dict[str, np.ndarray], source: str) -> tuple[str, ...]:
+    """The class names saved with the parameters, checked against the kernel's outputs."""
+    if "classes" not in arrays:
+        return ()
+    names = np.asarray(arrays["classes"])
+    if kernel.SPEC.get("loss") != "softmax":
+        raise KernelError(f"{source} holds class names, but this kernel is not a softmax classifier; give the kernel they were trained with")
+    if names.ndim != 1 or names.dtype.kind != "U" or len(names) != kernel.D:
+        raise KernelError(f"{source}: its classes ({names.size}) do not fit this kernel's {kernel.D} outputs; give the kernel they were trained with")
+    return tuple(str(name) for name in names)
 
 
 def _trained(kernel: ModuleType, params: Trained | dict[str, np.ndarray] | str | os.PathLike[str]) -> Trained:

@@ -179,6 +179,8 @@ def train_session(request: SessionRequest) -> SessionResult:
         inputs = _inputs(request, plan, resources)
         record = plan.saved.record if plan.saved is not None else _new_record(plan, inputs)
         inputs, extra = _standardized(inputs, record.standardize)
+        if inputs.classes:  # the class names, kept with the parameters for predict and evaluate
+            extra = {**extra, "classes": np.array(inputs.classes)}
 
         # The first signal is held until the results are written: one that comes after the last step
         # (or while saving) stops nothing, and the run's outputs are written in full (a second one
@@ -363,6 +365,7 @@ class _Inputs:
     y: np.ndarray | None = None
     client: Any = None  # a distributed.Client
     parts: Any = None  # symbp.cluster.Partitions
+    classes: tuple[str, ...] = ()  # a softmax classifier's class labels, in the order of its outputs
     validation: tuple[np.ndarray, np.ndarray] | None = None  # (X, y) held out or read from their file
     validation_sha256: str | None = None
 
@@ -391,14 +394,21 @@ def _inputs(request: SessionRequest, plan: _Plan, resources: ExitStack) -> _Inpu
 
         check_full_batch(plan.settings.batch_size)  # before starting a cluster
         client = resources.enter_context(connect(request.dask or None))
+        if _labelled(kernel, chosen):
+            raise UserError("class labels are not read on a Dask cluster; give one-hot target columns (--target a,b,c) or train without --dask")
         parts = read_data(client, plan.data_path, chosen)
         with open(plan.data_path, "rb") as stream:
             digest = "file:" + hashlib.file_digest(stream, "sha256").hexdigest()
         inputs = _Inputs(kernel, source, digest, client=client, parts=parts)
     else:
-        data = load(plan.data_path, chosen)
+        data = load(plan.data_path, chosen, labels=_labelled(kernel, chosen))
+        if data.classes and len(data.classes) != kernel.D:
+            raise UserError(
+                f"{plan.data_path}: {len(data.classes)} classes ({', '.join(data.classes)}) for a kernel with {kernel.D} outputs; "
+                f"emit one with --outputs {len(data.classes)}"
+            )
         X, y = check_data(kernel, data.X, data.y, source=str(plan.data_path))
-        inputs = _validation(plan, chosen, _Inputs(kernel, source, data_sha256(X, y), X=X, y=y))
+        inputs = _validation(plan, chosen, _Inputs(kernel, source, data_sha256(X, y), X=X, y=y, classes=data.classes))
     if saved is not None and inputs.data_sha256 != saved.data_sha256:
         raise UserError(
             f"the data in {plan.data_path} (target {plan.target!r}) differ from those the run in {plan.resume} "
@@ -418,10 +428,17 @@ def _validation(plan: _Plan, target: str | list[str] | None, inputs: _Inputs) ->
         X, y, X_val, y_val = holdout(inputs.X, inputs.y, plan.validation, plan.settings.seed, str(plan.data_path))
         return replace(inputs, X=X, y=y, validation=(X_val, y_val))
     if plan.validation_path is not None:
-        data = load(plan.validation_path, target)
+        # Class labels are encoded with the training data's classes, so that the outputs mean the same.
+        labels = inputs.classes if inputs.classes else False
+        data = load(plan.validation_path, target, check_targets=False, labels=labels)
         X_val, y_val = check_data(inputs.kernel, data.X, data.y, source=str(plan.validation_path))
         return replace(inputs, validation=(X_val, y_val), validation_sha256=data_sha256(X_val, y_val))
     return inputs
+
+
+def _labelled(kernel: ModuleType, chosen: object) -> bool:
+    """A softmax classifier given one target column: it holds class labels, which symbp one-hot encodes."""
+    return kernel.SPEC.get("loss") == "softmax" and isinstance(chosen, str)
 
 
 def _new_record(plan: _Plan, inputs: _Inputs) -> RunRecord:

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from symbp.errors import InternalError
+from symbp.spec.network import Loss
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.expand import check_expandable, components, expanded_gradients, expanded_loss, layer_sizes, penalty_value
-from symbp.symbolic.model import LAMBDA, i
+from symbp.symbolic.model import LAMBDA, i, n
 
 Params = dict[str, np.ndarray]
 
@@ -123,6 +125,13 @@ def _sample_sum(total: sp.Expr) -> Callable[[Params, np.ndarray, np.ndarray], fl
     if isinstance(total, sp.Add) and total.has(sp.Sum):
         parts = [_sample_sum(term) for term in total.args]
         return lambda params, X, Y: float(sum(part(params, X, Y) for part in parts))
+    if total.has(1 / n):
+        # The mean's 1/n, one factor of a term (outside or inside its sum): n is the number of rows given.
+        unscaled = total.xreplace({1 / n: sp.Integer(1)})
+        if any(power.base == n for power in unscaled.atoms(sp.Pow)):
+            raise InternalError(f"a term with n other than as one factor 1/n: {total}")
+        inner = _sample_sum(unscaled)
+        return lambda params, X, Y: inner(params, X, Y) / X.shape[0]
     if isinstance(total, sp.Sum):
         (var, _, _), = total.limits
         assert var == i, total.limits
@@ -214,12 +223,19 @@ def instantiate(expr: sp.Expr, derivation: Derivation, values: dict[sp.Symbol, i
     if numeric:
         expr = expr.replace(sp.Heaviside, lambda u, *rest: STEP(u))
     expr = _unroll(expr.xreplace({**values, **concrete_sizes, LAMBDA: penalty_value(derivation)}))
+    outputs = sizes[1]
+
+    def value_of(layer, e: sp.Indexed) -> sp.Expr:
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:  # e^{z_k} / Σ_u e^{z_u}, written out
+            return sp.exp(layer.pre[e.indices]) / sp.Add(*(sp.exp(layer.pre[e.indices[0], u]) for u in range(1, outputs + 1)))
+        return model.concrete(layer, layer.pre[e.indices])
+
     for layer in model.parameter_layers:  # outermost first: f → z → h² → a² → …
         below = model.below(layer)
         width = sizes[below.number]
         expr = expr.replace(
             lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.post and layer.post != layer.pre,
-            lambda e, layer=layer: model.concrete(layer, layer.pre[e.indices]),
+            lambda e, layer=layer: value_of(layer, e),
         )
         expr = expr.replace(
             lambda e, layer=layer: isinstance(e, sp.Indexed) and e.base == layer.pre,
@@ -262,7 +278,10 @@ def random_problem(derivation: Derivation, n: int = 7, seed: int = 0, scale: flo
     params = {name: scale * rng.standard_normal(shape) for name, shape in shapes.items()}
     p, d = derivation.spec.inputs, derivation.spec.outputs
     X = rng.standard_normal((n, p))
-    if derivation.spec.loss.value == "bce":
+    if derivation.spec.loss is Loss.SOFTMAX:
+        # One class per sample, one-hot: the targets of a sample sum to one.
+        y = np.eye(d)[rng.integers(0, d, n)]
+    elif derivation.spec.loss.value == "bce":
         # Targets of the cross-entropy lie in [0, 1] (labels, or probabilities).
         y = rng.uniform(0.0, 1.0, (n, d)) if d > 1 else rng.uniform(0.0, 1.0, n)
     else:

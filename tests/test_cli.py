@@ -235,3 +235,18 @@ def test_version(tmp_path) -> None:
 
     result = cli("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == f"symbp {symbp.__version__}\n"
+
+
+def test_reduction_and_softmax_options(tmp_path, capsys) -> None:
+    """--reduction mean names the kernel; a misspelt reduction and a softmax without classes are one line, status 2."""
+    assert main(["emit", "--hidden", "2", "--reduction", "mean", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "tanh_identity_m2_mean.py").exists()
+    assert main(["emit", "--hidden", "2", "--loss", "softmax", "--outputs", "3", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "tanh_softmax_m2_d3.py").exists()
+    capsys.readouterr()
+    for args, message in ((["--reduction", "avg"], "unknown reduction 'avg'"), (["--loss", "softmax"], "d >= 2 classes"),
+                          (["--loss", "softmax", "--outputs", "3", "--g", "tanh"], "leave --g out")):
+        assert main(["emit", "--hidden", "2", *args, "--out", str(tmp_path / "no")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

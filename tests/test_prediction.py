@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import symbp
 from symbp.errors import DataError, KernelError
 from symbp.prediction import Scores, Trained, evaluate, predict
-from tests.helpers import cli, kernel
+from tests.helpers import SLOW, cli, kernel
 
 
 def regression_files(folder, n=120, seed=0):
@@ -117,3 +119,81 @@ def test_the_command_line_refuses_a_params_file_that_does_not_fit(tmp_path) -> N
     for command in ("predict", "evaluate"):
         result = cli(command, kernel_path, "--params", "p.npz", "--data", "d.csv", cwd=tmp_path)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "lacks b1" in result.stderr
+
+
+# --- a softmax classifier on the iris data, labels by name --------------------------------------------
+
+IRIS = symbp.__file__.replace("__init__.py", "data/iris.csv")
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """A softmax classifier trained on the shipped iris data from the command line, its species column as labels."""
+    folder = tmp_path_factory.mktemp("iris")
+    kernel_path = kernel(hidden=8, loss="softmax", outputs=3, reduction="mean").__file__
+    trained = cli("train", kernel_path, "--data", IRIS, "--target", "species", "--standardize", "--steps", "500",
+                  "--step-size", "adam:0.01", "-q", "-o", "iris", cwd=folder)
+    assert trained.returncode == 0, trained.stderr
+    return folder, kernel_path
+
+
+def test_a_softmax_classifier_learns_iris_and_names_its_classes(iris_run) -> None:
+    folder, kernel_path = iris_run
+    saved = np.load(folder / "iris.params.npz")
+    assert tuple(saved["classes"]) == ("setosa", "versicolor", "virginica")
+    k = symbp.load_kernel(kernel_path)
+    data = symbp.data.load(IRIS, "species", labels=True)
+    names = predict(k, folder / "iris.params.npz", data.X)
+    truth = np.asarray(data.classes)[np.argmax(data.y, axis=1)]
+    assert np.mean(names == truth) >= 0.95  # training accuracy after 500 Adam steps
+    scores = evaluate(k, folder / "iris.params.npz", data.X, data.y)
+    assert scores.accuracy == np.mean(names == truth) and np.sum(scores.confusion) == 150
+    assert [sum(row) for row in scores.confusion] == [50, 50, 50] and scores.classes == data.classes
+    f = Trained.load(k, folder / "iris.params.npz").outputs(data.X)
+    assert scores.log_loss == pytest.approx(-np.mean(np.log(f[data.y == 1])), rel=1e-12)
+
+
+@SLOW
+def test_predict_and_evaluate_a_softmax_classifier_from_the_command_line(iris_run) -> None:
+    folder, kernel_path = iris_run
+    predicted = cli("predict", kernel_path, "--params", "iris.params.npz", "--data", IRIS, "--target", "species", cwd=folder)
+    assert predicted.returncode == 0, predicted.stderr
+    lines = predicted.stdout.splitlines()
+    assert lines[0] == "class,p_setosa,p_versicolor,p_virginica" and len(lines) == 151
+    assert lines[1].split(",")[0] == "setosa" and sum(float(v) for v in lines[1].split(",")[1:]) == pytest.approx(1.0, rel=1e-12)
+    evaluated = cli("evaluate", kernel_path, "--params", "iris.params.npz", "--data", IRIS, "--target", "species", cwd=folder)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "accuracy = " in evaluated.stdout and "setosa versicolor  virginica" in evaluated.stdout
+
+
+@SLOW
+def test_classes_that_do_not_fit_the_kernel_are_refused(iris_run, tmp_path) -> None:
+    folder, kernel_path = iris_run
+    arrays = dict(np.load(folder / "iris.params.npz"))
+    k = symbp.load_kernel(kernel_path)
+    with pytest.raises(KernelError, match="classes .2. do not fit this kernel's 3 outputs"):
+        Trained.of(k, {**arrays, "classes": np.array(["a", "b"])})
+    with pytest.raises(KernelError, match="not a softmax classifier"):
+        Trained.of(kernel(hidden=8), {**{n: arrays[n] for n in ("W1", "b1", "W2", "b2")}, "W1": arrays["W1"][:1], "b1": arrays["b1"][:1], "classes": arrays["classes"]})
+    two = tmp_path / "two.csv"
+    two.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n1,2,3,4,a\n1,2,3,5,b\n")
+    refused = cli("train", kernel_path, "--data", str(two), "--target", "species", "-q", "-o", "two", cwd=tmp_path)
+    assert refused.returncode == 2 and "2 classes (a, b) for a kernel with 3 outputs" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "two.params.npz").exists()
+
+
+def test_validation_labels_are_encoded_with_the_training_classes(iris_run, tmp_path) -> None:
+    folder, kernel_path = iris_run
+    # Validation rows of two of the three classes only: their own sorted classes would be (versicolor, virginica).
+    rows = Path(IRIS).read_text().splitlines()
+    (tmp_path / "later.csv").write_text("\n".join([rows[0], *[row for row in rows[1:] if not row.endswith("setosa")][::5]]) + "\n")
+    trained = cli("train", kernel_path, "--data", IRIS, "--target", "species", "--validation-data", "later.csv", "--standardize",
+                  "--steps", "60", "--step-size", "adam:0.01", "-q", "-o", "checked", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    k = symbp.load_kernel(kernel_path)
+    later = symbp.data.load(tmp_path / "later.csv", "species", labels=("setosa", "versicolor", "virginica"))
+    assert later.y[:, 0].sum() == 0 and later.y.shape == (20, 3)
+    history = (tmp_path / "checked.history.csv").read_text().splitlines()
+    best = min(float(line.split(",")[-1]) for line in history[1:])
+    scores = evaluate(k, tmp_path / "checked.params.npz", later.X, later.y)
+    assert scores.log_loss == pytest.approx(best, rel=1e-9)  # the mean kernel's R on them is their mean log-loss

@@ -88,12 +88,41 @@ def _merged(expr: sp.Expr, effort: int) -> sp.Expr:
 
 
 def _flat_sum(expr: sp.Expr) -> sp.Expr:
-    """sum(sum(BODY, k), i) → one sum over k and i."""
-    if isinstance(expr, sp.Sum) and isinstance(expr.function, sp.Sum):
+    """One sum over all the indices of nested sums and of sums in products, where no index is captured.
+
+    sum(sum(BODY, k), i) → sum(BODY, k, i); c·sum(BODY, m) → sum(c·BODY, m) when c does not use m:
+    a formula typed with its sums outermost then meets the derived component, which nests one
+    sum per layer, in one group of :func:`_merged`, and their bodies cancel.
+
+    Example:
+        >>> from symbp.symbolic.model import h, i, m, n, M, y
+        >>> _flat_sum(sp.Sum(y[i, 1] * sp.Sum(h[i, m], (m, 1, M)), (i, 1, n)))
+        Sum(h[i, m]*y[i, 1], (m, 1, M), (i, 1, n))
+    """
+    if isinstance(expr, sp.Sum):
         inner = _flat_sum(expr.function)
-        if not {limit[0] for limit in inner.limits} & {limit[0] for limit in expr.limits}:
+        if isinstance(inner, sp.Sum) and not _bound(inner) & _bound(expr):
             return sp.Sum(inner.function, *inner.limits, *expr.limits)
-    return expr
+        return sp.Sum(inner, *expr.limits) if inner is not expr.function else expr
+    if not isinstance(expr, sp.Mul):
+        return expr
+    factors = [_flat_sum(factor) for factor in expr.args]
+    body, limits = [], []
+    for index, factor in enumerate(factors):
+        others = factors[:index] + factors[index + 1:]
+        taken = {limit[0] for limit in limits}
+        if isinstance(factor, sp.Sum) and not _bound(factor) & (taken | set().union(*(o.free_symbols for o in others))) \
+                and not taken & factor.free_symbols:
+            body.append(factor.function)
+            limits += factor.limits
+        else:
+            body.append(factor)
+    return sp.Sum(sp.Mul(*body), *limits) if limits else sp.Mul(*factors)
+
+
+def _bound(total: sp.Sum) -> set[sp.Symbol]:
+    """The indices a sum binds."""
+    return {limit[0] for limit in total.limits}
 
 
 def _simplest(expr: sp.Expr, effort: int) -> sp.Expr:

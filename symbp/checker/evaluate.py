@@ -72,6 +72,8 @@ class IndexNotationEvaluator:
             except OverflowError:
                 return math.inf if expr > 0 else -math.inf
         if isinstance(expr, sp.Symbol):
+            if expr in self.sizes:  # n, the mean's divisor
+                return float(self.sizes[expr])
             if expr not in self.symbols:
                 raise InternalError(f"no value for the symbol {expr} in a formula")
             return self.symbols[expr]

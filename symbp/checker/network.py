@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from functools import lru_cache
@@ -36,6 +37,12 @@ def network_for(spec: Spec) -> Network:
     return Network(notation_for(spec))
 
 
+def _softmax_units(pre: np.ndarray) -> np.ndarray:
+    """The softmax over the units (the last axis), shifted by the largest so that nothing overflows."""
+    shifted = np.exp(pre - pre.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 class Network:
     """Concrete sizes, random values and the forward pass in NumPy for one spec.
 
@@ -48,6 +55,8 @@ class Network:
         self.model = notation.model
         self.spec = notation.derivation.spec
         self.forward = {layer.number: sp.lambdify(X, self.model.function_expr(layer), "numpy") for layer in self.model.parameter_layers}
+        if self.spec.loss is Loss.SOFTMAX:
+            self.forward[1] = _softmax_units
 
     def check_sizes(self) -> dict[sp.Symbol, int]:
         """The sizes of the numeric comparison: small, but with every layer as wide as the spec up to a few units."""
@@ -58,16 +67,30 @@ class Network:
         return sizes
 
     def small_sizes(self) -> list[dict[sp.Symbol, int]]:
-        """Sizes for a counterexample, those with the fewest numbers first (n = 1 first among equals)."""
+        """Sizes for a counterexample, those with the fewest numbers first (n = 1 first among equals).
+
+        The :data:`COUNTEREXAMPLE_SIZES` smallest of all sizes up to :meth:`check_sizes`, found best
+        first from all ones: a larger size always means more numbers, so a heap yields them in order
+        without listing every combination (3^(L+2) of them for L hidden layers).
+        """
         largest = self.check_sizes()
         symbols = self.size_symbols()
-        options = [dict(zip(symbols, values, strict=True)) for values in itertools.product(*(range(1, largest[s] + 1) for s in symbols))]
 
-        def count(sizes: dict[sp.Symbol, int]) -> int:
-            shapes = self.shapes(sizes)
-            return sum(math.prod(shape[1:]) for shape in shapes.values())
+        def key(values: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+            shapes = self.shapes(dict(zip(symbols, values, strict=True)))
+            return sum(math.prod(shape[1:]) for shape in shapes.values()), values[0], values  # values[0] is n
 
-        return sorted(options, key=lambda s: (count(s), s[n]))[:COUNTEREXAMPLE_SIZES]
+        start = (1,) * len(symbols)
+        heap, seen, found = [key(start)], {start}, []
+        while heap and len(found) < COUNTEREXAMPLE_SIZES:
+            values = heapq.heappop(heap)[2]
+            found.append(dict(zip(symbols, values, strict=True)))
+            for position, symbol in enumerate(symbols):
+                larger = values[:position] + (values[position] + 1,) + values[position + 1:]
+                if larger[position] <= largest[symbol] and larger not in seen:
+                    seen.add(larger)
+                    heapq.heappush(heap, key(larger))
+        return found
 
     def size_symbols(self) -> list[sp.Symbol]:
         """n, p, then the width of each layer from the first hidden one to the output: n, p, M, d."""
@@ -91,7 +114,10 @@ class Network:
         """Random data and parameters; ``rounded``: one-decimal values, never 0."""
         values = {}
         for name, shape in self.shapes(sizes, points).items():
-            if rounded:
+            if name == "y" and self.spec.loss is Loss.SOFTMAX:
+                # A class per sample, one-hot: the targets of a sample sum to one, as the softmax's δ¹ = f − y assumes.
+                values[name] = np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+            elif rounded:
                 magnitude = rng.integers(1, 10, shape) / 10
                 values[name] = magnitude if (name == "y" and self.bce) else magnitude * rng.choice([-1.0, 1.0], shape)
             elif name == "y" and self.bce:

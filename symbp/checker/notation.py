@@ -23,7 +23,7 @@ import sympy as sp
 from symbp.checker.text import TextPrinter
 from symbp.errors import SpecError
 from symbp.spec.functions import FUNCTIONS
-from symbp.spec.network import Spec
+from symbp.spec.network import Loss, Spec
 from symbp.symbolic.derivation import Derivation, derive
 from symbp.symbolic.model import LAMBDA, Layer, Model, i, j, k, n, x, y
 
@@ -70,7 +70,7 @@ class Notation:
         derivation: the spec's derivation (its model, σ′ and g′ as SymPy derived them).
         indices: index letter → (symbol, size it runs up to, what it runs over).
         arrays: name → :class:`Array`, in the order x, y, W1, b1, …, then a, h, …, z, f.
-        constants: pi, e and lam (λ, the weight of the L2 penalty).
+        constants: pi, e and lam (λ, the weight of the L2 penalty); n (the samples) with the mean reduction.
         layer_functions: sigma, sigma_prime, g, g_prime (sigma2, … per layer in deeper networks) → (layer, is the derivative).
         functions: the other functions a formula may call, with their number of arguments.
         printer: a :class:`TextPrinter` for this notation.
@@ -85,6 +85,8 @@ class Notation:
         self.arrays = {array.name: array for array in _arrays(model)}
         self.index_symbols = frozenset(symbol for symbol, _, _ in self.indices.values())
         self.constants: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E, "lam": LAMBDA}
+        if spec.mean:
+            self.constants["n"] = n  # the number of samples, which the mean divides by
         # σ, σ′ by layer (σ for all layers when they share one), g, g′, then the plain functions.
         self.layer_functions: dict[str, tuple[Layer, bool]] = {}
         hidden = model.hidden_layers
@@ -93,7 +95,8 @@ class Notation:
         if spec.depth > 1:
             for layer in hidden:
                 self.layer_functions |= {f"sigma{layer.number}": (layer, False), f"sigma{layer.number}_prime": (layer, True)}
-        self.layer_functions |= {"g": (model.layers[0], False), "g_prime": (model.layers[0], True)}
+        if spec.loss is not Loss.SOFTMAX:  # the softmax is not a function of one z: formulas write f
+            self.layer_functions |= {"g": (model.layers[0], False), "g_prime": (model.layers[0], True)}
         self.functions: dict[str, tuple[int, Callable[..., sp.Expr]]] = {"step": (1, sp.Heaviside), "sign": (1, sp.sign), **FUNCTIONS}
         self.printer = TextPrinter({name: array.output_axis for name, array in self.arrays.items()}, self.single_output)
 
@@ -112,6 +115,10 @@ class Notation:
             return full + " or " + (f"{array.name}[{','.join(short)}]" if short else array.name)
         return full
 
+    def constant_names(self) -> str:
+        """pi, e, lam (and n with the mean reduction), for messages."""
+        return ", ".join(self.constants)
+
     def allowed_names(self) -> str:
         """The arrays and index letters, for a message about a name the notation does not know."""
         letters = ", ".join(f"{letter} ({what})" for letter, (_, _, what) in self.indices.items())
@@ -129,13 +136,19 @@ class Notation:
             pre = layer.pre[SAMPLE, layer.unit]
             definition = self.model.pre_def(layer, SAMPLE, layer.unit).xreplace({below.bound: below.unit})
             lines.append(f"{self.printer.doprint(pre)} = {self.printer.doprint(definition)}")
-            lines.append(f"{self.printer.doprint(layer.post[SAMPLE, layer.unit])} = {self.function_name(layer)}({self.printer.doprint(pre)})")
+            post = self.printer.doprint(layer.post[SAMPLE, layer.unit])
+            if layer.number == 1 and self.derivation.spec.loss is Loss.SOFTMAX:
+                lines.append(f"{post} = exp({self.printer.doprint(pre)})/sum(exp(z[i,k']), k')")
+            else:
+                lines.append(f"{post} = {self.function_name(layer)}({self.printer.doprint(pre)})")
         return tuple(lines)
 
     def quantity_text(self, expr: sp.Expr) -> str:
         """h[i,m]; or sigma_prime(a[i,m]) for σ′ written in its value form (1 - h[i,m]**2)."""
         for layer in self.model.parameter_layers:
             pre = layer.pre[SAMPLE, layer.unit]
+            if layer.number == 1 and self.derivation.spec.loss is Loss.SOFTMAX:
+                continue  # no g′ of one z
             if expr == self.derivation.forms[layer.number].at(pre, layer.post[SAMPLE, layer.unit]):
                 return f"{self.function_name(layer, prime=True)}({self.printer.doprint(pre)})"
         return self.printer.doprint(expr)

@@ -102,7 +102,7 @@ class FormulaWalker(Walker):
         # Merged last, so that the layer functions win should a name ever be both.
         layer_functions = {name: (1, partial(self.layer_function, name)) for name in notation.layer_functions}
         functions = ", ".join([*notation.layer_functions, *notation.functions])
-        allowed = f"arrays with indices (x[i,j]), sum(BODY, i), numbers, + - * / **, the constants pi, e, lam and the functions {functions}"
+        allowed = f"arrays with indices (x[i,j]), sum(BODY, i), numbers, + - * / **, the constants {notation.constant_names()} and the functions {functions}"
         super().__init__(text, role="formula", constants=notation.constants, functions=notation.functions | layer_functions, allowed=allowed)
 
     def variable(self, name: str) -> sp.Expr | None:
@@ -117,7 +117,7 @@ class FormulaWalker(Walker):
         raise self.fail(f"the array {name} needs its indices: {notation.usage(array)}")
 
     def unknown_name(self, name: str) -> ExpressionError:
-        return self.fail(f"unknown name {name!r}: allowed are {self.notation.allowed_names()}, and the constants pi, e, lam")
+        return self.fail(f"unknown name {name!r}: allowed are {self.notation.allowed_names()}, and the constants {self.notation.constant_names()}")
 
     def subscript(self, node: ast.Subscript, depth: int) -> sp.Expr:
         if isinstance(node.value, ast.Name):

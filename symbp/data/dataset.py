@@ -22,6 +22,8 @@ class Dataset:
         feature_names: The ``p`` input column names, in column order of ``X``.
         target_names: The target column names, in column order of ``y``.
         source: The file name as the user gave it, for messages.
+        classes: For a column of class labels, the classes in the order of ``y``'s one-hot
+            columns (see :mod:`symbp.data.labels`); empty otherwise.
 
     Example:
         >>> ds = Dataset(np.zeros((3, 2)), np.arange(3.0), ("a", "b"), ("y",), "d.csv")
@@ -34,6 +36,7 @@ class Dataset:
     feature_names: tuple[str, ...]
     target_names: tuple[str, ...]
     source: str
+    classes: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:

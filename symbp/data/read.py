@@ -28,7 +28,8 @@ __all__ = ["SUFFIXES", "diabetes", "load", "load_inputs"]
 SUFFIXES: tuple[str, ...] = (".csv", ".npy", ".npz")
 
 
-def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None, *, check_targets: bool = True) -> Dataset:
+def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None, *, check_targets: bool = True,
+         labels: bool | Sequence[str] = False) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
     Three formats are understood, chosen by the file suffix:
@@ -50,6 +51,8 @@ def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None
             ``(n,)``; two or more give ``(n, d)``.
         check_targets: refuse a constant target, which a network cannot learn from (for
             training); data to evaluate a trained network on may have one.
+        labels: a CSV's one target column holds class labels, one-hot encoded in sorted order
+            (``Dataset.classes``); a sequence of classes: encoded with those (a trained classifier's).
 
     Returns:
         The dataset, with float64 arrays.
@@ -68,7 +71,9 @@ def load(path: str | os.PathLike[str], target: str | Sequence[str] | None = None
     file = _checked_file(source)
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        return load_csv(file, source, target, check_targets)
+        return load_csv(file, source, target, check_targets, labels)
+    if labels is not False:
+        raise data_error(f"{source}: class labels are read from a CSV column; give a .csv file, or one-hot target columns")
     if suffix == ".npy":
         return load_npy(file, source, target, check_targets)
     return load_npz(file, source, check_targets)
@@ -84,7 +89,7 @@ def load_inputs(path: str | os.PathLike[str], target: str | Sequence[str] | None
     Raises:
         DataError: as :func:`load`, but no target is needed.
     """
-    if target is not None or Path(path).suffix.lower() == ".npz":
+    if Path(path).suffix.lower() == ".npz" or (target is not None and Path(path).suffix.lower() != ".csv"):
         data = load(path, target, check_targets=False)
         return Dataset(X=data.X, y=np.zeros((data.n, 0)), feature_names=data.feature_names, target_names=(), source=data.source)
     source = os.fspath(path)
@@ -93,7 +98,7 @@ def load_inputs(path: str | os.PathLike[str], target: str | Sequence[str] | None
         return load_npy_inputs(file, source)
     try:
         with open(file, encoding="utf-8-sig", newline="") as stream:
-            return parse_csv_inputs(stream, source)
+            return parse_csv_inputs(stream, source, target)  # target columns are not read: they may hold labels
     except UnicodeDecodeError as err:
         raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
 

@@ -16,13 +16,16 @@ import numpy as np
 
 from symbp.data.columns import check_header, check_not_constant, csv_feature_columns, csv_target_names, inputs_and_targets
 from symbp.data.dataset import Dataset
+from symbp.data.labels import one_hot
 from symbp.data.messages import data_error, quote
 from symbp.errors import InternalError
 
-__all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "malformed_message", "parse_csv", "problem_message", "split_rows", "table_of"]
+__all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "malformed_message", "parse_csv", "parse_csv_labels", "problem_message",
+           "split_rows", "table_of"]
 
 
-def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool = True) -> Dataset:
+def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool = True,
+             labels: bool | Sequence[str] = False) -> Dataset:
     """Read a CSV file, UTF-8 with or without a byte-order mark.
 
     Args:
@@ -30,6 +33,8 @@ def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_
         source: Its name as the user gave it, for messages.
         target: The target column's name, or a sequence of names.
         check_targets: refuse a constant target (training data); evaluation data may have one.
+        labels: the one target column holds class labels, one-hot encoded (:mod:`symbp.data.labels`);
+            a sequence: with these classes (those a network was trained with).
 
     Returns:
         The dataset.
@@ -43,6 +48,8 @@ def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_
     """
     try:
         with open(file, encoding="utf-8-sig", newline="") as stream:
+            if labels is not False:
+                return parse_csv_labels(stream, source, target, None if labels is True else tuple(labels))
             return parse_csv(stream, source, target, check_targets)
     except UnicodeDecodeError as err:
         raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
@@ -92,8 +99,36 @@ def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | 
     )
 
 
-def parse_csv_inputs(stream: Iterable[str], source: str) -> Dataset:
+def parse_csv_labels(stream: Iterable[str], source: str, target: str | Sequence[str] | None, classes: tuple[str, ...] | None = None) -> Dataset:
+    """Parse a CSV text stream whose one target column holds class labels: y one-hot, the classes kept.
+
+    Example:
+        >>> data = parse_csv_labels(["a,kind", "1,dog", "3,cat", "2,dog"], "d.csv", "kind")
+        >>> data.classes, data.y[0]
+        (('cat', 'dog'), array([0., 1.]))
+    """
+    header, header_line, rows, lines = _read_rows(stream, source)
+    names = check_header(header, header_line, source)
+    target_names, single = csv_target_names(target, names, header_line, source)
+    if not single:
+        raise data_error(f"{source}: class labels are read from one target column, not {len(target_names)}; name one, or give one-hot columns")
+    feature_cols = csv_feature_columns(names, target_names, header_line, source)
+    if not rows:
+        raise data_error(f"{source}: only a header on line {header_line} and no data rows; expected at least one row below it")
+    column = names.index(target_names[0])
+    short = next((r for r, row in enumerate(rows) if len(row) != len(names)), None)
+    if short is not None:
+        _numbers(rows[short:short + 1], lines[short:short + 1], names, source)  # its message names the row's fields
+    inputs = [[row[j] for j in feature_cols] for row in rows]
+    X = _numbers(inputs, lines, [names[j] for j in feature_cols], source)
+    found, Y = one_hot([row[column] for row in rows], lines, source, classes)
+    return Dataset(X=X, y=Y, feature_names=tuple(names[j] for j in feature_cols), target_names=tuple(target_names), source=source, classes=found)
+
+
+def parse_csv_inputs(stream: Iterable[str], source: str, leave_out: str | Sequence[str] | None = None) -> Dataset:
     """Parse a CSV text stream whose every column is an input (data to predict for); the dataset's y has no columns.
+
+    ``leave_out`` names target columns that are not read at all (they may hold class labels).
 
     Example:
         >>> parse_csv_inputs(["a,b", "1,2", "3,5"], "d.csv").X
@@ -104,6 +139,13 @@ def parse_csv_inputs(stream: Iterable[str], source: str) -> Dataset:
     names = check_header(header, header_line, source)
     if not rows:
         raise data_error(f"{source}: only a header on line {header_line} and no data rows; expected at least one row of numbers below it")
+    if leave_out is not None:
+        target_names, _ = csv_target_names(leave_out, names, header_line, source)
+        kept = csv_feature_columns(names, target_names, header_line, source)
+        short = next((r for r, row in enumerate(rows) if len(row) != len(names)), None)
+        if short is not None:
+            _numbers(rows[short:short + 1], lines[short:short + 1], names, source)  # its message names the row's fields
+        rows, names = [[row[j] for j in kept] for row in rows], [names[j] for j in kept]
     X = _numbers(rows, lines, names, source)
     return Dataset(X=X, y=np.zeros((X.shape[0], 0)), feature_names=tuple(names), target_names=(), source=source)
 

@@ -72,6 +72,9 @@ def function_at(printer: sp.printing.printer.Printer, expr: sp.Expr, variable: s
     return text.replace(f"<msup>{marker}", f"<msup>{powered}").replace(marker, argument)
 
 
+#: Functions whose integer powers both printers write before the argument: tanh²(u), sin²(u).
+_POWER_BEFORE_ARGUMENT = (sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh)
+
 class MathMLPrinter(MathMLPresentationPrinter):
     """SymPy's MathML printer with symbp's notation.
 
@@ -166,6 +169,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
         if isinstance(base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 1 and (array_parts(str(base.base.label)) or ("", None))[1] is not None:
             # h^{2}_{im} squared: a second superscript needs brackets.
             return self.raw(scripts(brackets(self.doprint(base)), sup=self.doprint(expr.exp)))
+        if isinstance(base, _POWER_BEFORE_ARGUMENT) and expr.exp.is_Integer and expr.exp > 1:
+            # tanh²(u), as the LaTeX printer writes it (\tanh^{2}), not tanh(u)².
+            name = scripts(f"<mi>{base.func.__name__}</mi>", sup=self.doprint(expr.exp))
+            return self.raw(row(name, brackets(self.doprint(base.args[0]))))
         return super()._print_Pow(expr)
 
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:

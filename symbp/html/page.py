@@ -21,10 +21,11 @@ from symbp.latex.formulas import (
     delta_equations,
     derivative_equations,
     expanded_equations,
+    loss_node,
     part_equations,
     product_node,
 )
-from symbp.latex.layout import Run, Text, flat
+from symbp.latex.layout import flat
 from symbp.latex.matrix import matrix_equations
 from symbp.render import render
 from symbp.spec.functions import X
@@ -60,7 +61,7 @@ class PageContext:
         sizes, sigma, g: the subtitle (inline math).
         inputs, outputs, depth: the input size (None when p is symbolic) and the output size as inline math; the number of hidden layers.
         model, layer_lines, definitions, unit_ranges, derivatives: the model section.
-        loss, penalty, l2, stable_loss, loss_term, parameters_vector, descent: the loss and gradient descent.
+        loss, penalty, l2, stable_loss, loss_term, parameters_vector, descent: the loss and gradient descent; mean: R is divided by n.
         sections, deltas, parts, matrix, expanded, expanded_title: as in the document.
     """
 
@@ -79,6 +80,7 @@ class PageContext:
     unit_ranges: str
     derivatives: Displays
     loss: Displays
+    mean: bool
     penalty: Displays
     l2: str
     stable_loss: Displays
@@ -124,8 +126,7 @@ def page_context(derivation: Derivation, expand: bool = False, view: str = "comp
     markup = markup_for(derivation)
     stable = model.loss_in_z(y[i, k], z[i, k])
     loss_term = markup.expr(model.loss_term(y[i, k], f[i, k]))
-    data = markup.formula(model.data_loss())
-    loss = Run((data, Text(markup.symbol("P"))), (markup.plus,)) if model.penalty != 0 else data
+    loss = loss_node(derivation, markup)
     return PageContext(
         template=TEMPLATE,
         spec_line=spec.describe(),
@@ -142,6 +143,7 @@ def page_context(derivation: Derivation, expand: bool = False, view: str = "comp
         unit_ranges=", ".join(_unit_ranges(derivation, markup)),
         derivatives=displays(derivative_equations(derivation, markup)),
         loss=(display("<mi>R</mi>", flat(loss)),),
+        mean=spec.mean,
         penalty=(display("<mi>P</mi>", markup.expr(model.penalty)),) if model.penalty != 0 else (),
         l2=inline(row("<mi>&#955;</mi>", operator("="), f"<mn>{spec.l2!r}</mn>")),
         stable_loss=(display(loss_term, markup.expr(stable)),) if stable is not None else (),

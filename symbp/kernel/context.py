@@ -69,6 +69,7 @@ class KernelContext:
         gradients, returns_text, accumulate_lines, grad_dict: the gradients' names, the docstring of
             ``loss_and_grad``'s result, the sums over blocks, and the dict it returns.
         expected_shapes, size_note: the shapes ``_check`` expects, and how its message names the sizes.
+        final_comment, scale_note: what is applied after the last block, and (mean) where the code's δ¹ leaves out 1/n.
     """
 
     template: str
@@ -110,6 +111,8 @@ class KernelContext:
     grad_dict: str
     expected_shapes: str
     size_note: str
+    final_comment: str
+    scale_note: str
 
 
 def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | None = None) -> KernelContext:
@@ -165,6 +168,7 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
         grad_dict="{" + ", ".join(f'"{p}": g{p}' for p in parameters) + "}",
         expected_shapes="{" + ", ".join(f'"{n}": {s}' for n, s in shape.shapes) + "}",
         size_note=", ".join(["D={D}"] + [f"{c}={{{c}}}" for c in size_names] + ["p={p}"]),
+        **_final_texts(spec),
     )
 
 
@@ -188,6 +192,8 @@ def layout(derivation: Derivation) -> KernelLayout:
     intermediates = []
     for layer in reversed(model.parameter_layers):
         intermediates += [str(layer.pre.label), str(layer.post.label)]
+    if derivation.spec.loss is Loss.SOFTMAX:  # the log-partition s, which the loss reads, before f
+        intermediates.insert(-1, "s")
     return KernelLayout(
         parameters=model.parameters,
         intermediates=tuple(intermediates),
@@ -220,6 +226,8 @@ def command_for(spec: Spec, name: str | None = None) -> str:
         parts += ["--loss", spec.loss.value]
     if spec.l2:
         parts += ["--l2", repr(spec.l2)]
+    if spec.mean:
+        parts += ["--reduction", spec.reduction.value]
     return shlex.join(parts)
 
 
@@ -251,6 +259,17 @@ def _docstrings(derivation: Derivation) -> dict[str, tuple[str, ...]]:
     }
 
 
+def _final_texts(spec: Spec) -> dict[str, str]:
+    """The comment on what is applied after the last block, and the docstring's note on the mean's 1/n."""
+    if not spec.mean:
+        return {"final_comment": "The L2 penalty has no sum over samples: added once, after the last block.", "scale_note": ""}
+    penalty = " and the L2 penalty added" if spec.l2 else ""
+    return {
+        "final_comment": f"The mean: the sums over all n rows divided by n once, after the last block{penalty}.",
+        "scale_note": "The code's delta1 leaves out the factor 1/n; the sums over samples are divided by n once, at the end.",
+    }
+
+
 def _model_text(depth: int) -> str:
     """g(A1(s(A2(x)))) and deeper, in plain text for the kernel's docstring."""
     inner = "x"
@@ -260,7 +279,13 @@ def _model_text(depth: int) -> str:
 
 
 def _loss_text(spec: Spec) -> str:
-    text = "R = sum_i ||y_i - f(x_i)||^2" if spec.loss is Loss.QUADRATIC else "R = -sum_i sum_k (y_ik log f_k(x_i) + (1 - y_ik) log(1 - f_k(x_i)))"
+    text = {
+        Loss.QUADRATIC: "R = sum_i ||y_i - f(x_i)||^2",
+        Loss.BCE: "R = -sum_i sum_k (y_ik log f_k(x_i) + (1 - y_ik) log(1 - f_k(x_i)))",
+        Loss.SOFTMAX: "R = -sum_i sum_k y_ik log f_k(x_i), f = softmax(z) over the d classes,",
+    }[spec.loss]
+    if spec.mean:
+        text = text.replace("R = ", "R = (1/n) ", 1) + " (the mean over the n samples)"
     if spec.l2:
         text += f" + lambda sum_l ||W^l||^2 with lambda = {spec.l2!r}"
     return text

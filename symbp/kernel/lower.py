@@ -22,7 +22,7 @@ import sympy as sp
 
 from symbp.errors import InternalError
 from symbp.kernel.programs import Blocks, KernelPrograms, Statement
-from symbp.symbolic.model import UNIT_LETTERS, i, j, j_bound
+from symbp.symbolic.model import UNIT_LETTERS, i, j, j_bound, k_norm
 
 _UNITS = tuple(sp.Symbol(letter, integer=True, positive=True) for letter in UNIT_LETTERS)
 _BOUND = tuple(sp.Symbol(letter + "'", integer=True, positive=True) for letter in UNIT_LETTERS)
@@ -33,7 +33,7 @@ _BOUND = tuple(sp.Symbol(letter + "'", integer=True, positive=True) for letter i
 #: loss_and_grad took 35 µs this way against 41 µs with the samples first.
 AXIS_ORDER = (*_UNITS, j, i)
 #: Bound indices stand for the same axis as their free counterpart.
-AXIS_OF = {i: i, j: j, j_bound: j, **dict(zip(_UNITS, _UNITS)), **dict(zip(_BOUND, _UNITS))}
+AXIS_OF = {i: i, j: j, j_bound: j, **dict(zip(_UNITS, _UNITS)), **dict(zip(_BOUND, _UNITS)), k_norm: _UNITS[0]}
 
 
 #: The data arrays, stored as the user gives them: x as X (n, p) and y as Y (n, d), samples first.

@@ -39,6 +39,19 @@ class KernelPrinter(NumPyPrinter):
         # ½ + ½ tanh(u/2) equals 1/(1 + e^{−u}) and cannot overflow.
         return f"(0.5 + 0.5*({self._print(sp.tanh(expr.args[0] / 2))}))"
 
+    def _print_LogSumExp(self, expr: sp.Function) -> str:
+        # logaddexp folded over the index: log Σ e^w without overflow, whatever the size of w.
+        w, index = expr.args
+        if not isinstance(w, sp.Indexed):
+            raise InternalError(f"a log-sum-exp of {w}: only of an array is printed")
+        label = str(w.base.label)
+        axes = stored_axes(label, tuple(_axis(ix) for ix in w.indices))
+        reduced = _axis(index)
+        kept = tuple(ax for ax in axes if ax != reduced)
+        name = ARRAY_NAMES.get(label, label)
+        folded = f"{self._module_format('numpy.logaddexp')}.reduce({name}, axis={axes.index(reduced)})"
+        return broadcast(folded, kept, self.target_axes) if kept != self.target_axes else folded
+
     def _print_Max(self, expr: sp.Max) -> str:
         return self._nested("numpy.maximum", expr.args)
 

@@ -17,8 +17,9 @@ from typing import Generic, TypeVar
 import sympy as sp
 
 from symbp.symbolic.derivation import Derivation
-from symbp.symbolic.model import LAMBDA, R_symbol, d, f, i, k, n, penalty_weight, y, z
-from symbp.symbolic.stable import stabilize
+from symbp.spec.network import Loss
+from symbp.symbolic.model import LAMBDA, R_symbol, d, f, i, k, k_norm, n, penalty_weight, s, softmax_of, y, z
+from symbp.symbolic.stable import LogSumExp, log_sum_exp, stabilize
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -45,8 +46,8 @@ class Blocks(Generic[T]):
         forward: ``_forward``: a, h, …, z, f for all samples.
         loss: ``_loss_block``: R over one block of samples.
         grad: ``_loss_and_grad_block``: R and the gradient's sums over one block (sharing temporaries).
-        loss_final: added to R once, after the last block (the L2 penalty).
-        grad_final: added to the gradients once, after the last block (the penalty's derivative).
+        loss_final: applied to R once, after the last block (the mean's 1/n, the L2 penalty).
+        grad_final: applied to the gradients once, after the last block (1/n, the penalty's derivative).
     """
 
     forward: T
@@ -79,26 +80,49 @@ def kernel_programs(derivation: Derivation) -> KernelPrograms:
     """
     model = derivation.model
     forward = []
+    softmax = model.spec.loss is Loss.SOFTMAX
     for layer in reversed(model.parameter_layers):
         forward.append(Statement(str(layer.pre.label), (i, layer.unit), model.pre_def(layer, i, layer.unit)))
-        forward.append(Statement(str(layer.post.label), (i, layer.unit), model.concrete(layer, layer.pre[i, layer.unit])))
-    # A loss with logarithms is computed from z (log(1 + e^z) − y z for the cross-entropy), never from log f.
+        if layer.number == 1 and softmax:
+            forward += _softmax_statements()
+        else:
+            forward.append(Statement(str(layer.post.label), (i, layer.unit), model.concrete(layer, layer.pre[i, layer.unit])))
+    # A loss with logarithms is computed from z (log(1 + e^z) − y z for the cross-entropy), never from log f;
+    # the softmax's from its log-partition s (y (s − z)).
     term = model.loss_in_z(y[i, k], z[i, k])
     if term is None:
         term = model.loss_term(y[i, k], f[i, k])
+    elif softmax:
+        term = log_sum_exp(term).xreplace({_LOG_PARTITION: s[i]})
     loss = [Statement("R", (), sp.Sum(term, (k, 1, d), (i, 1, n)), total=True)]
+    # The blocks add up sums over samples; the mean's 1/n (of all n rows given) is applied once, after
+    # the last block: δ¹ without it (δ^l, l ≥ 2, are built from δ¹ and carry no factor of their own).
+    scale = model.scale
     backward = [Statement(f"delta{layer.number}", (i, layer.unit), derivation.deltas[f"delta{layer.number}"]) for layer in model.parameter_layers]
+    backward[0] = replace(backward[0], expr=backward[0].expr / scale)
     grad_final, loss_final = [], []
     for name, gradient in derivation.parameters.items():
         backward.append(Statement(f"g{name}", gradient.component.indices, gradient.data_part))
-        if gradient.penalty != 0:
+        if gradient.penalty != 0 or scale != 1:
             accumulated = sp.IndexedBase(f"g{name}")[gradient.component.indices]
-            grad_final.append(Statement(f"g{name}", gradient.component.indices, accumulated + _numeric_lambda(gradient.penalty, derivation)))
-    if model.penalty != 0:
-        loss_final.append(Statement("R", (), R_symbol + _numeric_lambda(model.penalty, derivation)))
+            final = scale * accumulated + _numeric_lambda(gradient.penalty, derivation)
+            grad_final.append(Statement(f"g{name}", gradient.component.indices, final))
+    if model.penalty != 0 or scale != 1:
+        loss_final.append(Statement("R", (), scale * R_symbol + _numeric_lambda(model.penalty, derivation)))
     programs = Blocks(forward=forward, loss=loss, grad=loss + backward, loss_final=loss_final, grad_final=grad_final)
     # Overflow-free forms of σ, g and their derivatives (exact identities).
     return programs.map(lambda statements, blocked: tuple(replace(st, expr=stabilize(st.expr)) for st in statements))
+
+
+#: log Σ_{k''} e^{z_{ik''}}, the softmax's log-partition, computed once per sample as s.
+_LOG_PARTITION = LogSumExp(z[i, k_norm], k_norm)
+
+
+def _softmax_statements() -> list[Statement]:
+    """s_i = log Σ_k e^{z_{ik}} (printed stably), then f_{ik} = e^{z_{ik} − s_i}: the softmax from its logarithm, SymPy's
+    expand_log of log(e^{z}/Σ e^{z}), which overflows nowhere."""
+    log_f = log_sum_exp(sp.expand_log(sp.log(softmax_of(z[i, k])), force=True))
+    return [Statement("s", (i,), _LOG_PARTITION), Statement("f", (i, k), sp.exp(log_f.xreplace({_LOG_PARTITION: s[i]})))]
 
 
 def _numeric_lambda(expr: sp.Expr, derivation: Derivation) -> sp.Expr:

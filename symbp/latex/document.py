@@ -19,12 +19,13 @@ from symbp.latex.formulas import (
     derivative_equations,
     expanded_equations,
     formula,
+    loss_node,
     part_equations,
     partial_tex,
     product_node,
     tex,
 )
-from symbp.latex.layout import CIRCLE, PLUS, TEXT_WIDTH, Join, Node, Run, Text
+from symbp.latex.layout import CIRCLE, TEXT_WIDTH, Join, Node, Run, Text
 from symbp.latex.matrix import matrix_equations
 from symbp.latex.printer import array_name
 from symbp.latex.width import width
@@ -73,7 +74,7 @@ class DocumentContext:
         title, sigma, g: the title block (σ and g written out in u; ``sigma`` is text with inline math).
         depth, hidden, inputs, outputs: the sizes, as text (inputs None when p is symbolic).
         model, layer_lines, definitions, unit_ranges, derivatives: the model section.
-        loss, loss_term, stable_loss, penalty, l2, parameters_vector: the loss and gradient descent.
+        loss, loss_term, stable_loss, penalty, l2, parameters_vector: the loss and gradient descent; mean: R is divided by n.
         sections, deltas, parts: the chain rule per parameter, δ^l, the gradient by parts ∇_l R.
         matrix, expanded: the optional sections (empty when not asked for).
     """
@@ -93,6 +94,7 @@ class DocumentContext:
     unit_ranges: str
     derivatives: Rows
     loss: Rows
+    mean: bool
     loss_term: str
     stable_loss: Rows
     penalty: Rows
@@ -130,7 +132,7 @@ def document_context(derivation: Derivation, expand: bool = False, view: str = "
     stable = model.loss_in_z(y[i, k], z[i, k])
     loss_term = tex(model.loss_term(y[i, k], f[i, k]), derivation)
     penalty = model.penalty != 0
-    loss = Run((formula(model.data_loss(), derivation), Text("P")), (PLUS,)) if penalty else formula(model.data_loss(), derivation)
+    loss = loss_node(derivation)
     return DocumentContext(
         template=TEMPLATE,
         spec_line=spec.describe(),
@@ -147,6 +149,7 @@ def document_context(derivation: Derivation, expand: bool = False, view: str = "
         unit_ranges=_unit_ranges(derivation),
         derivatives=_rows(derivative_equations(derivation)),
         loss=_rows([("R", loss)], end="."),
+        mean=spec.mean,
         loss_term=loss_term,
         stable_loss=_rows([(loss_term, formula(stable, derivation))], end=",") if stable is not None else (),
         penalty=_rows([("P", formula(model.penalty, derivation))]) if penalty else (),

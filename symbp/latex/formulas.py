@@ -26,7 +26,8 @@ from symbp.spec.names import check_view
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.derivatives import U
 from symbp.symbolic.expand import components, expanded_in_notation
-from symbp.symbolic.model import R_symbol, delta1, drop_output_sums, i, k, z
+from symbp.spec.network import Loss
+from symbp.symbolic.model import R_symbol, d, delta1, drop_output_sums, i, k, k_bound, n, softmax_of, z
 from symbp.symbolic.notation import common_factor, is_difference
 
 
@@ -83,7 +84,7 @@ def product_node(factors: list[sp.Expr], derivation: Derivation, markup: Markup 
         coefficient *= number
         if rest != 1:
             kept.append(rest)
-    if coefficient < 0:
+    if coefficient.could_extract_minus_sign():
         kept, coefficient = _take_sign(kept, coefficient)
     if not kept:
         return Text(markup.expr(coefficient))
@@ -102,7 +103,14 @@ def product_tex(factors: list[sp.Expr], derivation: Derivation) -> str:
 
 
 def _whole_number_and_rest(factor: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """(c, rest) with c a whole number (or −1) and factor = c · rest: 2f − 2y → (2, f − y), −W → (−1, W)."""
+    """(c, rest) with c a whole number (or −1), times the mean's 1/n, and factor = c · rest: 2f − 2y → (2, f − y), −W → (−1, W).
+
+    The mean's 1/n is gathered in front with the number, (2/n) (f − y) rather than 2 (f − y)/n.
+    """
+    scale = [part for part in sp.Mul.make_args(factor) if part == 1 / n]
+    if scale:
+        number, rest = _whole_number_and_rest(factor * n)
+        return number / n, rest
     if isinstance(factor, sp.Add):
         shared = common_factor(factor)
         return shared if shared is not None else (sp.Integer(1), factor)
@@ -120,6 +128,16 @@ def _take_sign(factors: list[sp.Expr], coefficient: sp.Expr) -> tuple[list[sp.Ex
         if is_difference(factor):
             return factors[:position] + [-factor] + factors[position + 1 :], -coefficient
     return factors, coefficient
+
+
+def loss_node(derivation: Derivation, markup: Markup | None = None) -> Node:
+    """R's right-hand side: Σ_i Σ_k ℓ (with the mean's 1/n in front: (1/n) Σ_i …), + P when there is a penalty."""
+    markup = markup or latex_markup(derivation)
+    model = derivation.model
+    data: Node = markup.formula(model.data_loss() / model.scale)
+    if model.scale != 1:
+        data = Prefixed(markup.coefficient(model.scale), data)
+    return Run((data, Text(markup.symbol("P"))), (markup.plus,)) if model.penalty != 0 else data
 
 
 def partial_tex(of: sp.Expr, by: sp.Expr, derivation: Derivation) -> str:
@@ -204,6 +222,8 @@ def delta_equations(derivation: Derivation, markup: Markup | None = None) -> lis
     model = derivation.model
     outer = derivation.parameters["W1"].steps
     first: Node = product_node([s.value for s in outer[:2]], derivation, markup)
+    if derivation.spec.loss is Loss.SOFTMAX:  # the softmax's factors meet at every output k'
+        first = Prefixed(markup.sums(((k_bound, 1, d),)), first)
     if _cancels(derivation):
         # The loss's derivative cancelled against g′ (cross-entropy): show both.
         first = Run((first, markup.formula(derivation.deltas["delta1"])), (markup.equals,))
@@ -241,7 +261,10 @@ def definition_equations(derivation: Derivation, markup: Markup | None = None) -
         pre, post = layer.pre[i, layer.unit], layer.post[i, layer.unit]
         definition = model.pre_def(layer, i, layer.unit).xreplace({below.bound: below.unit})
         equations.append((markup.expr(pre), markup.formula(definition)))
-        concrete = Text(markup.at(model.function_expr(layer), X, markup.expr(pre)))
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            concrete: Node = markup.formula(softmax_of(pre))
+        else:
+            concrete = Text(markup.at(model.function_expr(layer), X, markup.expr(pre)))
         equations.append((markup.expr(post), Run((Text(markup.expr(layer.function(pre))), concrete), (markup.equals,))))
     return equations
 
@@ -262,6 +285,8 @@ def derivative_equations(derivation: Derivation, markup: Markup | None = None) -
     equations: list[Equation] = []
     seen = set()
     for layer in reversed(derivation.model.parameter_layers):
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            continue  # not elementwise: its derivative is the chain's factor ∂f_{ik'}/∂z_{ik}
         if layer.function in seen:
             continue
         seen.add(layer.function)

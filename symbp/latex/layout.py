@@ -57,15 +57,21 @@ class Formula:
 
 @dataclass(frozen=True)
 class Join:
-    """Between two items of a :class:`Run`: ``inline`` on one line, ``leading`` at the start of the next after a break."""
+    """Between two items of a :class:`Run`: ``inline`` on one line, ``leading`` at the start of the next after a break.
+
+    ``own_line``: after an item broken across lines, the join starts a new line (the next side of
+    an equality is not set at the end of the previous side's last row, where it is easily missed).
+    """
 
     inline: str
     leading: str
+    own_line: bool = False
 
 
 PLUS = Join(" + ", "+ ")
 MINUS = Join(" - ", "- ")
-EQUALS = Join(" = ", "= ")
+#: The next side of a chain of equalities; at a break it starts a row aligned with the first ``=``.
+EQUALS = Join(" = ", "= ", own_line=True)
 #: Between the factors of a product: juxtaposed on a line, × where the line breaks (as a printed book does).
 TIMES = Join(r" \, ", r"\times ")
 SPACE = Join(" ", r"\times ")
@@ -137,7 +143,8 @@ def equation_rows(lhs: str, rhs: Node, relation: str = "=", lhs_width: float | N
         lhs_width: the width of the widest left-hand side of the align* it joins (default: this one's).
 
     Returns:
-        ``lhs &= first line``, then ``&\\quad next line`` for each further line.
+        ``lhs &= first line``, then ``&\\quad next line`` for each further line (``&= next side`` where
+        a further side of an equality starts).
 
     Example:
         >>> equation_rows("R", Text("a + b"))
@@ -147,7 +154,8 @@ def equation_rows(lhs: str, rhs: Node, relation: str = "=", lhs_width: float | N
     first = TEXT_WIDTH - SLACK - left - width(relation + " ")
     rest = TEXT_WIDTH - SLACK - left - width(r"\quad ")
     lines = lines_of(rhs, first, rest)
-    return [f"{lhs} &{relation} {lines[0]}"] + [CONTINUATION + line for line in lines[1:]]
+    # A row that starts the next side of an equality is aligned at its =, the other rows indented.
+    return [f"{lhs} &{relation} {lines[0]}"] + [("&" if line.startswith(EQUALS.leading) else CONTINUATION) + line for line in lines[1:]]
 
 
 def lines_of(node: Node, first: float, rest: float) -> list[str]:
@@ -196,33 +204,36 @@ def _run_lines(node: Run, first: float, rest: float) -> list[str]:
     """Items added to a line while they fit; a break before the first that does not (and inside it, if it alone is too wide)."""
     lines: list[str] = []
     current, budget = "", first
+    spilled = False  # the item before took more than one line
     for position, item in enumerate(node.items):
         text = flat(item)
         if position:
             join = node.joins[position - 1]
-            if width(current + join.inline + text) <= budget:
+            own_line = join.own_line and spilled
+            if not own_line and width(current + join.inline + text) <= budget:
                 current += join.inline + text
+                spilled = False
                 continue
             # A long item that breaks starts on this line, not below a nearly empty one (λ × (…)) ...
             room = budget - width(current + join.inline)
-            if room >= MIN_ROOM * rest and _breakable(item):
+            if not own_line and room >= MIN_ROOM * rest and _breakable(item):
                 pieces = lines_of(item, room, rest)
                 if len(pieces) > 1 and width(pieces[0]) <= room:
                     lines += [current + join.inline + pieces[0], *pieces[1:-1]]
-                    current, budget = pieces[-1], rest
+                    current, budget, spilled = pieces[-1], rest, True
                     continue
             # ... else on the next line.
             lines.append(current)
             current, budget = join.leading, rest
         if width(current + text) <= budget:
             current += text
+            spilled = False
             continue
         pieces = lines_of(item, budget - width(current), rest)
-        if len(pieces) == 1:
-            current += pieces[0]  # it cannot be broken: it stands alone as wide as it is
-            continue
-        lines += [current + pieces[0], *pieces[1:-1]]
-        current, budget = pieces[-1], rest
+        current, spilled = current + pieces[0], len(pieces) > 1  # one piece cannot be broken: it stands as wide as it is
+        if spilled:
+            lines += [current, *pieces[1:-1]]
+            current, budget = pieces[-1], rest
     return lines + [current]
 
 

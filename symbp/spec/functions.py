@@ -88,6 +88,12 @@ OUTPUTS: dict[str, sp.Expr] = dict(zip(OUTPUT_NAMES, (X, _logistic(X), sp.tanh(X
 OUTPUT_ALIASES = {"logistic": "sigmoid", "linear": "identity"}
 
 
+#: The softmax output of a classifier, f_k = e^{z_k} / Σ_{k'} e^{z_{k'}}: not elementwise, so its expression is an
+#: undefined function that no elementwise stage can evaluate by mistake; the symbolic stage writes it out
+#: (:mod:`symbp.symbolic.softmax`).  It comes with ``--loss softmax``.
+SOFTMAX = Function(name="softmax", expr=sp.Function("softmax", real=True)(X), text="softmax")
+
+
 def activation(text: str) -> Function:
     """The activation σ named by ``text`` or given as an expression in ``x``.
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from symbp.errors import SpecError
-from symbp.spec.functions import Function, activation, output_function
+from symbp.spec.functions import SOFTMAX, Function, activation, output_function
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: The largest number of hidden layers.  Deriving and emitting cost about 0.1 s per layer, but the
@@ -36,9 +36,18 @@ class Loss(enum.Enum):
 
     QUADRATIC = "quadratic"
     BCE = "bce"
+    SOFTMAX = "softmax"
 
 
-LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE}
+class Reduction(enum.Enum):
+    """How R gathers the samples: their sum (the seed's R) or their mean (R divided by n)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+
+
+LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE,
+              "softmax": Loss.SOFTMAX, "categorical-cross-entropy": Loss.SOFTMAX}
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class Spec:
         outputs: d, the output size (1 in the reference case).
         loss: quadratic (R = Σᵢ ‖yᵢ − f(xᵢ)‖²) or binary cross-entropy.
         l2: λ ≥ 0, the weight of the penalty λ Σ_l ‖W^l‖² (0: none).
+        reduction: sum over the samples (default) or mean, R = (1/n) Σ_i … (the penalty is not divided).
     """
 
     hidden: tuple[int, ...]
@@ -62,6 +72,12 @@ class Spec:
     outputs: int = 1
     loss: Loss = Loss.QUADRATIC
     l2: float = 0.0
+    reduction: Reduction = Reduction.SUM
+
+    @property
+    def mean(self) -> bool:
+        """True when R is the mean over the samples (R divided by n)."""
+        return self.reduction is Reduction.MEAN
 
     @property
     def depth(self) -> int:
@@ -97,10 +113,12 @@ class Spec:
             parts.append(f"p{self.inputs}")
         if self.outputs != 1:
             parts.append(f"d{self.outputs}")
-        if self.loss is not Loss.QUADRATIC:
+        if self.loss not in (Loss.QUADRATIC, Loss.SOFTMAX):  # softmax is in the name already, as g
             parts.append(self.loss.value)
         if self.l2:
             parts.append("l2_" + _number_slug(self.l2))
+        if self.mean:
+            parts.append("mean")
         return "_".join(parts)
 
     def hidden_text(self) -> str:
@@ -116,7 +134,8 @@ class Spec:
         p = "symbolic" if self.inputs is None else str(self.inputs)
         size = f"M={self.hidden[0]}" if self.depth == 1 else f"sizes {self.hidden_text()} (input to output)"
         text = f"hidden {size}, sigma={self.sigma_text()}, g={self.g.text}, inputs p={p}, outputs d={self.outputs}, loss={self.loss.value}"
-        return text + (f", l2={self.l2!r}" if self.l2 else "")
+        text += f", l2={self.l2!r}" if self.l2 else ""
+        return text + (", reduction=mean" if self.mean else "")
 
     def as_dict(self) -> dict[str, object]:
         """The spec as plain data (strings and numbers), e.g. for a kernel's ``SPEC``."""
@@ -130,6 +149,8 @@ class Spec:
         }
         if self.l2:
             out["l2"] = self.l2
+        if self.mean:
+            out["reduction"] = self.reduction.value
         return out
 
 
@@ -166,6 +187,7 @@ def make_spec(
     outputs: int = 1,
     loss: str | Loss = "quadratic",
     l2: float | str = 0.0,
+    reduction: str | Reduction = "sum",
 ) -> Spec:
     """Validate the user's choices and build a :class:`Spec`.
 
@@ -177,8 +199,10 @@ def make_spec(
         g: a name (identity, sigmoid, tanh, exp) or an expression in x.
         inputs: p, a positive integer, or None for a symbolic p.
         outputs: d, a positive integer.
-        loss: ``"quadratic"`` (default) or ``"bce"`` (binary cross-entropy; needs g = sigmoid).
+        loss: ``"quadratic"`` (default), ``"bce"`` (binary cross-entropy; needs g = sigmoid) or ``"softmax"``
+            (categorical cross-entropy over d ≥ 2 classes; g is the softmax).
         l2: λ ≥ 0 for the penalty λ Σ_l ‖W^l‖² on the weights (biases are not penalised).
+        reduction: ``"sum"`` (default, R = Σ_i …) or ``"mean"`` (R = (1/n) Σ_i …, the step sizes of other libraries).
 
     Raises:
         SpecError, ExpressionError: with one line naming the problem and the allowed choices.
@@ -191,14 +215,16 @@ def make_spec(
     """
     sizes = _hidden_sizes(hidden)
     sigmas = _activations(sigma, len(sizes))
+    chosen_loss = _loss(loss)
     spec = Spec(
         hidden=sizes,
         sigma=sigmas,
-        g=output_function(g),
+        g=_softmax_output(g, outputs) if chosen_loss is Loss.SOFTMAX else _output(g),
         inputs=None if inputs is None else _positive_int(inputs, "input size p"),
         outputs=_positive_int(outputs, "output size d"),
-        loss=_loss(loss),
+        loss=chosen_loss,
         l2=_penalty(l2),
+        reduction=_reduction(reduction),
     )
     if spec.loss is Loss.BCE and spec.g.name != "sigmoid":
         raise SpecError(
@@ -206,6 +232,21 @@ def make_spec(
             "(or --loss quadratic)"
         )
     return spec
+
+
+def _output(g: object) -> Function:
+    if isinstance(g, str) and g.strip().lower() == SOFTMAX.name:
+        raise SpecError("g = softmax goes with the categorical cross-entropy: use --loss softmax (and --outputs d >= 2)")
+    return output_function(g)  # type: ignore[arg-type]
+
+
+def _softmax_output(g: object, outputs: object) -> Function:
+    """The softmax, implied by the loss: g may be left as identity (the default) or named softmax."""
+    if not (isinstance(g, str) and g.strip().lower() in ("identity", SOFTMAX.name)):
+        raise SpecError(f"--loss softmax has g = softmax over the d outputs: leave --g out (or --g softmax), not g={g!r}")
+    if _positive_int(outputs, "output size d") < 2:
+        raise SpecError("--loss softmax classifies into d >= 2 classes: give --outputs d with d the number of classes")
+    return SOFTMAX
 
 
 def _hidden_sizes(hidden: object) -> tuple[int, ...]:
@@ -260,6 +301,15 @@ def _loss(loss: object) -> Loss:
     if key not in LOSS_NAMES:
         raise SpecError(f"unknown loss {loss!r}: choose quadratic or bce (binary cross-entropy, with g = sigmoid)")
     return LOSS_NAMES[key]
+
+
+def _reduction(reduction: object) -> Reduction:
+    if isinstance(reduction, Reduction):
+        return reduction
+    key = str(reduction).strip().lower()
+    if key not in {r.value for r in Reduction}:
+        raise SpecError(f"unknown reduction {reduction!r}: choose sum (R = sum over the samples) or mean (R divided by n)")
+    return Reduction(key)
 
 
 def _penalty(value: object) -> float:

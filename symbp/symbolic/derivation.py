@@ -31,10 +31,11 @@ import sympy as sp
 
 from symbp.errors import ExpressionError, InternalError
 from symbp.limits import TimeLimitExceeded, time_limit
-from symbp.spec.network import Spec, make_spec
+from symbp.spec.network import Loss, Spec, make_spec
 from symbp.symbolic.derivatives import DerivativeForm, derivative_form
 from symbp.symbolic.expand import expanded_gradients
-from symbp.symbolic.model import LAMBDA, Layer, Model, R_symbol, build, f, i, k, n, y, z
+from symbp.symbolic.model import LAMBDA, Layer, Model, R_symbol, build, d, f, i, k, k_bound, n, y, z
+from symbp.symbolic.softmax import softmax_factors
 from symbp.symbolic.notation import Concrete, abbreviate, cancel, cancel_output_part, collapse, merge_sums, name_derivatives
 
 #: Seconds allowed for the whole derivation of one spec.
@@ -177,6 +178,7 @@ def derive(
     outputs: int = 1,
     loss: str = "quadratic",
     l2: float = 0.0,
+    reduction: str = "sum",
     *,
     spec: Spec | None = None,
 ) -> Derivation:
@@ -192,6 +194,7 @@ def derive(
         outputs: d (1 in the reference case).
         loss: ``"quadratic"`` or ``"bce"`` (binary cross-entropy, with g = sigmoid).
         l2: λ for the penalty λ Σ_l ‖W^l‖² (0: none).
+        reduction: ``"sum"`` (R = Σ_i …, default) or ``"mean"`` (R = (1/n) Σ_i …).
         spec: an already validated spec (overrides the other arguments).
 
     Returns:
@@ -202,7 +205,7 @@ def derive(
         >>> d.gradients["b2"]
         Sum((1 - h[i, m]**2)*(2*f[i, k] - 2*y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
     """
-    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2)
+    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2, reduction=reduction)
     try:
         with time_limit(DERIVATION_TIME_LIMIT):
             return _derive(spec)
@@ -215,15 +218,20 @@ def derive(
 def _derive(spec: Spec) -> Derivation:
     model = build(spec)
     forms = {layer.number: derivative_form(spec.g if layer.number == 1 else spec.activation(layer.number)) for layer in model.parameter_layers}
+    if spec.loss is Loss.SOFTMAX:  # g is not elementwise: no g′ (its Jacobian is a chain factor)
+        forms[1] = DerivativeForm(function=spec.g, expr=sp.Integer(0), value_form=None)
     factors = _ChainFactors.of(model, forms)
     parameters: dict[str, ParameterGradient] = {}
     for layer in model.parameter_layers:
         steps = factors.steps_to(layer)
         sum_limits = tuple((model.layer(number).unit, 1, model.layer(number).size) for number in range(layer.number - 1, 0, -1)) + ((i, 1, n),)
+        if spec.loss is Loss.SOFTMAX:  # the chain's first factors meet at f_{ik'}: a sum over k' too
+            sum_limits = ((k_bound, 1, d),) + sum_limits
         for name in layer.parameter_names:
             parameters[name] = _parameter_gradient(name, layer, steps, sum_limits, factors)
     deltas = factors.deltas()
-    if spec.depth <= DIRECT_DEPTH:
+    # The direct check differentiates the nested R, whose softmax SymPy leaves unnamed: softmax is checked numerically.
+    if spec.depth <= DIRECT_DEPTH and spec.loss is not Loss.SOFTMAX:
         parameters = {name: _checked_directly(pg, written_out(pg, deltas["delta1"], model), factors) for name, pg in parameters.items()}
     return Derivation(spec, model, forms, deltas, parameters)
 
@@ -254,19 +262,28 @@ class _ChainFactors:
     def of(cls, model: Model, forms: dict[int, DerivativeForm]) -> _ChainFactors:
         concrete = Concrete(model, forms)
         output = model.layer(1)
-        dR_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
-        df_dz = concrete(name_derivatives(sp.diff(output.function(z[i, k]), z[i, k]), model))
+        if model.spec.loss is Loss.SOFTMAX:
+            # Not elementwise: Σ_{k'} ∂ℓ/∂f_{ik'} ∂f_{ik'}/∂z_{ik}, which SymPy cancels to f − y (symbolic/softmax.py).
+            soft = softmax_factors()
+            dR_df, df_dz, cancels = model.scale * soft.dR_df, soft.df_dz, True
+            delta1 = model.scale * soft.delta1
+            chain = [ChainStep(R_symbol, f[i, k_bound], dR_df), ChainStep(f[i, k_bound], z[i, k], df_dz)]
+        else:
+            # ∂ℓ/∂f, times 1/n for the mean: R's factor is part of its derivative.
+            dl_df = sp.diff(model.loss_term(y[i, k], f[i, k]), f[i, k])
+            dR_df = model.scale * dl_df
+            df_dz = concrete(name_derivatives(sp.diff(output.function(z[i, k]), z[i, k]), model))
+            cancels = sp.fraction(sp.together(dl_df))[1] != 1
+            # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
+            delta1 = model.scale * cancel(dl_df * df_dz) if cancels else dR_df * df_dz
+            chain = [ChainStep(R_symbol, f[i, k], dR_df), ChainStep(f[i, k], z[i, k], df_dz)]
         dpre_dpost, dpost_dpre = {}, {}
-        chain = [ChainStep(R_symbol, f[i, k], dR_df), ChainStep(f[i, k], z[i, k], df_dz)]
         for layer in model.hidden_layers:
             above = model.layer(layer.number - 1)
             pre, post = layer.pre[i, layer.unit], layer.post[i, layer.unit]
             dpre_dpost[layer.number] = collapse(sp.diff(model.pre_def(above, i, above.unit), post))
             dpost_dpre[layer.number] = concrete(name_derivatives(sp.diff(layer.function(pre), pre), model))
             chain += [ChainStep(above.pre[i, above.unit], post, dpre_dpost[layer.number]), ChainStep(post, pre, dpost_dpre[layer.number])]
-        cancels = sp.fraction(sp.together(dR_df))[1] != 1
-        # A loss with a denominator (cross-entropy) cancels against g′: (f − y), not (−y/f + …)·f(1 − f).
-        delta1 = cancel(dR_df * df_dz) if cancels else dR_df * df_dz
         return cls(model, forms, dR_df, df_dz, dpre_dpost, dpost_dpre, cancels, delta1, tuple(chain))
 
     def deltas(self) -> dict[str, sp.Expr]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from symbp.errors import InternalError, SpecError
+from symbp.spec.network import Loss
 from symbp.symbolic.model import LAMBDA, f, i, n, penalty_weight, x, y, z
 from symbp.symbolic.notation import Concrete, name_derivatives
 
@@ -60,7 +61,7 @@ def penalty_value(derivation: Derivation) -> sp.Expr:
 
 
 def expanded_loss(derivation: Derivation) -> sp.Expr:
-    """R = Σ_i Σ_k ℓ(y_ik, g(b¹_k + Σ_m W¹_km σ(…))) (+ λ Σ W²), every sum but the one over samples written out."""
+    """R = (1/n) Σ_i Σ_k ℓ(y_ik, g(b¹_k + Σ_m W¹_km σ(…))) (+ λ Σ W²), every sum but the one over samples written out."""
     check_expandable(derivation)
     model = derivation.model
     sizes = layer_sizes(derivation)
@@ -68,9 +69,12 @@ def expanded_loss(derivation: Derivation) -> sp.Expr:
     values = [x[i, v] for v in range(1, sizes[inputs.number] + 1)]
     for layer in reversed(model.parameter_layers):
         pre = [layer.b[u] + sp.Add(*(layer.W[u, v] * values[v - 1] for v in range(1, len(values) + 1))) for u in range(1, sizes[layer.number] + 1)]
-        values = [model.concrete(layer, value) for value in pre]
+        if layer.number == 1 and derivation.spec.loss is Loss.SOFTMAX:
+            values = [sp.exp(value) / sp.Add(*(sp.exp(other) for other in pre)) for value in pre]
+        else:
+            values = [model.concrete(layer, value) for value in pre]
     terms = [model.loss_term(y[i, k], values[k - 1]) for k in range(1, sizes[1] + 1)]
-    R = sp.Sum(sp.Add(*terms), (i, 1, n))
+    R = model.scale * sp.Sum(sp.Add(*terms), (i, 1, n))
     if derivation.spec.l2:
         R += penalty_value(derivation) * sp.Add(*(c**2 for key, c in components(derivation).items() if key.startswith("W")))
     return R
@@ -134,6 +138,7 @@ def expanded_in_notation(derivation: Derivation) -> dict[str, sp.Expr]:
         R += LAMBDA * sp.Add(*(c**2 for key, c in components(derivation).items() if key.startswith("W")))
     output = model.layer(1)
     # ℓ′ at output k times g′(z_k) is δ¹ at k: ℓ′ is put in as δ¹/g′ while g′ is still a function, and g′ cancels.
+    # δ¹ holds the mean's 1/n, which is why R above is the plain sum.
     loss_derivatives = {k: derivation.deltas["delta1"].xreplace({model.layer(1).unit: k}) / output.prime(z[i, k]) for k in outputs}
     concrete = Concrete(model, derivation.forms)
     out = {}

@@ -17,9 +17,16 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, M
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symbp.errors import InternalError
+from symbp.spec.functions import SOFTMAX, X
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.matrix import MatrixForm, Part, matrix_form
 from symbp.symbolic.model import n
+
+def _softmax_rows(Z: np.ndarray) -> np.ndarray:
+    """Each row's e^{z} / Σ e^{z}, shifted by its largest entry so that nothing overflows."""
+    shifted = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
 
 class MatrixEvaluator:
     """Walks a matrix expression and computes it with NumPy."""
@@ -29,7 +36,8 @@ class MatrixEvaluator:
         self.compiled: dict[sp.Lambda, Callable[[np.ndarray], np.ndarray]] = {}
 
     def scalar(self, expr: sp.Expr) -> float:
-        return float(sp.sympify(expr).xreplace(self.form.constants))
+        # The sizes too: the mean's 1/n is a scalar factor of Δ¹.
+        return float(sp.sympify(expr).xreplace(self.form.constants).xreplace(self.dims))
 
     def dim(self, size: sp.Expr) -> int:
         return int(sp.sympify(size).xreplace(self.dims))
@@ -39,7 +47,10 @@ class MatrixEvaluator:
         if function not in self.compiled:
             table = self.form.functions
             body = function.expr.replace(lambda e: isinstance(e, Application) and e.func in table, lambda e: table[e.func](*e.args))
-            self.compiled[function] = sp.lambdify(function.variables, body, modules="numpy")
+            if body == SOFTMAX.expr.xreplace({X: function.variables[0]}):
+                self.compiled[function] = _softmax_rows  # F = softmax(Z) row by row: one sample per row
+            else:
+                self.compiled[function] = sp.lambdify(function.variables, body, modules="numpy")
         return self.compiled[function]
 
     def value(self, expr: MatrixExpr) -> np.ndarray:

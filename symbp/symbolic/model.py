@@ -6,7 +6,10 @@ textbook, with SymPy ``IndexedBase`` arrays and ``Sum``.  For one hidden layer:
 
     a_{im} = b²_m + Σ_j W²_{mj} x_{ij}        h_{im} = σ(a_{im})
     z_{ik} = b¹_k + Σ_m W¹_{km} h_{im}        f_{ik} = g(z_{ik})
-    R = Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ λ Σ_l ‖W^l‖²),  ℓ(y, f) = (y − f)² by default.
+    R = Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ λ Σ_l ‖W^l‖²),  ℓ(y, f) = (y − f)² by default,
+
+or R = (1/n) Σ_i Σ_k ℓ(y_{ik}, f_{ik}) (+ …) with the mean reduction: the factor 1/n is
+:attr:`Model.scale`, part of R, so that SymPy's derivatives carry it.
 
 Indices: i runs over the n samples, j over the p inputs, m over the M hidden
 units and k over the d outputs.  A deeper network numbers its layers from the
@@ -31,6 +34,8 @@ from symbp.spec.network import MAX_HIDDEN_LAYERS, Loss, Spec
 # Index symbols.  The primed names are the bound (summation) indices.
 i, j, m, k = sp.symbols("i j m k", integer=True, positive=True)
 j_bound, m_bound, k_bound = sp.symbols("j' m' k'", integer=True, positive=True)
+#: The index of the softmax's normalising sum over the outputs.
+k_norm = sp.Symbol("k''", integer=True, positive=True)
 n, M, p, d = sp.symbols("n M p d", integer=True, positive=True)
 
 #: The unit index of layer l (l = 1: the outputs), in order; the inputs use j.  Layers past
@@ -48,6 +53,8 @@ a = sp.IndexedBase("a", real=True)
 h = sp.IndexedBase("h", real=True)
 z = sp.IndexedBase("z", real=True)
 f = sp.IndexedBase("f", real=True)
+#: The softmax's log-partition s_i = log Σ_k e^{z_{ik}} (a classifier's kernels compute it once per sample).
+s = sp.IndexedBase("s", real=True)
 delta1 = sp.IndexedBase("delta1", real=True)
 delta2 = sp.IndexedBase("delta2", real=True)
 
@@ -119,7 +126,9 @@ def layers_for(spec: Spec) -> tuple[Layer, ...]:
 
 
 def loss_term(target: sp.Expr, output: sp.Expr, loss: Loss = Loss.QUADRATIC) -> sp.Expr:
-    """ℓ(y, f): one sample's, one output's share of R — (y − f)², or −y log f − (1 − y) log(1 − f)."""
+    """ℓ(y, f): one sample's, one output's share of R — (y − f)², −y log f − (1 − y) log(1 − f), or −y log f (softmax)."""
+    if loss is Loss.SOFTMAX:
+        return -target * sp.log(output)
     if loss is Loss.BCE:
         return -target * sp.log(output) - (1 - target) * sp.log(1 - output)
     return (target - output) ** 2
@@ -134,12 +143,17 @@ class Model:
         layers: layer 1 (output) … L+1 (first hidden layer), then the input pseudo-layer.
         R: the loss as one nested expression, with the abstract σ and g.
         penalty: λ Σ_l Σ (W^l)², or 0.
+        scale: the factor of the sum over samples, 1 (sum) or 1/n (mean); the penalty has none.
     """
 
     spec: Spec
     layers: tuple[Layer, ...]
     R: sp.Expr
     penalty: sp.Expr
+
+    @property
+    def scale(self) -> sp.Expr:
+        return scale_of(self.spec)
 
     @property
     def hidden_layers(self) -> tuple[Layer, ...]:
@@ -192,6 +206,10 @@ class Model:
         A loss with logarithms (cross-entropy) is evaluated from z in this form,
         where no log of a value that rounds to 0 is taken; a loss without them needs no rewriting.
         """
+        if self.spec.loss is Loss.SOFTMAX:
+            # −y log(e^{z}/Σ e^{z}) = y (log Σ_{k'} e^{z_{ik'}} − z): no log of a probability.
+            term = self.loss_term(target, softmax_of(pre))
+            return sp.collect(sp.expand(sp.expand_log(term, force=True)), [target], evaluate=True)
         term = self.loss_term(target, sp.Symbol("_f"))
         if not term.has(sp.log):
             return None
@@ -200,8 +218,8 @@ class Model:
         return sp.collect(sp.expand(expanded), [target], evaluate=True)
 
     def data_loss(self) -> sp.Expr:
-        """Σ_i Σ_k ℓ(y_{ik}, f_{ik}) in the named output f."""
-        return sp.Sum(self.loss_term(y[i, k], f[i, k]), (k, 1, d), (i, 1, n))
+        """Σ_i Σ_k ℓ(y_{ik}, f_{ik}) in the named output f (times 1/n for the mean)."""
+        return self.scale * sp.Sum(self.loss_term(y[i, k], f[i, k]), (k, 1, d), (i, 1, n))
 
     def total_loss(self) -> sp.Expr:
         """R in the named output: the data term and the penalty."""
@@ -209,7 +227,7 @@ class Model:
 
 
 def build(spec: Spec) -> Model:
-    """Build R = Σ_i Σ_k ℓ(y_{ik}, g(b¹_k + Σ_m W¹_{km} σ(b²_m + Σ_j W²_{mj} x_{ij}))) (+ penalty), nested to x.
+    """Build R = (1/n) Σ_i Σ_k ℓ(y_{ik}, g(b¹_k + Σ_m W¹_{km} σ(b²_m + Σ_j W²_{mj} x_{ij}))) (+ penalty), nested to x.
 
     Example:
         >>> from symbp.spec.network import make_spec
@@ -228,7 +246,13 @@ def build(spec: Spec) -> Model:
         return shell.pre_def(layer, i, unit, inner=below.function(nested(below, below.bound)))
 
     output = layers[0]
-    R = sp.Sum(loss_term(y[i, k_bound], output.function(nested(output, k_bound)), spec.loss), (k_bound, 1, d), (i, 1, n))
+    if spec.loss is Loss.SOFTMAX:
+        # f_{ik'} = e^{z_{ik'}} / Σ_{k''} e^{z_{ik''}}, each z written out to x.
+        normaliser = sp.Sum(sp.exp(nested(output, k_norm)), (k_norm, 1, d))
+        value = sp.exp(nested(output, k_bound)) / normaliser
+    else:
+        value = output.function(nested(output, k_bound))
+    R = scale_of(spec) * sp.Sum(loss_term(y[i, k_bound], value, spec.loss), (k_bound, 1, d), (i, 1, n))
     penalty = sp.Integer(0)
     if spec.l2:
         for layer in shell.parameter_layers:
@@ -236,6 +260,28 @@ def build(spec: Spec) -> Model:
             penalty += sp.Sum(layer.W[layer.bound, below.bound] ** 2, (layer.bound, 1, layer.size), (below.bound, 1, below.size))
         penalty = LAMBDA * penalty
     return Model(spec=spec, layers=layers, R=R + penalty, penalty=penalty)
+
+
+def softmax_of(pre: sp.Indexed) -> sp.Expr:
+    """The softmax at output pre = z_{iu}: e^{z_{iu}} / Σ_{k''} e^{z_{ik''}}.
+
+    Example:
+        >>> softmax_of(z[i, k])
+        exp(z[i, k])/Sum(exp(z[i, k'']), (k'', 1, d))
+    """
+    sample = pre.indices[0]
+    return sp.exp(pre) / sp.Sum(sp.exp(pre.base[sample, k_norm]), (k_norm, 1, d))
+
+
+def scale_of(spec: Spec) -> sp.Expr:
+    """The factor of R's sum over samples: 1, or 1/n for the mean reduction.
+
+    Example:
+        >>> from symbp.spec.network import make_spec
+        >>> scale_of(make_spec(reduction="mean"))
+        1/n
+    """
+    return 1 / n if spec.mean else sp.Integer(1)
 
 
 def penalty_weight(spec: Spec) -> sp.Rational:

@@ -31,6 +31,39 @@ class Logistic(sp.Function):
         return self.args[0].is_real
 
 
+class LogSumExp(sp.Function):
+    """log Σ_u e^{w(u)} over the index u (the softmax's log-partition), kept whole so that it is printed stably.
+
+    Args of the expression: the summand's exponent w (an array reference) and the index u.
+    """
+
+    nargs = 2
+
+    def _eval_rewrite_as_log(self, w: sp.Expr, index: sp.Symbol, **kwargs: object) -> sp.Expr:
+        return sp.log(sp.Sum(sp.exp(w), (index, 1, sp.Symbol("d", integer=True, positive=True))))
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+def log_sum_exp(expr: sp.Expr) -> sp.Expr:
+    """Every log Σ_u e^{w} (a sum over one index of the exponential of an array) as :class:`LogSumExp`.
+
+    Example:
+        >>> from symbp.symbolic.model import softmax_of, i, k, z
+        >>> log_sum_exp(sp.expand_log(sp.log(softmax_of(z[i, k])), force=True))
+        -LogSumExp(z[i, k''], k'') + z[i, k]
+    """
+
+    def is_lse(e: sp.Basic) -> bool:
+        if not (isinstance(e, sp.log) and isinstance(e.args[0], sp.Sum) and len(e.args[0].limits) == 1):
+            return False
+        body = e.args[0].function
+        return isinstance(body, sp.exp) and isinstance(body.args[0], sp.Indexed)
+
+    return expr.replace(is_lse, lambda e: LogSumExp(e.args[0].function.args[0], e.args[0].limits[0][0]))
+
+
 def _exp_argument(base: sp.Expr) -> sp.Expr | None:
     """w if base is 1 + e^{w}, else None."""
     if isinstance(base, sp.Add) and len(base.args) == 2:

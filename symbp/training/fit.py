@@ -107,6 +107,11 @@ def check_ranges(kernel: ModuleType, source: str, x_peak: float, y_peak: float, 
     for what, peak in (("inputs", x_peak), ("targets", y_peak)):
         if peak > MAX_MAGNITUDE:
             raise DataError(f"{source}: the {what} reach {peak:g} in magnitude; values beyond {MAX_MAGNITUDE:g} overflow a network's arithmetic: rescale the data")
+    if getattr(kernel, "SPEC", {}).get("loss") == "softmax" and (y_low < 0 or y_high > 1):
+        raise DataError(
+            f"{source}: the targets range over [{y_low:g}, {y_high:g}], outside [0, 1]; the softmax classifier needs one-hot "
+            "columns (or probabilities), or one column of class labels"
+        )
     if getattr(kernel, "SPEC", {}).get("loss") == "bce" and (y_low < 0 or y_high > 1):
         raise DataError(
             f"{source}: the targets range over [{y_low:g}, {y_high:g}], outside [0, 1]; the cross-entropy loss needs labels 0/1 "

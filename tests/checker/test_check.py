@@ -172,6 +172,10 @@ def test_a_deep_network_is_checked_through_its_deltas() -> None:
     derived = check("sum(x[i,j], i)", "W5", spec=spec)
     assert derived.verdict is Verdict.WRONG and derived.derived_text.count("sum(") == 4  # one sum per layer, nested
     assert check(derived.derived_text, "W5", spec=spec).correct
+    # Typed with its sums gathered outermost, as on paper: SymPy confirms it too (the sums meet the derived nesting).
+    gathered = "sum(sum(2*(f[i]-y[i])*W1[m]*(1-h2[i,m]**2)*W2[m,q]*(1-h3[i,q]**2)*W3[q,r]*(1-h4[i,r]**2)*W4[r,t], m, q, r)*(1-h5[i,t]**2)*x[i,j], i)"
+    typed = check(gathered, "W5", spec=spec)
+    assert typed.correct and typed.symbolic and typed.difference == 0
 
 
 @SLOW
@@ -189,3 +193,23 @@ def test_the_checker_knows_the_letters_of_every_layer() -> None:
     assert result.correct and result.component == "W2[m,q]"
     deepest = check("sum(x[i,j], i)", "W9", spec=spec)
     assert deepest.component == "W9[m9,j]" and "a9[i,m9] = b9[m9] + sum(W9[m9,j]*x[i,j], j)" in deepest.definitions
+
+
+def test_mean_reduction_formulas_divide_by_n() -> None:
+    """With the mean, a formula divides by n (a name it may use); the sum's gradient is off by the factor n."""
+    mean = make_spec(hidden=3, sigma="tanh", reduction="mean")
+    assert check(W2_TANH + "/n", "W2", spec=mean).verdict is Verdict.CORRECT
+    assert check("sum(2*(f[i]-y[i])*W1[m]*(1-h[i,m]**2)*x[i,j]/n, i)", "W2", spec=mean).verdict is Verdict.CORRECT
+    assert check(W2_TANH, "W2", spec=mean).verdict is not Verdict.CORRECT
+    with pytest.raises(ExpressionError, match="unknown name 'n'"):
+        check(W2_TANH + "/n", "W2", spec=TANH)
+
+
+def test_softmax_classifier_formulas_are_checked() -> None:
+    """δ¹ = f − y for the softmax: the right formulas pass, the sigmoid's f(1 − f) factor carried over is caught."""
+    softmax = make_spec(hidden=3, sigma="tanh", loss="softmax", outputs=3)
+    assert check("sum((f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.CORRECT
+    assert check("sum(sum((f[i,k]-y[i,k])*W1[k,m], k)*(1-h[i,m]**2)*x[i,j], i)", "W2", spec=softmax).verdict is Verdict.CORRECT
+    assert check("sum(f[i,k]*(1-f[i,k])*(f[i,k]-y[i,k])*h[i,m], i)", "W1", spec=softmax).verdict is Verdict.WRONG
+    with pytest.raises(ExpressionError, match="a call to 'g' is not allowed"):
+        check("sum((g(z[i,k])-y[i,k])*h[i,m], i)", "W1", spec=softmax)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from symbp.checker.network import COUNTEREXAMPLE_SIZES, network_for
 from symbp.spec.network import make_spec
+from symbp.symbolic.model import n
 
 TANH = make_spec(hidden=3, sigma="tanh")
 DEEP = make_spec(hidden=(3, 2), sigma="tanh")
@@ -29,6 +32,19 @@ def test_counterexample_sizes_come_smallest_first() -> None:
     assert network.sizes_named(options[0]) == {"n": 1, "p": 1, "M": 1, "d": 1}
     counts = [sum(int(np.prod(shape[1:])) for shape in network.shapes(sizes).values()) for sizes in options]
     assert counts == sorted(counts)
+
+
+def test_counterexample_sizes_of_a_deep_network_are_the_smallest_without_listing_every_combination() -> None:
+    # Four hidden layers: the same sizes as sorting all 3^5 · 2 combinations; sixteen: 3^18 combinations, never listed.
+    network = network_for(make_spec(hidden=(3, 3, 3, 3), sigma="tanh", outputs=2))
+    symbols = network.size_symbols()
+    largest = network.check_sizes()
+    every = [dict(zip(symbols, values)) for values in itertools.product(*(range(1, largest[s] + 1) for s in symbols))]
+    numbers = lambda sizes: sum(int(np.prod(shape[1:])) for shape in network.shapes(sizes).values())  # noqa: E731
+    assert network.small_sizes() == sorted(every, key=lambda sizes: (numbers(sizes), sizes[n]))[:COUNTEREXAMPLE_SIZES]
+    deep = network_for(make_spec(hidden=(3,) * 16, sigma="tanh"))
+    options = deep.small_sizes()
+    assert len(options) == COUNTEREXAMPLE_SIZES and set(options[0].values()) == {1}
 
 
 def test_the_forward_pass_is_the_network() -> None:

@@ -46,3 +46,14 @@ def test_sigma_prime_has_one_form_in_mathml_too() -> None:
     assert at_a == at_u.replace("<mi>u</mi>", markup.expr(layer.pre[mo.i, layer.unit]))
     # A fraction as in the LaTeX: a e^{−a} over (1 + e^{−a})², not a over (1 + e^{−a})² e^{a}.
     assert _plain(at_a).startswith("<mfrac><msub><mi>a</mi><mi>i</mi><mi>m</mi></msub><mo>&#8290;</mo><msup><mi>e</mi><mo>&#8722;</mo>")
+
+
+def test_powers_of_tanh_are_written_before_the_argument_as_in_the_latex() -> None:
+    from symbp.latex.printer import Printer
+
+    markup = markup_for(derive(hidden=3))
+    u = sp.Symbol("u", real=True)
+    assert Printer().doprint(1 - sp.tanh(u) ** 2) == r"1 - \tanh^{2}{\left(u \right)}"
+    assert _plain(markup.expr(1 - sp.tanh(u) ** 2)) == (
+        '<mn>1</mn><mo>&#8722;</mo><msup><mi>tanh</mi><mn>2</mn></msup><mo stretchy="false">(</mo><mi>u</mi><mo stretchy="false">)</mo>'
+    )

@@ -128,3 +128,10 @@ def test_a_page_whose_math_is_not_laid_out_fails_the_check(tmp_path) -> None:
     page = render_page(derive(hidden=3, sigma="tanh", l2=0.01), view="matrix").replace("</style>", "math { display: none; }\n</style>")
     with pytest.raises(AssertionError):
         _assert_rendered(page, tmp_path)
+
+
+def test_the_page_states_the_mean() -> None:
+    page = render_page(derive(hidden=2, reduction="mean"))
+    assert "(divided by <math><mi>n</mi></math>: their mean)" in page
+    assert "<mfrac><mn>1</mn><mi>n</mi></mfrac>" in page
+    assert "their mean" not in render_page(derive(hidden=2))

@@ -194,6 +194,10 @@ BEYOND = [
     {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce"},
     {"hidden": (2, 2), "sigma": "softplus", "g": "sigmoid", "loss": "bce", "outputs": 2, "l2": 0.25},
     {"hidden": 3, "sigma": "sigmoid", "l2": 0.1},
+    {"hidden": 3, "sigma": "tanh", "outputs": 2, "l2": 0.1, "reduction": "mean"},
+    {"hidden": (2, 2), "sigma": "tanh", "g": "sigmoid", "loss": "bce", "reduction": "mean"},
+    {"hidden": 3, "sigma": "tanh", "loss": "softmax", "outputs": 3},
+    {"hidden": (2, 2), "sigma": "sigmoid", "loss": "softmax", "outputs": 2, "reduction": "mean", "l2": 0.1},
 ]
 
 
@@ -265,3 +269,52 @@ def test_the_stages_called_one_by_one_give_the_kernel() -> None:
     printed = lowered.map(lambda operations, blocked: print_schedule(schedule(operations, blocked, frozenset({k}))))
     body = render(TEMPLATE, k=kernel_context(d, printed))
     assert render_kernel(d).startswith(body + BODY_HASH_PREFIX)
+
+
+def test_mean_kernel_is_the_sum_kernel_over_n_across_blocks(tmp_path) -> None:
+    """R and ∇R of the mean are the sum's divided by the n rows given, also over several blocks (1/n applied once)."""
+    mean = load_kernel(emit(derive(hidden=3, sigma="tanh", outputs=2, l2=0.5, reduction="mean"), tmp_path))
+    plain = load_kernel(emit(derive(hidden=3, sigma="tanh", outputs=2, l2=0.5), tmp_path))
+    rng = np.random.default_rng(4)
+    n = 2 * mean.BLOCK + 17
+    X, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
+    params = mean.init_params(2, seed=3)
+    penalty = 0.5 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    loss, grad = mean.loss_and_grad(params, X, y)
+    loss0, grad0 = plain.loss_and_grad(params, X, y)
+    assert loss == pytest.approx((loss0 - penalty) / n + penalty, rel=1e-12)
+    assert mean.loss(params, X, y) == pytest.approx(loss, rel=1e-12)
+    for name in grad:
+        decay = 2 * 0.5 * params[name] if name.startswith("W") else 0.0
+        np.testing.assert_allclose(grad[name], (grad0[name] - decay) / n + decay, rtol=1e-11, atol=1e-15)
+    # A mini-batch is divided by its own size, as other libraries do.
+    batch_loss, _ = mean.loss_and_grad(params, X[:10], y[:10])
+    assert batch_loss == pytest.approx((plain.loss(params, X[:10], y[:10]) - penalty) / 10 + penalty, rel=1e-12)
+    assert mean.SPEC["reduction"] == "mean" and "reduction" not in plain.SPEC
+    assert make_spec(reduction="mean").name == "tanh_identity_m3_mean"
+
+
+def _numpy_cross_entropy(k, params, X, Y) -> float:
+    """−Σ_i Σ_k y log softmax(z), the network evaluated in plain NumPy (independent of the kernel's statements)."""
+    h = np.tanh(X @ params["W2"].T + params["b2"])
+    z = h @ params["W1"].T + params["b1"]
+    z = z - z.max(axis=1, keepdims=True)
+    return float(-np.sum(Y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True)))))
+
+
+def test_softmax_kernel_matches_numpy_and_is_finite_at_large_logits(tmp_path) -> None:
+    """The classifier's R against NumPy's, its gradient against finite differences; at logits of ±1e4 R, f, ∇R stay finite."""
+    k = load_kernel(emit(derive(hidden=3, sigma="tanh", loss="softmax", outputs=3), tmp_path))
+    rng = np.random.default_rng(7)
+    X, Y = rng.standard_normal((20, 2)), np.eye(3)[rng.integers(0, 3, 20)]
+    params = k.init_params(2, seed=2)
+    loss, grad = k.loss_and_grad(params, X, Y)
+    assert loss == pytest.approx(_numpy_cross_entropy(k, params, X, Y), rel=1e-12)
+    check_grad(grad, numeric_grad(lambda prm: k.loss(prm, X, Y), params), rtol=1e-8, what="softmax kernel vs finite differences")
+    np.testing.assert_allclose(k.forward(params, X).sum(axis=1), 1.0, rtol=1e-14)
+    # Logits of ±1e4: e^z overflows, the log-sum-exp does not; the wrong class costs 2e4 per sample.
+    huge = dict(params, W1=np.zeros((3, 3)), b1=np.array([1e4, -1e4, 0.0]))
+    loss, grad = k.loss_and_grad(huge, X, np.eye(3)[np.full(20, 1)])
+    assert loss == pytest.approx(20 * 2e4, rel=1e-12)
+    assert all(np.isfinite(v).all() for v in grad.values()) and np.isfinite(k.forward(huge, X)).all()
+    np.testing.assert_allclose(grad["b1"], [20.0, -20.0, 0.0], atol=1e-12)

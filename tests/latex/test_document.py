@@ -103,3 +103,22 @@ def test_overfull_boxes_are_read_from_the_log() -> None:
     # The grid's check must be able to fail: the numbers of a log with overfull lines are found.
     log = "Overfull \\hbox (226.7106pt too wide) detected at line 158\n[]\nOverfull \\hbox (0.5pt too wide) in paragraph at lines 3--4\n"
     assert overfull_boxes(log) == [226.7106, 0.5]
+
+
+def test_the_mean_reduction_is_stated_and_carried_by_the_gradients() -> None:
+    """R = (1/n) Σ_i … + P, and 1/n in δ¹ (in front, with the 2 of the square), not in the penalty's derivative."""
+    doc = derive(hidden=3, sigma="tanh", reduction="mean", l2=0.1).document()
+    assert re.search(r"R &= \\frac\{1\}\{n\} \\sum_\{i=1\}\^\{n\} .* \+ P\.", doc)
+    assert "a sum over samples (divided by $n$: their mean)" in doc
+    assert r"\frac{2}{n} \left(f(x_{i}) - y_{i}\right)" in doc
+    assert r"\sum_{i=1}^{n} \delta^{2}_{im} x_{ij} + 2 \lambda W^{2}_{mj}" in doc
+    assert r"\frac{1}{n}" not in derive(hidden=3, sigma="tanh").document()
+
+
+def test_the_softmax_document_shows_the_chain_and_its_cancellation() -> None:
+    """f written out as the softmax, the chain's factors with their sum over k' next to δ¹ = f − y, no g′ of one z."""
+    doc = derive(hidden=3, sigma="tanh", loss="softmax", outputs=3).document()
+    assert r"f_{k}(x_{i}) &= g\left(z_{ik}\right) = \frac{e^{z_{ik}}}{\sum_{k''=1}^{d} e^{z_{i,k''}}}" in doc
+    assert (r"\delta^{1}_{ik} &= \frac{\partial R}{\partial z_{ik}} = \sum_{k'=1}^{d} -\frac{y_{i,k'}}{f_{k'}(x_{i})} \, "
+            r"\left(\delta_{k k'} - f_{k}(x_{i})\right) f_{k'}(x_{i}) = f_{k}(x_{i}) - y_{ik}") in doc
+    assert r"g'\left(u\right)" not in doc and r"\log{\left(\sum_{k''=1}^{d} e^{z_{i,k''}} \right)}" in doc

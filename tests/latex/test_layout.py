@@ -7,7 +7,7 @@ import re
 import pytest
 
 from symbp.latex.formulas import chain_equation, printer_for
-from symbp.latex.layout import CONTINUATION, PLUS, SLACK, TEXT_WIDTH, Bracketed, Run, Text, equation_rows, flat, layout_of, lines_of
+from symbp.latex.layout import CONTINUATION, EQUALS, PLUS, SLACK, TEXT_WIDTH, Bracketed, Run, Text, equation_rows, flat, layout_of, lines_of
 from symbp.latex.width import width
 from symbp.symbolic.model import i
 from tests.helpers import derive, slow_after
@@ -50,6 +50,17 @@ def test_an_item_too_wide_for_what_is_left_of_a_line_starts_the_next() -> None:
     wide = Bracketed(Run(tuple(Text(f"w_{{{n}}}") for n in range(60)), (PLUS,) * 59))
     lines = lines_of(Run((Text(r"\lambda"), wide), (PLUS,)), 300.0, 300.0)
     assert lines[0].startswith(r"\lambda + \bigl(") and all(width(line) <= 300.0 for line in lines)
+
+
+def test_the_next_side_of_an_equality_starts_its_own_row_after_a_broken_side() -> None:
+    # A product broken over rows, then "= its simplified form": the = begins a row aligned with the first =,
+    # not the end of the product's last row, where a reader misses that a second form starts.
+    broken = Run(tuple(Text(f"w_{{{n}}}") for n in range(60)), (PLUS,) * 59)
+    rows = equation_rows("R", Run((broken, Text("s")), (EQUALS,)))
+    assert len(rows) > 2 and rows[-1] == "&= s"
+    assert all(row.startswith(CONTINUATION + "+ ") for row in rows[1:-1])
+    # A side that fits on the row of the first keeps it.
+    assert equation_rows("R", Run((Text("a + b"), Text("c")), (EQUALS,))) == ["R &= a + b = c"]
 
 
 @pytest.mark.parametrize(

@@ -164,7 +164,7 @@ def test_derivation_is_bounded_in_time(monkeypatch) -> None:
 # --- deeper networks, other losses, the L2 penalty ----------------------------------------------
 
 NETWORKS = [
-    # (hidden sizes, sigma, g, outputs, loss, l2)
+    # (hidden sizes, sigma, g, outputs, loss, l2[, reduction])
     ((2, 2), "tanh", "identity", 1, "quadratic", 0.0),
     ((2, 3), ("relu", "sigmoid"), "identity", 2, "quadratic", 0.0),
     ((2, 2, 2), "sigmoid", "tanh", 1, "quadratic", 0.0),
@@ -173,15 +173,17 @@ NETWORKS = [
     ((3,), "tanh", "sigmoid", 1, "bce", 0.0),
     ((2, 2), "softplus", "sigmoid", 2, "bce", 0.25),
     ((3,), "sigmoid", "identity", 2, "quadratic", 0.1),
+    ((2, 2), "tanh", "identity", 2, "quadratic", 0.1, "mean"),
+    ((3,), "tanh", "sigmoid", 1, "bce", 0.0, "mean"),
 ]
 
 
 def _network(spec, inputs=2):
-    hidden, sigma, g, outputs, loss, l2 = spec
-    return derive(hidden=hidden, sigma=sigma, g=g, outputs=outputs, loss=loss, l2=l2, inputs=inputs)
+    hidden, sigma, g, outputs, loss, l2, *reduction = spec
+    return derive(hidden=hidden, sigma=sigma, g=g, outputs=outputs, loss=loss, l2=l2, inputs=inputs, reduction=(reduction or ["sum"])[0])
 
 
-@pytest.mark.parametrize("spec", slow_after(NETWORKS, keep=0), ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}-d{s[3]}-{s[4]}-l2={s[5]}")
+@pytest.mark.parametrize("spec", slow_after(NETWORKS, keep=0), ids=lambda s: f"{s[0]}-{s[1]}-{s[2]}-d{s[3]}-{s[4]}-l2={s[5]}" + "".join(f"-{r}" for r in s[6:]))
 def test_deep_and_other_loss_gradients_match_finite_differences(spec) -> None:
     """Depth 1–4, vector outputs, cross-entropy and the penalty: generic formula = expanded R's derivative = finite differences."""
     d = _network(spec)
@@ -316,3 +318,50 @@ def test_the_kernel_of_a_32_layer_network_matches_finite_differences() -> None:
     X, y = rng.standard_normal((6, 3)), rng.uniform(0, 1, (6, 2))
     _, analytic = k.loss_and_grad(params, X, y)
     check_grad(analytic, numeric_grad(lambda prm: k.loss(prm, X, y), params), rtol=1e-6, what="kernel at depth 32")
+
+
+@SLOW
+def test_mean_is_the_sum_over_n() -> None:
+    """With the mean reduction R and every gradient are the sum's divided by n (the penalty's part aside), symbolically and in value."""
+    mean, plain = derive(hidden=3, sigma="tanh", inputs=2, reduction="mean"), derive(hidden=3, sigma="tanh", inputs=2)
+    assert sp.simplify(mean.model.R - plain.model.R / mo.n) == 0
+    for name in plain.parameters:
+        assert sp.simplify(mean.gradient(name) - plain.gradient(name) / mo.n) == 0
+    params, X, y = random_problem(mean, n=6, seed=2)
+    assert reference(mean).loss(params, X, y) == pytest.approx(reference(plain).loss(params, X, y) / 6, rel=1e-12)
+    numeric = numeric_grad(lambda prm: reference(mean).loss(prm, X, y), params)
+    check_grad(generic_gradient(mean)(params, X, y), numeric, rtol=1e-7, what="mean: generic formula vs finite differences")
+    check_grad(reference(mean).grad(params, X, y), numeric, rtol=1e-7, what="mean: expanded reference vs finite differences")
+
+
+@pytest.mark.parametrize("kwargs", slow_after([{"hidden": 3, "outputs": 3}, {"hidden": (2, 2), "outputs": 2, "reduction": "mean", "l2": 0.1}]), ids=str)
+def test_softmax_gradients_match_finite_differences(kwargs) -> None:
+    """The classifier: δ¹ = f − y by SymPy's cancellation, the chain with its sum over k', the gradients against finite differences."""
+    d = derive(sigma="tanh", loss="softmax", inputs=2, **kwargs)
+    assert d.deltas["delta1"] == mo.scale_of(d.spec) * (mo.f[mo.i, mo.k] - mo.y[mo.i, mo.k])
+    assert d.parameters["W1"].sum_limits[0] == (mo.k_bound, 1, mo.d)
+    params, X, y = random_problem(d, n=5, seed=4)
+    ref = reference(d)
+    numeric = numeric_grad(lambda prm: ref.loss(prm, X, y), params)
+    check_grad(ref.grad(params, X, y), numeric, rtol=1e-7, what="softmax: expanded reference vs finite differences")
+    check_grad(generic_gradient(d)(params, X, y), numeric, rtol=1e-7, what="softmax: generic formula vs finite differences")
+    # R is −Σ y log softmax(z), evaluated here in NumPy from the parameters alone.
+    h = np.tanh(X @ params["W2"].T + params["b2"]) if len(d.spec.hidden) == 1 else None
+    if h is not None:
+        z = h @ params["W1"].T + params["b1"]
+        expected = -np.sum(y * (z - np.log(np.exp(z).sum(axis=1, keepdims=True))))
+        assert ref.loss(params, X, y) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"outputs": 1}, "d >= 2 classes"),
+    ({"outputs": 3, "g": "sigmoid"}, "leave --g out"),
+])
+def test_softmax_spec_is_refused_with_one_line(kwargs, message) -> None:
+    from symbp.errors import SpecError
+    from symbp.spec.network import make_spec
+
+    with pytest.raises(SpecError, match=message):
+        make_spec(loss="softmax", **kwargs)
+    with pytest.raises(SpecError, match="--loss softmax"):
+        make_spec(g="softmax", outputs=3)

@@ -12,7 +12,7 @@ from symbp.errors import InternalError
 from symbp.symbolic.matrix import Part, matrix_form
 from symbp.symbolic.matrix_numpy import evaluate
 from symbp.testing import check_grad, generic_gradient, numeric_grad, random_problem, reference
-from tests.helpers import derive, slow_after
+from tests.helpers import SLOW, derive, slow_after
 
 CASES = [
     # (hidden sizes, sigma, g, outputs, loss)
@@ -90,3 +90,22 @@ def test_a_misaligned_matrix_product_is_an_internal_error() -> None:
     statements = tuple(replace(st, rhs=Transpose(st.rhs)) if st.lhs.name == "W2" and st.part is Part.GRADIENT else st for st in form.statements)
     with pytest.raises(InternalError, match="shape"):
         evaluate(d, *random_problem(d, seed=7), form=replace(form, statements=statements))
+
+
+@SLOW
+def test_matrix_form_of_the_mean_matches_finite_differences() -> None:
+    """Δ¹ carries the mean's 1/n (n the rows given); the matrix view's gradients are the mean's."""
+    d = derive(hidden=(2, 2), sigma="tanh", g="sigmoid", loss="bce", inputs=2, reduction="mean", l2=0.1)
+    params, X, y = random_problem(d, n=5, seed=6)
+    ref = reference(d)
+    check_grad(evaluate(d, params, X, y), numeric_grad(lambda prm: ref.loss(prm, X, y), params), rtol=1e-8, what="mean: matrix form vs finite differences")
+
+
+def test_matrix_form_of_the_softmax_classifier_matches_finite_differences() -> None:
+    """F = softmax(Z) row by row, Δ¹ = F − Y: the matrix view's gradients against the component form and finite differences."""
+    d = derive(hidden=3, sigma="tanh", loss="softmax", outputs=3, inputs=2)
+    params, X, y = random_problem(d, n=6, seed=7)
+    matrix = evaluate(d, params, X, y)
+    check_grad(matrix, generic_gradient(d)(params, X, y), rtol=1e-10, what="softmax: matrix form vs component form")
+    ref = reference(d)
+    check_grad(matrix, numeric_grad(lambda prm: ref.loss(prm, X, y), params), rtol=1e-8, what="softmax: matrix form vs finite differences")
