@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symbp.cluster.partitions import Partitions, _default_partitions, partition, read_data
-from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad
+from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad, warm_up
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
 from symbp.training.fit import check_network_size, check_ranges
@@ -77,7 +77,8 @@ class DaskObjective:
     hash, as :func:`symbp.load_kernel` does), the data are checked against it
     (p and d), and its source text is registered as a worker plugin, which
     compiles it into a fresh module on every worker, including workers that
-    join or restart later.  Each call submits one task per partition, each
+    join or restart later, and keeps the worker's heap for its temporaries;
+    then the kernel runs once on each partition's first block (a warm-up).  Each call submits one task per partition, each
     run where its partition lives, and adds the partial (R, ∇R) in partition
     order: the same numbers whichever worker ran what.
 
@@ -114,6 +115,20 @@ class DaskObjective:
             client.register_plugin(kernel_plugin(digest, source.text), name=self.plugin)
         except ImportError as err:  # only if a worker's environment lacks symbp
             raise UserError(f"a Dask worker cannot load the kernel ({err}); install symbp on every worker") from err
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """The kernel evaluated once on each partition's first block, where it lives (:func:`~symbp.cluster.worker.warm_up`).
+
+        So that the first step costs what every step costs.  Whatever goes wrong here is left to
+        the first step to report, with the message it always gave.
+        """
+        from distributed import wait
+
+        try:
+            wait(self.client.map(warm_up, self.partitions.futures, plugin=self.plugin, pure=False))
+        except Exception:  # noqa: BLE001 - a cluster that fails now fails the first step too, which says why
+            pass
 
     def _check_fit(self, kernel_name: str) -> None:
         kernel, parts = self.kernel, self.partitions

@@ -134,8 +134,8 @@ def partition(
     sizes = _split_sizes(X.shape[0], n_partitions, source)
     bounds = np.cumsum((0, *sizes))
     futures = [
-        client.submit(pack, X[a:b].copy(), y[a:b].copy(), pure=False)
-        for a, b in zip(bounds[:-1], bounds[1:])
+        client.submit(pack, np.array(X[a:b], order="C"), y[a:b].copy(), pure=False, **where)
+        for (a, b), where in zip(zip(bounds[:-1], bounds[1:]), _placements(client, len(sizes)))
     ]
     return _checked(client, futures, source, p=X.shape[1], y_ndim=y.ndim, columns=None)
 
@@ -171,7 +171,9 @@ def read_data(
         target: as for :func:`symbp.data.load`.
         n_partitions: how many partitions (for CSV approximately: the file is
             cut into this many byte blocks at line ends).  Default: one per
-            64 MiB of data, and at least one per worker thread.
+            64 MiB of data, rounded up to an equal number per worker thread.
+            Partition k is made on worker thread k mod threads, so that every
+            worker holds its share.
 
     Returns:
         The :class:`Partitions`, checked on the cluster: numbers only,
@@ -214,8 +216,8 @@ def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions
     # Byte blocks of the data after the header; each worker reads the lines that start in its block.
     bounds = [data_start + (size - data_start) * k // count for k in range(count + 1)]
     futures = [
-        client.submit(read_csv_rows, str(file), a, b, len(names), features, target_cols, single, pure=False)
-        for a, b in zip(bounds[:-1], bounds[1:])
+        client.submit(read_csv_rows, str(file), a, b, len(names), features, target_cols, single, pure=False, **where)
+        for (a, b), where in zip(zip(bounds[:-1], bounds[1:]), _placements(client, count))
     ]
     columns = _Columns(tuple(names), tuple(quote(name) for name in targets), csv=True, file=file, starts=tuple(bounds[:-1]), header_line=header_line)
     return _checked(client, futures, source, p=len(features), y_ndim=1 if single else 2, columns=columns)
@@ -260,8 +262,8 @@ def _read_npy(client: Client, file: Path, source: str, target: Any, n_partitions
     sizes = _split_sizes(n, count, source)
     bounds = np.cumsum((0, *sizes))
     futures = [
-        client.submit(read_npy_rows, str(file), int(a), int(b), features, cols, single, pure=False)
-        for a, b in zip(bounds[:-1], bounds[1:])
+        client.submit(read_npy_rows, str(file), int(a), int(b), features, cols, single, pure=False, **where)
+        for (a, b), where in zip(zip(bounds[:-1], bounds[1:]), _placements(client, len(sizes)))
     ]
     columns = _Columns(tuple(map(str, range(width))), tuple(f"{col} (counting from 0)" for col in cols), csv=False)
     return _checked(client, futures, source, p=len(features), y_ndim=1 if single else 2, columns=columns)
@@ -313,6 +315,7 @@ def _checked(
 
     pending = client.map(summarize, futures, pure=False)
     wait(pending)
+    _unpin(client, futures)
     _raise_on_failed_block(pending, futures, source)
     summaries: list[Summary] = client.gather(pending)
     _raise_on_problem(summaries, futures, source, columns)
@@ -338,6 +341,18 @@ def _checked(
         y_low=float(min(np.min(s.y_min) for s in filled)),
         y_high=float(max(np.max(s.y_max) for s in filled)),
     )
+
+
+def _unpin(client: Client, futures: list[Future]) -> None:
+    """Lift the placement of partitions now made (:func:`_placements`): one lost with its worker is rebuilt anywhere.
+
+    A loose placement alone is not enough: Dask gives a task that waits for a worker (none was
+    running when its worker died) to a worker that joins only if the placement allows that worker.
+    """
+    try:
+        client.sync(client.scheduler.set_restrictions, worker={future.key: None for future in futures})
+    except Exception:  # noqa: BLE001 - a scheduler without this call: the loose placement stays
+        pass
 
 
 def _raise_on_failed_block(pending: list[Future], futures: list[Future], source: str) -> None:
@@ -426,6 +441,25 @@ def _split_sizes(n: int, n_partitions: int | Sequence[int], source: str) -> tupl
 
 # Named as a private helper because train_on_cluster (symbp.cluster.objective) calls it by this name.
 def _default_partitions(client: Client, nbytes: int) -> int:
-    """One partition per PARTITION_BYTES of data, and at least one per worker thread."""
+    """One partition per PARTITION_BYTES of data, rounded up to an equal number for every worker thread.
+
+    A step lasts as long as its busiest thread: 3 partitions on 2 single-threaded workers make one
+    worker do two while the other waits (1.5 × the balanced time).
+    """
     threads = sum(client.nthreads().values()) or 1
-    return max(threads, math.ceil(nbytes / PARTITION_BYTES))
+    return threads * max(1, math.ceil(math.ceil(nbytes / PARTITION_BYTES) / threads))
+
+
+def _placements(client: Client, count: int) -> list[dict[str, Any]]:
+    """Where each of ``count`` partitions is made: the worker threads in turn, so that each holds as many as the others.
+
+    Dask would place the tasks by the load it sees as they arrive, which can leave one worker with
+    more partitions than another, and then every step waits for it.  The placement is loose
+    (``allow_other_workers``) and is lifted once the partitions are made (:func:`_unpin`): a
+    partition whose worker died is rebuilt wherever there is room, as without it.
+    """
+    slots = [address for address, threads in sorted(client.nthreads().items()) for _ in range(threads)]
+    if not slots:
+        return [{} for _ in range(count)]  # no worker yet: Dask places the tasks when one comes
+    # Partition k on slot k mod threads, the slots ordered by worker: with one thread each, k mod workers.
+    return [{"workers": [slots[k % len(slots)]], "allow_other_workers": True} for k in range(count)]

@@ -6,7 +6,13 @@ never raise symbp's exceptions for data they cannot use: they return a
 :class:`Problem`, and the client (:mod:`symbp.cluster.partitions`) words the
 message, because only the client knows where a partition's rows start.
 
-A partition is ``(X_i, y_i)``: float64, ``X_i`` (n_i, p), ``y_i`` (n_i,) or (n_i, d).
+A partition is ``(X_i, y_i)``: float64, ``X_i`` (n_i, p) in C order, ``y_i`` (n_i,) or (n_i, d).
+
+While a kernel is installed, its temporaries stay on the worker's heap between calls
+(:func:`symbp.training.heap.keep_heap`): Dask's nanny starts its workers with
+``MALLOC_TRIM_THRESHOLD_=65536``, which also pins glibc's mmap threshold at 128 KiB, so that every
+per-block array of a kernel (M × 8192 floats, 192 KiB at M = 3) would otherwise be a fresh
+mapping whose pages fault in on each call.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from symbp.training.heap import keep_heap, restore_heap
 
 __all__ = [
     "PartitionUnavailable",
@@ -34,6 +42,7 @@ __all__ = [
     "scaled",
     "squared_deviations",
     "summarize",
+    "warm_up",
 ]
 
 Part = tuple[np.ndarray, np.ndarray]
@@ -106,7 +115,7 @@ def pack(X: np.ndarray, y: np.ndarray) -> Part:
         >>> pack(np.zeros((2, 1)), np.ones(2))[1]
         array([1., 1.])
     """
-    return X, y
+    return np.ascontiguousarray(X), y  # the kernels read X in C order (the client sends copies, already in it)
 
 
 def read_npy_rows(path: str, start: int, stop: int, features: list[int], targets: list[int], single: bool) -> Part | Problem:
@@ -263,7 +272,7 @@ def scaled(part: Part, *, mean: np.ndarray, scale: np.ndarray) -> Part:
 
 
 def kernel_plugin(digest: str, source: str) -> Any:
-    """A worker plugin that compiles the kernel's source on each worker it is set up on.
+    """A worker plugin that compiles the kernel's source on each worker it is set up on, and keeps the heap for its temporaries.
 
     Args:
         digest: The sha256 of ``source`` (hex), as the client computed it.
@@ -271,17 +280,29 @@ def kernel_plugin(digest: str, source: str) -> Any:
 
     Returns:
         The plugin, to be registered with ``client.register_plugin``; its
-        ``module`` is the compiled kernel once set up.
+        ``module`` is the compiled kernel once set up.  While it is set up, the
+        worker's heap keeps the kernel's temporaries (:func:`keep_heap`); its
+        teardown (``unregister_worker_plugin``) hands that back (:func:`restore_heap`).
+
+    Example:
+        >>> plugin = kernel_plugin(digest, source)        # doctest: +SKIP
+        >>> client.register_plugin(plugin, name="k")      # doctest: +SKIP
     """
     # The class is made here so that distributed is imported only when a kernel is sent.
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class KernelPlugin(WorkerPlugin):
         def __init__(self, digest: str, source: str) -> None:
-            self.digest, self.source, self.module = digest, source, None
+            self.digest, self.source, self.module, self.heap_kept = digest, source, None, False
 
         def setup(self, worker: Any) -> None:
             self.module = compile_kernel(self.digest, self.source)
+            self.heap_kept = keep_heap()
+
+        def teardown(self, worker: Any) -> None:
+            if self.heap_kept:
+                self.heap_kept = False
+                restore_heap()
 
     return KernelPlugin(digest, source)
 
@@ -317,14 +338,46 @@ def partition_loss_and_grad(part: Part, *, plugin: str, params: dict[str, np.nda
     Returns:
         The kernel's ``loss_and_grad(params, X_i, y_i)``.
     """
-    from distributed import get_worker
-
     if isinstance(part, Problem):  # rebuilt on a worker that cannot read the file (it died where the file was)
         raise PartitionUnavailable(f"a partition of the data could not be read again on this worker ({part.text})")
+    X, y = part
+    return _installed_kernel(plugin).loss_and_grad(params, X, y)
+
+
+def warm_up(part: Part, *, plugin: str) -> int:
+    """One evaluation of the kernel on the partition's first block of rows, the answer discarded.
+
+    Run once per partition before the first step, where the partition lives, so that the first
+    step finds the kernel compiled, BLAS started and the heap grown to what a block needs.
+
+    Args:
+        part: The partition.
+        plugin: The name the kernel plugin was registered under.
+
+    Returns:
+        The number of rows evaluated (0 for a partition that cannot be used: the step will say why).
+
+    Example:
+        >>> warm_up((X, y), plugin=objective.plugin)      # doctest: +SKIP
+        8192
+    """
+    if isinstance(part, Problem):
+        return 0
+    kernel = _installed_kernel(plugin)
+    X, y = part
+    rows = min(X.shape[0], int(getattr(kernel, "BLOCK", X.shape[0])))
+    with np.errstate(all="ignore"):  # the numbers do not matter, only the work
+        kernel.loss_and_grad(kernel.init_params(X.shape[1]), X[:rows], y[:rows])
+    return rows
+
+
+def _installed_kernel(plugin: str) -> types.ModuleType:
+    """The kernel module the named plugin compiled on this worker."""
+    from distributed import get_worker
+
     installed = get_worker().plugins.get(plugin)
     if installed is None:
         raise RuntimeError(f"the kernel plugin {plugin} is not installed on this worker")
     if installed.module is None:  # a task that overtook the plugin's setup
         installed.module = compile_kernel(installed.digest, installed.source)
-    X, y = part
-    return installed.module.loss_and_grad(params, X, y)
+    return installed.module

@@ -17,6 +17,7 @@ import numpy as np
 
 from symbp.errors import DataError
 from symbp.limits import check_declared_size
+from symbp.training.heap import kept_heap
 from symbp.training.rules import StepSize
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR, RunSettings, settings_from
@@ -213,9 +214,10 @@ def train(
     )
     settings = settings_from(train, settings, keywords)
 
-    # The kernels read X column by column (the product W² Xᵀ): on the full batch, one
-    # Fortran-ordered copy made here saves a transposition in every step.
-    full = np.asfortranarray(X) if settings.full_batch(X.shape[0]) else X
+    # X is used as given, without a copy in another order: a kernel's products W² Xᵀ and δᵀ X take a
+    # block of rows in C order as it is (BLAS reads it transposed, no copy), and a Fortran-ordered copy
+    # of X, once made here, took as much or more CPU per step at n = 10³ … 10⁶, besides its own time
+    # and memory (benchmarks/dask_step.py --order); the answers are the same bits either way.
     Y = y[:, None] if y.ndim == 1 else y
     # The data are checked above and the parameters by the kernel on the first full-batch step;
     # the runner keeps their names, shapes and dtypes, so when they are float64 (what the
@@ -232,15 +234,17 @@ def train(
         if batch is not None:
             return evaluate(current, X[batch], y[batch])
         if fast:
-            return unchecked(*arrays(current), full, Y)
-        answer = evaluate(current, full, y)
+            return unchecked(*arrays(current), X, Y)
+        answer = evaluate(current, X, y)
         fast = unchecked is not None and all(a.dtype == np.float64 for a in current.values())
         return answer
 
-    return run(
-        objective, params, settings=settings, n_samples=X.shape[0], callback=callback, stop_requested=stop_requested, state=state,
-        watches=watches_for(kernel, X, y, settings, validation),
-    )
+    # The kernel's per-block temporaries stay on the heap from one block and step to the next (training/heap.py).
+    with kept_heap():
+        return run(
+            objective, params, settings=settings, n_samples=X.shape[0], callback=callback, stop_requested=stop_requested, state=state,
+            watches=watches_for(kernel, X, y, settings, validation),
+        )
 
 
 def watches_for(kernel: ModuleType, X: np.ndarray, y: np.ndarray, settings: RunSettings, validation: tuple[np.ndarray, np.ndarray] | None) -> tuple[Watch, ...]:

@@ -71,6 +71,100 @@ def test_npz_is_sent_from_the_client(client, kernel_path, kernel, data, tmp_path
         parts.release()
 
 
+# --- where the partitions live, and in what order -------------------------------------------
+
+
+class _Threads:
+    """A client that has only worker threads: partitions.py asks it for nothing else here."""
+
+    def __init__(self, nthreads):
+        self._nthreads = nthreads
+
+    def nthreads(self):
+        return self._nthreads
+
+
+def test_the_default_count_is_an_equal_number_per_worker_thread():
+    from symbp.cluster.partitions import PARTITION_BYTES, _default_partitions
+
+    two = _Threads({"tls://a:1": 1, "tls://b:2": 1})
+    assert _default_partitions(two, 10) == 2
+    assert _default_partitions(two, int(2.5 * PARTITION_BYTES)) == 4  # 3 would leave one worker doing two
+    assert _default_partitions(_Threads({"tls://a:1": 3}), 4 * PARTITION_BYTES) == 6
+
+
+def test_partitions_go_to_the_worker_threads_in_turn_and_may_move_if_one_dies():
+    from symbp.cluster.partitions import _placements
+
+    places = _placements(_Threads({"tls://b:2": 2, "tls://a:1": 1}), 6)
+    assert [place["workers"] for place in places] == [["tls://a:1"], ["tls://b:2"], ["tls://b:2"]] * 2
+    assert all(place["allow_other_workers"] for place in places)
+    assert _placements(_Threads({}), 2) == [{}, {}]  # no worker yet: Dask places them
+
+
+def _holders_and_orders(client, parts):
+    where = client.who_has(list(parts.futures))
+    holders = [where[future.key][0] for future in parts.futures]
+    orders = client.gather(client.map(lambda part: part[0].flags.c_contiguous, parts.futures, pure=False))
+    return holders, orders
+
+
+def test_npy_read_by_default_is_balanced_over_the_workers_in_c_order(client, data, tmp_path, monkeypatch):
+    from symbp.cluster import partitions
+
+    X, y = data
+    path = tmp_path / "data.npy"
+    np.save(path, np.asfortranarray(np.column_stack([X, y])))  # a Fortran-ordered file: rows in C order all the same
+    monkeypatch.setattr(partitions, "PARTITION_BYTES", (X.size + y.size) * 8 // 3 + 1)  # 3 partitions' worth
+    parts = cluster.read_data(client, path)
+    try:
+        holders, orders = _holders_and_orders(client, parts)
+        assert len(parts.sizes) == 4 and parts.n == len(y)
+        assert sorted(holders.count(worker) for worker in set(holders)) == [2, 2]
+        assert all(orders)
+        # The placement is lifted once they are made: one lost with its worker may be rebuilt on any worker.
+        keys = [future.key for future in parts.futures]
+        restrictions = client.run_on_scheduler(lambda dask_scheduler: [dask_scheduler.tasks[key].worker_restrictions for key in keys])
+        assert restrictions == [None] * 4
+    finally:
+        parts.release()
+
+
+def test_arrays_in_fortran_order_reach_the_workers_in_c_order(client, data):
+    X, y = data
+    parts = cluster.partition(np.asfortranarray(X), y, 2, client=client)
+    try:
+        holders, orders = _holders_and_orders(client, parts)
+        assert len(set(holders)) == 2 and all(orders)
+    finally:
+        parts.release()
+
+
+@pytest.mark.slow
+def test_training_on_npy_with_dask_needs_no_pandas(tmp_path, data):
+    """The [dask] extra (dask, distributed, cryptography) is all --dask needs for .npy data: pandas is hidden here."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    hidden = tmp_path / "hidden" / "pandas"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ImportError("pandas is hidden by this test")\n')
+    X, y = data
+    np.save(tmp_path / "data.npy", np.column_stack([X, y]))
+    kernel = ROOT / "generated" / "tanh_identity_m3.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hidden.parent), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", "import symbp.cli, sys; sys.exit(symbp.cli.main(sys.argv[1:]))", "train", str(kernel),
+         "--data", str(tmp_path / "data.npy"), "--dask", "--steps", "3", "-o", str(tmp_path / "run"), "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "run.params.npz").is_file()
+
+
 # --- data the cluster refuses ----------------------------------------------------------
 
 

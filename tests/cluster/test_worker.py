@@ -23,6 +23,7 @@ from symbp.cluster.worker import (
     scaled,
     squared_deviations,
     summarize,
+    warm_up,
 )
 from symbp.data import Standardizer
 from tests.helpers import skip_without_dask
@@ -172,4 +173,12 @@ def test_the_kernel_plugin_compiles_on_setup(kernel_path):
     plugin = kernel_plugin(hashlib.sha256(source.encode("utf-8")).hexdigest(), source)
     assert plugin.module is None
     plugin.setup(worker=None)
-    assert callable(plugin.module.loss_and_grad)
+    try:
+        assert callable(plugin.module.loss_and_grad)
+    finally:
+        plugin.teardown(worker=None)  # the heap kept for the kernel (training/heap.py) is handed back
+    assert not plugin.heap_kept
+
+
+def test_a_partition_that_could_not_be_read_is_not_warmed_up():
+    assert warm_up(Problem(ProblemKind.UNREADABLE, text="gone"), plugin="any") == 0

@@ -28,7 +28,7 @@ def data(kernel, n=60, p=3, seed=0):
 
 
 def test_train_follows_the_checked_gradient(kernel) -> None:
-    # After its first, checked step, train calls the kernel's unchecked core on a Fortran-ordered X:
+    # After its first, checked step, train calls the kernel's unchecked core on X as given:
     # the run must be the one the plain loss_and_grad gives.
     X, y = data(kernel)
     params0 = kernel.init_params(X.shape[1], seed=1)
@@ -112,3 +112,20 @@ def test_validation_data_select_the_parameters_and_stop_the_run():
     assert k.loss(result.params, X_val, y_val) == min(losses) == result.watched_loss("validation_loss")
     with pytest.raises(DataError, match="the validation data has p = 3 input columns"):
         train(k, X, y, steps=1, validation=(np.zeros((5, 3)), np.zeros(5)))
+
+
+def test_train_hands_the_kernel_x_as_given_without_a_copy(kernel, monkeypatch) -> None:
+    # A copy of X in another order (Fortran's, as train once made) doubles X's memory and was no
+    # faster per step (benchmarks/dask_step.py --order): every full-batch call gets the caller's rows.
+    X, y = data(kernel, n=300)
+    seen = []
+    core = kernel._loss_and_grad_arrays
+
+    def spy(*args):
+        seen.append(args[-2])
+        return core(*args)
+
+    monkeypatch.setattr(kernel, "_loss_and_grad_arrays", spy)
+    train(kernel, X, y, steps=5, step_size=0.01)
+    assert len(seen) >= 5
+    assert all(np.shares_memory(x, X) and x.flags.c_contiguous for x in seen)
