@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 from benchmarks.cases import Problem
@@ -44,6 +44,9 @@ class PeerResult:
         difference: the largest relative difference found (None when not compared).
         timing: seconds per call (None when missing or mismatched: a wrong answer is not timed).
         note: why it is missing or how it failed.
+        threads: the thread count it was held to (None: its own default).
+        others: the figures of the configurations not chosen (e.g. ``1 thread: 12.3 ms``).
+        attempts: how many times it was measured (more than 1: the first were disturbed).
     """
 
     name: str
@@ -51,6 +54,9 @@ class PeerResult:
     difference: float | None = None
     timing: Timing | None = None
     note: str = ""
+    threads: int | None = None
+    others: str = ""
+    attempts: int = 1
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form, for the worker processes."""
@@ -60,6 +66,7 @@ class PeerResult:
             "difference": self.difference,
             "timing": None if self.timing is None else self.timing.to_dict(),
             "note": self.note,
+            "threads": self.threads,
         }
 
     @classmethod
@@ -73,6 +80,7 @@ class PeerResult:
             difference=None if difference is None else float(difference),  # type: ignore[arg-type]
             timing=None if timing is None else Timing.from_dict(timing),  # type: ignore[arg-type]
             note=str(data["note"]),
+            threads=None if data.get("threads") is None else int(data["threads"]),  # type: ignore[arg-type]
         )
 
 
@@ -86,7 +94,32 @@ def pooled(rows: list[PeerResult]) -> PeerResult:
             return row
     differences = [r.difference for r in rows if r.difference is not None]
     return PeerResult(rows[0].name, rows[0].check, max(differences) if differences else None,
-                      Timing.pooled([r.timing for r in rows if r.timing is not None]), rows[0].note)
+                      Timing.pooled([r.timing for r in rows if r.timing is not None]), rows[0].note, rows[0].threads)
+
+
+def fastest(rows: list[PeerResult]) -> PeerResult:
+    """One implementation's configurations (thread counts) as one row: the one with the lowest median.
+
+    The lowest, not the lowest undisturbed: a disturbance only slows a run down, so the
+    fastest configuration is the best estimate of what the library can do, and if it
+    was disturbed the target is left unchecked rather than judged against a slower one.
+    A row without a timing (missing, or disagreeing with the kernel) stands for all.
+
+    Example:
+        >>> one = PeerResult("x", Check.OK, 0.0, Timing(0.012, (0.012,), 1), threads=1)
+        >>> two = PeerResult("x", Check.OK, 0.0, Timing(0.009, (0.009,), 1), threads=2)
+        >>> best = fastest([one, two])
+        >>> best.threads, best.others
+        (2, '1 thread: 12.000 ms')
+    """
+    from benchmarks.threads import label
+
+    if any(row.timing is None for row in rows):
+        return next(row for row in rows if row.timing is None)
+    best = min(rows, key=lambda row: row.timing.median)  # type: ignore[union-attr]
+    others = "; ".join(f"{label(r.threads)}: {r.timing.median * 1e3:.3f} ms" + (" (disturbed)" if r.timing.disturbance() else "")  # type: ignore[union-attr]
+                       for r in rows if r is not best)
+    return replace(best, others=others, attempts=max(r.attempts for r in rows))
 
 
 def kernel_prepared(kernel: ModuleType, problem: Problem) -> Prepared:

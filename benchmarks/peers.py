@@ -12,6 +12,7 @@ the library is missing, which the driver reports instead of dropping the row.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from benchmarks.cases import Case, Problem
+from benchmarks.threads import TORCH_THREADS
 
 #: (R, gradient dict) in the kernel's layout.
 Result = tuple[float, dict[str, np.ndarray]]
@@ -156,14 +158,17 @@ class Jax:
 
 
 class Torch:
-    """(c) PyTorch autograd on the CPU in float64 with two threads: forward, then ``torch.autograd.grad``."""
+    """(c) PyTorch autograd on the CPU in float64: forward, then ``torch.autograd.grad``.
+
+    Its thread count comes from :data:`benchmarks.threads.TORCH_THREADS` (two when unset).
+    """
 
     name = "PyTorch autograd"
 
     def prepare(self, case: Case, problem: Problem) -> Prepared:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(int(os.environ.get(TORCH_THREADS, "2")))
         W1, b1, W2, b2 = (torch.tensor(problem.params[name], dtype=torch.float64, requires_grad=True) for name in PARAMETERS)
         X, y = torch.from_numpy(problem.X), torch.from_numpy(problem.y)
         activation = torch.tanh if case.sigma == "tanh" else torch.sigmoid

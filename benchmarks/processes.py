@@ -13,13 +13,15 @@ from pathlib import Path
 ROOT: Path = Path(__file__).resolve().parent.parent
 
 
-def run_python(*args: str) -> tuple[float, str]:
+def run_python(*args: str, environment: dict[str, str] | None = None) -> tuple[float, str]:
     """Run ``python args`` in a fresh process from the repository root; its wall time and standard output.
+
+    ``environment`` adds to (or overrides) this process's variables, e.g. thread counts.
 
     Raises:
         RuntimeError: the process failed; the message carries its standard error.
     """
-    variables = dict(os.environ)
+    variables = dict(os.environ) | (environment or {})
     variables["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), variables.get("PYTHONPATH", "")]))
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=variables, cwd=ROOT, check=False)

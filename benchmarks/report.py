@@ -14,8 +14,12 @@ from benchmarks.cases import SIZES, Size
 from benchmarks.peers import PEERS
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult
 from benchmarks.suite import CaseResult, SuiteResult
+from benchmarks.training import Training
 
 from benchmarks.timing import DISTURBED_SHARE, MEDIAN_OVER_BEST, NOISY_SPREAD
+
+#: symbp's training time may be at most this fraction of scikit-learn's (500 full-batch steps).
+TRAINING_BOUND: float = 0.35
 
 #: The distributions whose versions the report names.
 VERSIONED: tuple[str, ...] = ("numpy", "sympy", "jax", "jaxlib", "torch", "scikit-learn", "scipy")
@@ -106,8 +110,8 @@ def _check_text(row: PeerResult | None) -> str:
 def table(result: SuiteResult) -> list[str]:
     """The Markdown table: one row per case and implementation."""
     lines = [
-        "| (n, p, M) | σ | implementation | median (ms) | best (ms) | spread | others' CPU | kernel ÷ it | page faults | check |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| (n, p, M) | σ | implementation | threads | median (ms) | best (ms) | spread | others' CPU | kernel ÷ it | page faults | check |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for case_result in result.cases:
         case = case_result.case
@@ -120,7 +124,7 @@ def table(result: SuiteResult) -> list[str]:
             ratio = case_result.ratio(row.name)
             ratio_text = significant(ratio) if ratio is not None else "—"
             name = f"**{row.name}**" if row.name == KERNEL else row.name
-            lines.append(f"| {case.size} | {case.sigma} | {name} | {time_ms} | {best_ms} | {spread} | {others} | {ratio_text} | {faults} | {_check_text(row)} |")
+            lines.append(f"| {case.size} | {case.sigma} | {name} | {_threads_text(row)} | {time_ms} | {best_ms} | {spread} | {others} | {ratio_text} | {faults} | {_check_text(row)} |")
     timed = [row.timing for c in result.cases for row in c.rows if row.timing is not None]
     noisy = sum(t.disturbance() is not None for t in timed)
     if noisy:
@@ -128,6 +132,16 @@ def table(result: SuiteResult) -> list[str]:
                   f"{DISTURBED_SHARE:.0%} of the CPUs, or a median over {MEDIAN_OVER_BEST:g} × the best batch): no target is "
                   "judged by them; re-run on a quieter machine for firm figures."]
     return lines
+
+
+def _threads_text(row: PeerResult) -> str:
+    """The thread count the row was measured with, the other counts' medians, and any re-measurement."""
+    text = "default" if row.threads is None else str(row.threads)
+    if row.others:
+        text += f" (faster than {row.others})"
+    if row.attempts > 1:
+        text += f"; measured {row.attempts}×"
+    return text
 
 
 def significant(ratio: float) -> str:
@@ -181,7 +195,7 @@ def targets(result: SuiteResult) -> list[Target]:
     out = [_ratio_target(result, "JAX jit", 0.8, size) for size in large]
     out += [_ratio_target(result, "PyTorch autograd", 1.0, size) for size in SIZES]
     out += [_ratio_target(result, "scikit-learn MLP", 1.0, size) for size in SIZES]
-    out += [_ratio_target(result, "floor", 1.3, size) for size in large]
+    out += [_ratio_target(result, "floor", 1.15, size) for size in large]
     out.append(_ratio_target(result, "NumPy by hand", 1.2, small))
     if result.memory is not None:
         for m in result.memory:
@@ -191,14 +205,7 @@ def targets(result: SuiteResult) -> list[Target]:
                 f"{m.peak_bytes / 1e6:.2f} MB vs {m.budget_bytes / 1e6:.2f} MB",
             ))
     if result.training is not None:
-        t = result.training
-        if t.ratio is None:
-            out.append(Target("NOT CHECKED", "training time ≤ 0.5 × scikit-learn's: scikit-learn missing (pip install -e '.[bench]')"))
-        else:
-            out.append(Target(
-                "MET" if t.ratio <= 0.5 else "NOT MET",
-                f"training time ≤ 0.5 × scikit-learn's: {t.symbp.seconds * 1e3:.1f} ms vs {t.sklearn.seconds * 1e3:.1f} ms = {t.ratio:.3f}",
-            ))
+        out.append(training_target(result.training))
     if result.startup is not None:
         loaded = [f.loader for f in result.startup.first_gradient if f.sympy_imported]
         out.append(Target(
@@ -207,6 +214,18 @@ def targets(result: SuiteResult) -> list[Target]:
             + (f"sympy was imported via {', '.join(loaded)}" if loaded else "sympy not in sys.modules"),
         ))
     return out
+
+
+def training_target(t: Training) -> Target:
+    """symbp's training time ≤ :data:`TRAINING_BOUND` × scikit-learn's, judged only when the machine was quiet."""
+    text = f"training time ≤ {TRAINING_BOUND} × scikit-learn's"
+    if t.ratio is None or t.sklearn is None:
+        return Target("NOT CHECKED", f"{text}: scikit-learn missing (pip install -e '.[bench]')")
+    figures = f"{t.symbp.seconds * 1e3:.1f} ms vs {t.sklearn.seconds * 1e3:.1f} ms = {significant(t.ratio)}"
+    if t.others_cpu is None or t.others_cpu > DISTURBED_SHARE:
+        why = "others' CPU unknown" if t.others_cpu is None else f"others' CPU {t.others_cpu:.0%} > {DISTURBED_SHARE:.0%}"
+        return Target("NOT CHECKED", f"{text}: {figures}; disturbed ({why})")
+    return Target("MET" if t.ratio <= TRAINING_BOUND else "NOT MET", f"{text}: {figures}")
 
 
 # --- the other figures --------------------------------------------------------------
@@ -258,6 +277,8 @@ def training_section(result: SuiteResult) -> list[str]:
         lines.append("| scikit-learn MLPRegressor (sgd) | — | — | missing (pip install -e '.[bench]') |")
     else:
         lines.append(f"| scikit-learn MLPRegressor (sgd), learning_rate_init = γ·2n = {GAMMA * 2 * t.n:g} | {t.sklearn.seconds * 1e3:.0f} | {t.sklearn.steps} | {t.sklearn.final_R:.2f} |")
+    if t.others_cpu is not None:
+        lines += ["", f"Other processes took {t.others_cpu:.0%} of the machine's CPU time while these ran."]
     return lines + [""]
 
 
@@ -270,7 +291,9 @@ def markdown(result: SuiteResult, command: str) -> str:
                 "its allocator warmed by one freed 32 MB array; medians over all their batches "
                 f"(at least {result.repeats}) after a warm-up"
                 if result.isolated else f"Medians over {result.repeats} batches after a warm-up, all implementations in one process (--in-process)")
-             + "; best = the fastest batch; spread = (max − min) / median; kernel ÷ it = ratio of medians; "
+             + "; every peer timed with 1 and with 2 threads (BLAS, OpenMP, XLA and PyTorch held to them), the faster "
+             "reported, the other's median beside it; a row disturbed by other processes measured again (up to --retries times)"
+             "; best = the fastest batch; spread = (max − min) / median; kernel ÷ it = ratio of medians; "
              "others' CPU = share of the machine's CPU time other processes took while it was timed; "
              "page faults = minor page faults per call while timing (each maps in 4 KiB of fresh memory). "
              "Every implementation's (R, ∇R) was compared with the kernel's (relative 1e-8) before it was timed. "

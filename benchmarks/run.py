@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks.cases import sizes_for  # noqa: E402
 from benchmarks.report import markdown, summary  # noqa: E402
-from benchmarks.suite import ROUNDS, SuiteResult, run_suite  # noqa: E402
+from benchmarks.suite import RETRIES, ROUNDS, SuiteResult, run_suite  # noqa: E402
 
 #: Where the report goes by default.
 DEFAULT_OUT: Path = Path(__file__).resolve().parent / "results.md"
@@ -36,11 +36,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"Markdown report (default {DEFAULT_OUT.relative_to(DEFAULT_OUT.parent.parent)})")
     parser.add_argument("--no-extras", action="store_true", help="time loss_and_grad only: skip memory, start-up and training")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"fresh processes per implementation and case, taken in turn; their batches are pooled (default {ROUNDS})")
+    parser.add_argument("--retries", type=int, default=RETRIES, help=f"how many times a disturbed row is measured again before it is reported disturbed (default {RETRIES})")
     parser.add_argument("--in-process", action="store_true", help="time every implementation in this process instead of one fresh process each (faster, but the libraries' thread pools disturb each other)")
     parser.add_argument("--quick", action="store_true", help="fewer fresh processes for the start-up figures (M = 3 only) and one training run each")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.retries < 0:
+        parser.error("--retries must be at least 0")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         isolate=not args.in_process,
         rounds=args.rounds,
+        retries=args.retries,
         progress=lambda message: print(f"... {message}", file=sys.stderr, flush=True),
     )
     report = markdown(result, command)

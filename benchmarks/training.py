@@ -56,6 +56,8 @@ class Training:
     p: int
     symbp: TrainingRun
     sklearn: TrainingRun | None
+    #: The share of the machine's CPU time other processes took while both were timed (None where unknown).
+    others_cpu: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -122,16 +124,20 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
     The two alternate (symbp, scikit-learn, symbp, …), so that a slow spell of a shared machine
     falls on both rather than on whichever happened to be running; each time is the median of its runs.
     """
+    from benchmarks.timing import cpu_ticks, others_share
+
     X, y = diabetes_standardised()
     have_sklearn = importlib.util.find_spec("sklearn") is not None
     ours, theirs = [], []
     result = mlp = None
+    ticks = cpu_ticks()
     for _ in range(runs):
         seconds, result = _time_symbp(kernel, X, y)
         ours.append(seconds)
         if have_sklearn:
             seconds, mlp = _time_sklearn(X, y)
             theirs.append(seconds)
+    others = others_share(ticks, cpu_ticks())
     assert result is not None
     symbp_run = TrainingRun(
         who="symbp.training.fit", seconds=statistics.median(ours), final_R=float(kernel.loss(result.params, X, y)), steps=len(result.history) - 1
@@ -140,7 +146,7 @@ def measure_training(kernel: ModuleType, runs: int = 3) -> Training:
     if mlp is not None:
         final = float(np.sum((y - mlp.predict(X)) ** 2))
         sklearn_run = TrainingRun(who="scikit-learn MLPRegressor", seconds=statistics.median(theirs), final_R=final, steps=int(mlp.n_iter_))
-    return Training(n=X.shape[0], p=X.shape[1], symbp=symbp_run, sklearn=sklearn_run)
+    return Training(n=X.shape[0], p=X.shape[1], symbp=symbp_run, sklearn=sklearn_run, others_cpu=others)
 
 
 def measure_training_in_fresh_process(kernel: ModuleType, runs: int = 3) -> Training:
@@ -151,7 +157,7 @@ def measure_training_in_fresh_process(kernel: ModuleType, runs: int = 3) -> Trai
     _, out = run_python("-m", "benchmarks.training", str(Path(kernel.__file__).resolve()), str(runs))
     data = last_json(out)
     runs_of = {key: None if data[key] is None else TrainingRun(**data[key]) for key in ("symbp", "sklearn")}
-    return Training(n=data["n"], p=data["p"], **runs_of)
+    return Training(n=data["n"], p=data["p"], **runs_of, others_cpu=data.get("others_cpu"))
 
 
 def main(argv: list[str]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -44,6 +44,8 @@ class Job:
     kernel: str
     reference: str
     repeats: int
+    #: The thread count the parent set in this process's environment (None: the implementation's default).
+    threads: int | None = None
 
     def to_json(self) -> str:
         """The command-line form."""
@@ -97,7 +99,8 @@ def run_job(job: Job) -> PeerResult:
     peer = next((p for p in PEERS if p.name == job.name), None)
     if peer is None:
         raise ValueError(f"no implementation is called {job.name!r}; the workers know {KERNEL!r} and {', '.join(repr(p.name) for p in PEERS)}")
-    return measure(peer.name, lambda: peer.prepare(case, problem), load_reference(job.reference), job.repeats)
+    row = measure(peer.name, lambda: peer.prepare(case, problem), load_reference(job.reference), job.repeats)
+    return replace(row, threads=job.threads)
 
 
 def main(argv: list[str]) -> int:
