@@ -37,8 +37,9 @@ Example:
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,6 +65,13 @@ RETRIES = 2
 #: A step waits this long (seconds) for a worker when the cluster has none left, then the run stops with its
 #: state (Dask itself would wait for one for ever).
 NO_WORKER_GRACE = 30.0
+#: A step whose results have not all arrived after STALL_FACTOR × the longest step so far (and at least
+#: STALL_FLOOR seconds) while the cluster has workers is taken as stalled: Dask's scheduler can lose track of
+#: a task finished on a worker that fetched its partition from a worker that died meanwhile, and would then
+#: wait for it for ever.  The step is submitted once more (new tasks, the same partitions); a second stall
+#: ends the run with its state.
+STALL_FACTOR = 20.0
+STALL_FLOOR = 45.0
 #: How often (seconds) a step that is still running looks whether the cluster has any worker left.
 _LOOK_EVERY = 1.0
 
@@ -108,6 +116,7 @@ class DaskObjective:
         self.partitions = partitions
         self.n_samples = partitions.n
         self._check_fit(str(source.path))
+        self._longest_step = 0.0  # seconds: the stall limit of a step is a multiple of it
         digest = source.sha256
         # One plugin per objective, so that closing one never takes the kernel from another.
         self.plugin = f"symbp-kernel-{digest[:16]}-{uuid.uuid4().hex[:8]}"
@@ -148,16 +157,21 @@ class DaskObjective:
         if batch is not None:
             raise UserError(_FULL_BATCH_ONLY)
         params = {name: np.asarray(value) for name, value in params.items()}
-        try:
-            futures = self.client.map(
+
+        def submit() -> list:
+            return self.client.map(
                 partition_loss_and_grad, self.partitions.futures, plugin=self.plugin, params=params, pure=False, retries=RETRIES
             )
-            results = self._results(futures)
+
+        started = time.monotonic()
+        try:
+            results = self._results(submit)
         except ObjectiveUnavailable:
             raise
         except Exception as err:  # noqa: BLE001 - whatever the cluster raises (a lost scheduler, worker or partition) ends the step
             reason = (str(err).strip().splitlines() or [""])[0][:200]
             raise ObjectiveUnavailable(f"the Dask cluster failed ({type(err).__name__}: {reason})") from err
+        self._longest_step = max(self._longest_step, time.monotonic() - started)
         # The sum in partition order: the same bits whichever worker ran what.
         loss = 0.0
         grad = {name: np.zeros(np.shape(value)) for name, value in params.items()}
@@ -167,33 +181,57 @@ class DaskObjective:
                 grad[name] += partial_grad[name]
         return loss, grad
 
-    def _results(self, futures: list) -> list:
-        """The step's results, in partition order, waited for while the cluster has a worker to compute them.
+    def _results(self, submit: Callable[[], list]) -> list:
+        """The step's results, in partition order, from the tasks ``submit()`` creates (one per partition).
 
-        A result held by a worker that died is computed again, which needs a worker; without any,
-        Dask would wait for one for ever: the step waits at most NO_WORKER_GRACE seconds.
+        Two ways a step can wait for ever are bounded.  A result held by a worker that died is
+        computed again, which needs a worker; without any, Dask would wait for one for ever: the step
+        waits at most NO_WORKER_GRACE seconds.  With workers, a step slower than the stall limit
+        (:data:`STALL_FACTOR` × the longest step so far, at least :data:`STALL_FLOOR` seconds) is
+        submitted once more, and a second stall ends it.
+
+        Raises:
+            ObjectiveUnavailable: no worker for NO_WORKER_GRACE seconds, or the step stalled twice.
+        """
+        limit = max(STALL_FLOOR, STALL_FACTOR * self._longest_step)
+        for _ in range(2):
+            futures = submit()
+            deadline = time.monotonic() + limit
+            results = []
+            for future in futures:
+                done, value = self._wait(future, deadline)
+                if not done:
+                    break
+                results.append(value)
+            else:
+                return results
+            self.client.cancel(futures)  # stalled: submitted once more, with new tasks
+        raise ObjectiveUnavailable(
+            f"the Dask cluster failed (a step's results did not arrive within {limit:.0f} s, twice, while it had workers)"
+        )
+
+    def _wait(self, future: Any, deadline: float) -> tuple[bool, Any]:
+        """``(True, result)`` once ``future`` is done, or ``(False, None)`` at ``deadline`` while the cluster has workers.
 
         Raises:
             ObjectiveUnavailable: the cluster has had no worker for NO_WORKER_GRACE seconds.
+            Exception: what the task raised.
         """
-        import time
-
-        results, alone_since = [], None
-        for future in futures:
-            while True:
-                try:
-                    results.append(future.result(timeout=_LOOK_EVERY))
-                    break
-                except TimeoutError:
-                    pass  # not there yet: look at the workers
-                if self.client.nthreads():
-                    alone_since = None
-                    continue
-                now = time.monotonic()
-                alone_since = now if alone_since is None else alone_since
-                if now - alone_since >= NO_WORKER_GRACE:
-                    raise ObjectiveUnavailable(f"the Dask cluster failed (no worker left for {NO_WORKER_GRACE:g} s to run the step)")
-        return results
+        alone_since = None
+        while True:
+            try:
+                return True, future.result(timeout=_LOOK_EVERY)
+            except TimeoutError:
+                pass  # not there yet: look at the workers
+            now = time.monotonic()
+            if self.client.nthreads():
+                alone_since = None
+                if now >= deadline:
+                    return False, None
+                continue
+            alone_since = now if alone_since is None else alone_since
+            if now - alone_since >= NO_WORKER_GRACE:
+                raise ObjectiveUnavailable(f"the Dask cluster failed (no worker left for {NO_WORKER_GRACE:g} s to run the step)")
 
     def close(self) -> None:
         """Remove the kernel from the workers (the partitions stay)."""

@@ -189,13 +189,17 @@ def test_a_step_survives_a_worker_killed_before_its_results_are_gathered(client,
     gathers = []
     real_results = DaskObjective._results
 
-    def results_after_a_kill(self, futures):
-        gathers.append(len(gathers))
-        if len(gathers) == 8:
-            pids = client.run(os.getpid)
-            holder = client.who_has([futures[-1]])[futures[-1].key] or list(pids)  # may still be running
-            os.kill(pids[holder[0]], signal.SIGKILL)
-        return real_results(self, futures)
+    def results_after_a_kill(self, submit):
+        def submit_then_kill():
+            futures = submit()
+            gathers.append(len(gathers))
+            if len(gathers) == 8:
+                pids = client.run(os.getpid)
+                holder = client.who_has([futures[-1]])[futures[-1].key] or list(pids)  # may still be running
+                os.kill(pids[holder[0]], signal.SIGKILL)
+            return futures
+
+        return real_results(self, submit_then_kill)
 
     try:
         monkeypatch.setattr(DaskObjective, "_results", results_after_a_kill)
