@@ -11,11 +11,13 @@ also reads ``1_000``, other scripts' digits (``٣``, ``１``) and other spaces (
 space); symbp refuses those on every path.
 
 Speed: :func:`read_table` first hands the lines to NumPy's C parser (``numpy.loadtxt``),
-four times faster than Python's csv module and without a Python string per cell (a tenth of
-the memory), and only when that fails or finds a value that is not finite reads the range
-again with the csv module (:func:`split_rows`, :func:`table_of`), which finds the first
-problem and its line for the message.  The fast path runs only on text made of the bytes of the grammar (see
-:func:`_plain`), where NumPy's parser and :func:`table_of` accept the same cells.
+about four times faster than Python's csv module and without a Python string per cell (a
+tenth of the memory; ``benchmarks/csv_read.py``), and only when that fails or finds a value
+that is not finite reads the range again with the csv module (:func:`split_rows`,
+:func:`table_of`), which finds the first problem and its line for the message.  The fast
+path runs only on text made of the bytes of the grammar (see :func:`_plain`), where NumPy's
+parser and :func:`table_of` accept the same cells (``tests/data/test_csv_table.py`` checks
+every ASCII character against the careful reader).
 """
 
 from __future__ import annotations
