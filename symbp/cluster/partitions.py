@@ -24,8 +24,8 @@ from symbp.cluster.connect import current_client, require_dask
 from symbp.cluster.worker import Problem, ProblemKind, Summary, pack, read_csv_rows, read_npy_rows, summarize
 from symbp.data import SUFFIXES, load
 from symbp.data.columns import check_header, csv_feature_columns, csv_target_names, npy_feature_columns, npy_target_columns
-from symbp.data.messages import constant_target_message, data_error, quote
 from symbp.data.csv_table import TableProblem, TableProblemKind, malformed_message, problem_message, read_header
+from symbp.data.messages import constant_target_message, data_error, quote
 from symbp.data.read_numpy import check_npy_shape, check_real_numbers, not_finite_message, open_numpy_file
 from symbp.errors import UserError
 
