@@ -178,28 +178,55 @@ def _plain(chunk: bytes) -> bool:
     return chunk.isascii() and b'"' not in chunk and not any(space in chunk for space in _SPACES_OUTSIDE_THE_GRAMMAR)
 
 
+#: Rows the careful reader checks at a time: its memory is that of a block of strings, not of the file's.
+_BLOCK_ROWS = 20_000
+
 def _careful_table(stream: BinaryIO, stop: int, width: int) -> np.ndarray | TableProblem:
-    """The range by the csv module and :func:`table_of`: slower, and it finds the first problem and its line."""
-    raw: list[bytes] = []
+    """The range by the csv module and :func:`table_of`, a block of rows at a time: slower, and it finds the first problem and its line."""
+    rows = _range_rows(_range_lines(stream, stop))
+    blocks: list[np.ndarray] = []
+    found: TableProblem | None = None
+    done = 0
+    try:
+        while block := list(itertools.islice(rows, _BLOCK_ROWS)):
+            cells = [row for row, _ in block]
+            table = table_of(cells, width) if found is None or _RANK[found.kind] > _RANK[TableProblemKind.FIELDS] else None
+            if isinstance(table, TableProblem) and (found is None or _RANK[table.kind] < _RANK[found.kind]):
+                found = TableProblem(table.kind, done + table.row, table.column, table.cell, table.found, block[table.row][1])
+            elif isinstance(table, np.ndarray) and found is None:
+                blocks.append(table)
+            done += len(block)
+    except UnicodeDecodeError as err:
+        return TableProblem(TableProblemKind.NOT_UTF8, 0, cell=err.reason)
+    except MalformedCsv as err:
+        for _ in _range_lines(stream, stop):
+            pass  # text that is not UTF-8 further on is reported first, as when the whole range is decoded first
+        return TableProblem(TableProblemKind.MALFORMED, 0, cell=err.reason, line=err.line)
+    if found is not None:
+        return found
+    return np.concatenate(blocks) if blocks else np.zeros((0, width))
+
+
+def _range_lines(stream: BinaryIO, stop: int) -> Iterator[str]:
+    """The lines that start before ``stop``, decoded."""
     while stream.tell() < stop:
         line = stream.readline()
         if not line:
-            break
-        raw.append(line)
+            return
+        yield line.decode("utf-8")
+
+
+def _range_rows(lines: Iterable[str]) -> Iterator[tuple[list[str], int]]:
+    """The non-blank rows of the lines and the 1-based line each starts on (:func:`split_rows`, one row at a time)."""
+    reader = csv.reader(lines)
+    previous = 0
     try:
-        text = [line.decode("utf-8") for line in raw]
-    except UnicodeDecodeError as err:
-        return TableProblem(TableProblemKind.NOT_UTF8, 0, cell=err.reason)
-    try:
-        rows, lines = split_rows(text)
-    except MalformedCsv as err:
-        return TableProblem(TableProblemKind.MALFORMED, 0, cell=err.reason, line=err.line)
-    if not rows:
-        return np.zeros((0, width))
-    table = table_of(rows, width)
-    if isinstance(table, TableProblem):
-        return TableProblem(table.kind, table.row, table.column, table.cell, table.found, lines[table.row])
-    return table
+        for row in reader:
+            start, previous = previous + 1, reader.line_num
+            if row and not (len(row) == 1 and not row[0].strip()):
+                yield row, start
+    except csv.Error as err:
+        raise MalformedCsv(reader.line_num, str(err)) from err
 
 
 # --- the careful reader: the csv module and the grammar of numbers --------------------------------
@@ -265,6 +292,12 @@ class TableProblem:
     cell: str = ""
     found: int = 0  # the number of fields, for FIELDS
     line: int = 0  # the 1-based line of the range read (:func:`read_table`) where the row starts
+
+
+#: Which problem the careful reader reports when a range has several: as if it checked the whole range at
+#: once, text that is not UTF-8 or a line the csv module cannot split first, then :func:`table_of`'s order.
+_RANK = {TableProblemKind.NOT_UTF8: 0, TableProblemKind.MALFORMED: 0, TableProblemKind.FIELDS: 1,
+         TableProblemKind.NOT_A_NUMBER: 2, TableProblemKind.NOT_FINITE: 3}
 
 
 #: What a number in a CSV cell may be: ASCII digits, a sign, a point, an exponent (or nan and inf, refused as not finite).

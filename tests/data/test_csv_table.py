@@ -131,3 +131,15 @@ def test_a_lone_carriage_return_is_refused_naming_its_line(tmp_path):
     path.write_bytes(b"a,y\n1,2\n3,4\r5,6\n")
     with pytest.raises(DataError, match=r"d.csv line 3: malformed CSV \(new-line character seen in unquoted field"):
         load(path, target="y")
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.sampled_from(["1,2", "3", "1,2,3", "x,2", "nan,1", "", "4,5", "  ", '"6",7', "5\r,6"]), min_size=1, max_size=14), st.integers(1, 3))
+def test_the_careful_reader_block_by_block_reports_what_it_reports_for_the_whole_range(tmp_path_factory, lines, block_rows):
+    # Several problems in a range: the first of the highest rank, whichever block it falls in.
+    text = "\n".join(["9,1e400" if line == "nan,1" else line for line in lines] + ["8,9"]) + "\n"
+    saved, csv_table._BLOCK_ROWS = csv_table._BLOCK_ROWS, block_rows
+    try:
+        assert_same(read_text(tmp_path_factory.mktemp("blocks"), text, 2), reference(text, 2))
+    finally:
+        csv_table._BLOCK_ROWS = saved
