@@ -113,7 +113,7 @@ def read_table(path: str | Path, start: int, stop: int, width: int) -> np.ndarra
         _seek_line(stream, start)
         table = _fast_table(stream, stop, width)
         if table is not None:
-            return table
+            return table  # or its first value that is not finite
         _seek_line(stream, start)
         return _careful_table(stream, stop, width)
 
@@ -125,8 +125,9 @@ def _seek_line(stream: BinaryIO, start: int) -> None:
         stream.readline()
 
 
-def _fast_table(stream: BinaryIO, stop: int, width: int) -> np.ndarray | None:
-    """The range by NumPy's C parser, or None when it cannot tell (a byte outside the grammar, a refused cell, NaN).
+def _fast_table(stream: BinaryIO, stop: int, width: int) -> np.ndarray | TableProblem | None:
+    """The range by NumPy's C parser, its first value that is not finite, or None when it cannot tell (a byte
+    outside the grammar, a refused cell or row).
 
     A first pass over the range's bytes checks them and counts its lines; NumPy's parser then reads
     that many lines straight from the file (skipping blank ones as the csv module does).
@@ -144,9 +145,17 @@ def _fast_table(stream: BinaryIO, stop: int, width: int) -> np.ndarray | None:
                            ndmin=2, encoding="ascii")
     except ValueError:
         return None
-    if table.shape[1] != width or not np.isfinite(table).all():
+    if table.shape[1] != width:
         return None
-    return table
+    finite = np.isfinite(table)
+    if finite.all():
+        return table
+    # Every row has its fields and every cell is a number: the first value that is not finite is the
+    # range's first problem.  The csv module finds its line and text, reading only the rows before it.
+    row, column = (int(k) for k in np.argwhere(~finite)[0])
+    stream.seek(begin)
+    cells, line = next(itertools.islice(_range_rows(_range_lines(stream, stop)), row, None))
+    return TableProblem(TableProblemKind.NOT_FINITE, row, column, cells[column], line=line)
 
 
 def _survey(stream: BinaryIO, stop: int) -> tuple[int, bool] | None:
