@@ -11,7 +11,6 @@ problem, in row order, into a one-line message.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Sequence
@@ -25,8 +24,8 @@ from symbp.cluster.connect import current_client, require_dask
 from symbp.cluster.worker import Problem, ProblemKind, Summary, pack, read_csv_rows, read_npy_rows, summarize
 from symbp.data import SUFFIXES, load
 from symbp.data.columns import check_header, csv_feature_columns, csv_target_names, npy_feature_columns, npy_target_columns
+from symbp.data.csv_table import TableProblem, TableProblemKind, malformed_message, problem_message, read_header
 from symbp.data.messages import constant_target_message, data_error, quote
-from symbp.data.read_csv import TableProblem, TableProblemKind, malformed_message, problem_message
 from symbp.data.read_numpy import check_npy_shape, check_real_numbers, not_finite_message, open_numpy_file
 from symbp.errors import UserError
 
@@ -154,7 +153,8 @@ def read_data(
 
     * ``.csv`` (header required, target column(s) by name): the client reads
       the header; each worker reads the lines that start in its block of bytes
-      with the local reader's parser (:func:`symbp.cluster.worker.read_csv_rows`);
+      with the local reader's parser (:func:`symbp.data.csv_table.read_table`, called by
+      :func:`symbp.cluster.worker.read_csv_rows`);
     * ``.npy`` (2-D; target a column index, default the last): the client
       reads only the header; each worker memory-maps the file and copies its
       own row range;
@@ -206,8 +206,9 @@ def read_data(
 
 
 def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions: int | None) -> Partitions:
-    header_line, header, data_start = _csv_header(file, source)
-    names = check_header(header, header_line, source)
+    header = read_header(file, source)
+    header_line, data_start = header.line, header.data_start
+    names = check_header(header.cells, header_line, source)
     targets, single = csv_target_names(target, names, header_line, source)
     target_cols = [names.index(name) for name in targets]
     features = csv_feature_columns(names, targets, header_line, source)
@@ -221,30 +222,6 @@ def _read_csv(client: Client, file: Path, source: str, target: Any, n_partitions
     ]
     columns = _Columns(tuple(names), tuple(quote(name) for name in targets), csv=True, file=file, starts=tuple(bounds[:-1]), header_line=header_line)
     return _checked(client, futures, source, p=len(features), y_ndim=1 if single else 2, columns=columns)
-
-
-def _csv_header(file: Path, source: str) -> tuple[int, list[str], int]:
-    """The header as the local reader finds it (the first row that is not blank, after a byte-order mark): its line, its
-    cells, and the byte where the data start.  The client reads nothing else of the file."""
-    consumed = 0
-
-    def lines(stream: Any) -> Any:
-        nonlocal consumed
-        for number, raw in enumerate(stream):
-            consumed += len(raw)
-            yield raw.decode("utf-8-sig" if number == 0 else "utf-8")
-
-    try:
-        with file.open("rb") as stream:
-            reader = csv.reader(lines(stream))
-            for row in reader:
-                if row and not (len(row) == 1 and not row[0].strip()):
-                    return reader.line_num, row, consumed
-    except UnicodeDecodeError as err:
-        raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
-    except csv.Error as err:
-        raise data_error(malformed_message(source, reader.line_num, str(err))) from err
-    raise data_error(f"{source}: the file holds only blank lines; expected a header row and rows of numbers")
 
 
 def _read_npy(client: Client, file: Path, source: str, target: Any, n_partitions: int | None) -> Partitions:

@@ -147,9 +147,9 @@ def read_npy_rows(path: str, start: int, stop: int, features: list[int], targets
 def read_csv_rows(path: str, start: int, stop: int, width: int, features: list[int], targets: list[int], single: bool) -> Part | Problem:
     """The rows of a CSV file that start in bytes ``start:stop``, read as :func:`symbp.data.load` reads a whole file.
 
-    The same parser (Python's csv module), the same grammar of numbers and the same order of checks
-    as the local reader, so that a file gets the same answer either way; the client words the
-    message from the :class:`Problem`, knowing where the block starts in the file.
+    The same function (:func:`symbp.data.csv_table.read_table`) parses both, so a file gets the
+    same numbers and the same first problem either way; the client words the message from the
+    :class:`Problem`, knowing where the block starts in the file.
 
     Args:
         path: The file, as every worker sees it.
@@ -161,33 +161,20 @@ def read_csv_rows(path: str, start: int, stop: int, width: int, features: list[i
     Returns:
         The partition, or the block's first :class:`Problem`.
     """
-    from symbp.data.read_csv import MalformedCsv, TableProblem, split_rows, table_of
+    from symbp.data.columns import take_inputs_and_targets
+    from symbp.data.csv_table import TableProblem, read_table
 
-    raw: list[bytes] = []
-    with open(path, "rb") as stream:
-        if start > 0:
-            stream.seek(start - 1)
-            stream.readline()  # to the first line that starts at or after `start`
-        while stream.tell() < stop:
-            line = stream.readline()
-            if not line:
-                break
-            raw.append(line)
-    try:
-        text = [line.decode("utf-8") for line in raw]
-    except UnicodeDecodeError as err:
-        return Problem(ProblemKind.NOT_UTF8, text=err.reason)
-    try:
-        rows, lines = split_rows(text)
-    except MalformedCsv as err:
-        return Problem(ProblemKind.MALFORMED, text=err.reason, line=err.line)
-    table = table_of(rows, width) if rows else np.zeros((0, width))
+    table = read_table(path, start, stop, width)
     if isinstance(table, TableProblem):
-        kind = {"FIELDS": ProblemKind.FIELDS, "NOT_A_NUMBER": ProblemKind.NOT_A_NUMBER, "NOT_FINITE": ProblemKind.NOT_FINITE}[table.kind.name]
-        return Problem(kind, row=table.row, column=table.found if kind is ProblemKind.FIELDS else table.column, text=table.cell, line=lines[table.row])
-    X = np.ascontiguousarray(table[:, features])
-    y = table[:, targets[0]].copy() if single else np.ascontiguousarray(table[:, targets])
-    return X, y
+        kind = _PROBLEM_KINDS[table.kind.name]
+        column = table.found if kind is ProblemKind.FIELDS else table.column
+        return Problem(kind, row=table.row, column=column, text=table.cell, line=table.line)
+    return take_inputs_and_targets(table, features, targets, single)
+
+
+#: The worker's name for each kind of :class:`symbp.data.csv_table.TableProblem`.
+_PROBLEM_KINDS = {"NOT_UTF8": ProblemKind.NOT_UTF8, "MALFORMED": ProblemKind.MALFORMED, "FIELDS": ProblemKind.FIELDS,
+                  "NOT_A_NUMBER": ProblemKind.NOT_A_NUMBER, "NOT_FINITE": ProblemKind.NOT_FINITE}
 
 
 def summarize(part: Part | Problem) -> Summary:

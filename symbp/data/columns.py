@@ -23,6 +23,7 @@ __all__ = [
     "inputs_and_targets",
     "npy_feature_columns",
     "npy_target_columns",
+    "take_inputs_and_targets",
 ]
 
 
@@ -247,3 +248,44 @@ def inputs_and_targets(
     X = np.ascontiguousarray(table[:, feature_cols])
     y = table[:, target_cols[0]].copy() if single else np.ascontiguousarray(table[:, target_cols])
     return X, y
+
+
+def take_inputs_and_targets(
+    table: np.ndarray, feature_cols: list[int], target_cols: list[int], single: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a table into ``X`` and ``y`` as :func:`inputs_and_targets` does, ``X`` in the table's own memory.
+
+    The table is used up: ``X``'s rows are moved to the front of its buffer, a block of rows
+    at a time, and the buffer is shrunk to them, so that reading a file needs the table's
+    memory once, not twice.  A table that does not own its memory is copied as by
+    :func:`inputs_and_targets`.
+
+    Args:
+        table: The data, ``(n, width)``; not to be used afterwards.
+        feature_cols: The input columns, in the order of ``X``.
+        target_cols: The target columns, in the order of ``y``.
+        single: True for a 1-D ``y`` (one target column).
+
+    Returns:
+        ``X`` of shape ``(n, p)`` (C order) and ``y`` of shape ``(n,)`` or ``(n, d)``.
+
+    Example:
+        >>> X, y = take_inputs_and_targets(np.arange(6.0).reshape(2, 3), [0, 2], [1], True)
+        >>> X.tolist(), y.tolist()
+        ([[0.0, 2.0], [3.0, 5.0]], [1.0, 4.0])
+    """
+    if not (table.flags.owndata and table.flags.c_contiguous and table.ndim == 2):
+        return inputs_and_targets(table, feature_cols, target_cols, single)
+    n, width = table.shape
+    p = len(feature_cols)
+    y = table[:, target_cols[0]].copy() if single else np.ascontiguousarray(table[:, target_cols])
+    flat = table.reshape(-1)
+    rows = max(1, 2**16 // width)
+    for a in range(0, n, rows):
+        b = min(n, a + rows)
+        # Row i of X goes to [i p, (i + 1) p), which ends before row i + 1 of the table starts
+        # (p < width): the block is copied out first, and no later row is overwritten.
+        flat[a * p:b * p] = table[a:b, feature_cols].ravel()
+    del flat
+    table.resize(n * p, refcheck=False)  # no view of the table is left; the tail is given back
+    return table.reshape(n, p), y

@@ -19,7 +19,7 @@ import numpy as np
 
 from symbp.data.dataset import Dataset
 from symbp.data.messages import data_error, expected_contents
-from symbp.data.read_csv import load_csv, parse_csv, parse_csv_inputs
+from symbp.data.read_csv import load_csv, load_csv_inputs, parse_csv
 from symbp.data.read_numpy import load_npy, load_npy_inputs, load_npz
 
 __all__ = ["SUFFIXES", "diabetes", "load", "load_inputs"]
@@ -96,11 +96,7 @@ def load_inputs(path: str | os.PathLike[str], target: str | Sequence[str] | None
     file = _checked_file(source)
     if file.suffix.lower() == ".npy":
         return load_npy_inputs(file, source)
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as stream:
-            return parse_csv_inputs(stream, source, target)  # target columns are not read: they may hold labels
-    except UnicodeDecodeError as err:
-        raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
+    return load_csv_inputs(file, source, target)
 
 
 def _checked_file(source: str) -> Path:

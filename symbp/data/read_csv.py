@@ -1,27 +1,37 @@
 """Reading a CSV file (a header row of unique names, then rows of numbers) into a :class:`Dataset`.
 
-Messages name the 1-based line of the file and the column, by number and name.
+Messages name the 1-based line of the file and the column, by number and name.  A file of
+numbers is parsed by :func:`symbp.data.csv_table.read_table`, the parser of the Dask workers too;
+text already in memory (the shipped data sets) and files with a column of class labels by the
+csv module, with the same grammar of numbers and the same messages.
 """
 
 from __future__ import annotations
 
-import csv
-import enum
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from symbp.data.columns import check_header, check_not_constant, csv_feature_columns, csv_target_names, inputs_and_targets
+from symbp.data.columns import check_header, check_not_constant, csv_feature_columns, csv_target_names, inputs_and_targets, take_inputs_and_targets
+from symbp.data.csv_table import (
+    CsvHeader,
+    MalformedCsv,
+    TableProblem,
+    TableProblemKind,
+    malformed_message,
+    problem_message,
+    read_header,
+    read_table,
+    split_rows,
+    table_of,
+)
 from symbp.data.dataset import Dataset
 from symbp.data.labels import one_hot
 from symbp.data.messages import data_error, quote
-from symbp.errors import InternalError
 
-__all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "malformed_message", "parse_csv", "parse_csv_labels", "problem_message",
-           "split_rows", "table_of"]
+__all__ = ["MalformedCsv", "TableProblemKind", "TableProblem", "load_csv", "load_csv_inputs", "malformed_message", "parse_csv", "parse_csv_inputs",
+           "parse_csv_labels", "problem_message", "split_rows", "table_of"]
 
 
 def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool = True,
@@ -46,13 +56,68 @@ def load_csv(file: Path, source: str, target: str | Sequence[str] | None, check_
         >>> load_csv(Path("runs.csv"), "runs.csv", "y").feature_names   # doctest: +SKIP
         ('a', 'b')
     """
+    if labels is False:
+        return _load_numbers(file, source, target, check_targets)
     try:
         with open(file, encoding="utf-8-sig", newline="") as stream:
-            if labels is not False:
-                return parse_csv_labels(stream, source, target, None if labels is True else tuple(labels))
-            return parse_csv(stream, source, target, check_targets)
+            return parse_csv_labels(stream, source, target, None if labels is True else tuple(labels))
     except UnicodeDecodeError as err:
         raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
+
+
+def load_csv_inputs(file: Path, source: str, leave_out: str | Sequence[str] | None = None) -> Dataset:
+    """Read a CSV file whose columns are all inputs (data to predict for), but those ``leave_out`` names.
+
+    Returns:
+        The dataset; its y has no columns.
+
+    Raises:
+        DataError: as :func:`load_csv`, but no target is needed.
+
+    Example:
+        >>> load_csv_inputs(Path("new.csv"), "new.csv").X.shape   # doctest: +SKIP
+        (10, 2)
+    """
+    if leave_out is None:
+        header, names = _header(file, source)
+        X = _table(file, source, header, names)
+        return Dataset(X=X, y=np.zeros((X.shape[0], 0)), feature_names=tuple(names), target_names=(), source=source)
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as stream:
+            return parse_csv_inputs(stream, source, leave_out)  # target columns are not read: they may hold labels
+    except UnicodeDecodeError as err:
+        raise data_error(f"{source}: is not UTF-8 text ({err.reason}); save the CSV as UTF-8") from err
+
+
+def _load_numbers(file: Path, source: str, target: str | Sequence[str] | None, check_targets: bool) -> Dataset:
+    """A file of numbers through the parser the Dask workers use: the checks and messages of :func:`parse_csv`."""
+    header, names = _header(file, source)
+    target_names, single = csv_target_names(target, names, header.line, source)
+    target_cols = [names.index(t) for t in target_names]
+    feature_cols = csv_feature_columns(names, target_names, header.line, source)
+    table = _table(file, source, header, names)
+    for name, col in zip(target_names, target_cols if check_targets else []):
+        check_not_constant(table[:, col], f"{source}, target column {quote(name)}")
+    X, y = take_inputs_and_targets(table, feature_cols, target_cols, single)
+    return Dataset(X=X, y=y, feature_names=tuple(names[j] for j in feature_cols), target_names=tuple(target_names), source=source)
+
+
+def _header(file: Path, source: str) -> tuple[CsvHeader, list[str]]:
+    """The header and its checked column names."""
+    header = read_header(file, source)
+    return header, check_header(header.cells, header.line, source)
+
+
+def _table(file: Path, source: str, header: CsvHeader, names: list[str]) -> np.ndarray:
+    """The rows below the header as a table, or the DataError for their first problem or for no rows."""
+    table = read_table(file, header.data_start, file.stat().st_size, len(names))
+    if isinstance(table, TableProblem):
+        raise data_error(problem_message(table, source, header.line + table.line, names))
+    if not len(table):
+        raise data_error(
+            f"{source}: only a header on line {header.line} and no data rows; expected at least one row of numbers below it"
+        )
+    return table
 
 
 def parse_csv(stream: Iterable[str], source: str, target: str | Sequence[str] | None, check_targets: bool = True) -> Dataset:
@@ -167,131 +232,3 @@ def _numbers(rows: list[list[str]], lines: list[int], names: list[str], source: 
     if isinstance(table, TableProblem):
         raise data_error(problem_message(table, source, lines[table.row], names))
     return table
-
-
-# --- shared with the cluster's reader, which reads blocks of the file on the workers -----------
-
-
-class MalformedCsv(ValueError):
-    """The csv module could not split a line (an unterminated quote, say)."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line, self.reason = line, reason
-
-
-def split_rows(lines: Iterable[str]) -> tuple[list[list[str]], list[int]]:
-    """The non-blank rows of CSV text and the 1-based line each starts on (counted in ``lines``).
-
-    Raises:
-        MalformedCsv: the csv module cannot split a line.
-
-    Example:
-        >>> split_rows(["a,y", "", "1,2"])
-        ([['a', 'y'], ['1', '2']], [1, 3])
-    """
-    reader = csv.reader(lines)
-    rows: list[list[str]] = []
-    starts: list[int] = []
-    previous = 0
-    try:
-        for row in reader:
-            start = previous + 1
-            previous = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line, e.g. a trailing one
-            rows.append(row)
-            starts.append(start)
-    except csv.Error as err:
-        raise MalformedCsv(reader.line_num, str(err)) from err
-    return rows, starts
-
-
-def malformed_message(source: str, line: int, reason: str) -> str:
-    """The message for a line the csv module cannot split."""
-    return f"{source} line {line}: malformed CSV ({reason}); expected comma-separated fields"
-
-
-class TableProblemKind(enum.Enum):
-    """What is wrong with a table of CSV cells, in the order the checks are made (the first kind found is reported)."""
-
-    FIELDS = 1
-    NOT_A_NUMBER = 2
-    NOT_FINITE = 3
-
-
-@dataclass(frozen=True)
-class TableProblem:
-    """The first problem of a table of CSV cells: its kind, row (index in the rows given) and column."""
-
-    kind: TableProblemKind
-    row: int
-    column: int = 0
-    cell: str = ""
-    found: int = 0  # the number of fields, for FIELDS
-
-
-#: What a number in a CSV cell may be: ASCII digits, a sign, a point, an exponent (or nan and inf, refused as not finite).
-#: Python's float() also reads "1_000", other scripts' digits and other spaces; one grammar for every reader of symbp.
-_NOT_IN_A_NUMBER = re.compile(r"[^0-9eE+\-. \tnaifty NAIFTY]")
-
-
-def table_of(rows: list[list[str]], width: int) -> np.ndarray | TableProblem:
-    """CSV cells as a float64 table, or its first problem: a row of another width, then a cell that is no number, then one not finite.
-
-    Example:
-        >>> table_of([["1", " 2.5e1"]], 2)
-        array([[ 1., 25.]])
-        >>> table_of([["1", "1_000"]], 2).kind
-        <TableProblemKind.NOT_A_NUMBER: 2>
-    """
-    bad = next((i for i, row in enumerate(rows) if len(row) != width), None)
-    if bad is not None:
-        return TableProblem(TableProblemKind.FIELDS, bad, found=len(rows[bad]))
-    try:
-        if _NOT_IN_A_NUMBER.search("".join("".join(row) for row in rows)):
-            raise ValueError("a character that is in no number")
-        table = np.array(rows, dtype=np.float64).reshape(len(rows), width)
-    except ValueError:
-        i, j = _first_bad_cell(rows)
-        return TableProblem(TableProblemKind.NOT_A_NUMBER, i, j, rows[i][j])
-    finite = np.isfinite(table)
-    if not finite.all():
-        i, j = (int(k) for k in np.argwhere(~finite)[0])
-        return TableProblem(TableProblemKind.NOT_FINITE, i, j, rows[i][j])
-    return table
-
-
-def problem_message(problem: TableProblem, source: str, line: int, names: list[str]) -> str:
-    """The one-line message for a problem of the table, found at ``line`` of the file.
-
-    Example:
-        >>> problem_message(TableProblem(TableProblemKind.NOT_FINITE, 0, 1, "inf"), "d.csv", 3, ["a", "y"])
-        "d.csv line 3, column 2 'y': cell 'inf' is not a finite number; expected a finite number (remove or fill in NaN and infinite values)"
-    """
-    if problem.kind is TableProblemKind.FIELDS:
-        return (
-            f"{source} line {line}: found {problem.found} fields, expected {len(names)} "
-            f"(one per header column); check for missing or extra commas"
-        )
-    j = problem.column
-    if problem.kind is TableProblemKind.NOT_A_NUMBER:
-        what = "empty cell" if not problem.cell.strip() else f"non-numeric cell {quote(problem.cell)}"
-        return f"{source} line {line}, column {j + 1} {quote(names[j])}: {what}; expected a number (missing values are not supported)"
-    return (
-        f"{source} line {line}, column {j + 1} {quote(names[j])}: cell {quote(problem.cell.strip())} "
-        "is not a finite number; expected a finite number (remove or fill in NaN and infinite values)"
-    )
-
-
-def _first_bad_cell(rows: list[list[str]]) -> tuple[int, int]:
-    """Row and column index of the first cell that is not a number of symbp's grammar."""
-    for i, row in enumerate(rows):
-        for j, cell in enumerate(row):
-            if _NOT_IN_A_NUMBER.search(cell):
-                return i, j
-            try:
-                np.array(cell, dtype=np.float64)
-            except ValueError:
-                return i, j
-    raise InternalError("a CSV table failed to convert to floats but every cell converts on its own")

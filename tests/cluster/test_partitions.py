@@ -268,6 +268,36 @@ def test_csv_header_and_target_messages_are_those_of_load(client, tmp_path, text
 
 
 @pytest.mark.parametrize(
+    ("data", "phrase"),
+    [
+        (b"a,b,y\n1,2,3\n4,5,6\r7,8,9\n1,2,4\n", "line 3: malformed CSV"),  # a lone carriage return
+        (b"a,b,y\n1,2,3\n  \n4,5,6,7\n", "line 4: found 4 fields"),  # a line of spaces is blank
+        (b"a,b,y\n1,2,3\n4,\xff,6\n", "is not UTF-8 text (invalid start byte)"),
+        (b"a,b,y\n1,2,3\n4,\x0b5,6\n", "line 3, column 2 'b': non-numeric cell"),  # a space of Python's, not of the grammar
+    ],
+    ids=["lone CR", "line of spaces", "not UTF-8", "vertical tab"],
+)
+def test_csv_rows_get_the_same_answer_from_load_and_the_cluster(client, tmp_path, data, phrase):
+    path = tmp_path / "d.csv"
+    path.write_bytes(data)
+    local, on_cluster = both_messages(client, path, "y", n_partitions=2)
+    assert on_cluster == local and phrase in local, local
+
+
+def test_quoted_cells_and_blank_lines_are_read_alike_by_load_and_the_cluster(client, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,b,y\r\n\r\n" + b"".join(f'"{i}",{i % 3}, {i * 0.5}\r\n\r\n'.encode() for i in range(50)))
+    parts = cluster.read_data(client, path, target="y", n_partitions=3)
+    try:
+        local = load(path, target="y")
+        gathered = client.gather(list(parts.futures))
+        np.testing.assert_array_equal(np.concatenate([X for X, _ in gathered]), local.X)
+        np.testing.assert_array_equal(np.concatenate([y for _, y in gathered]), local.y)
+    finally:
+        parts.release()
+
+
+@pytest.mark.parametrize(
     ("array", "target", "phrase"),
     [
         (np.arange(12.0).reshape(4, 3), "y", "target 'y' is not a column index"),

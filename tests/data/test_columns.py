@@ -15,6 +15,7 @@ from symbp.data.columns import (
     csv_feature_columns,
     csv_target_names,
     inputs_and_targets,
+    take_inputs_and_targets,
     npy_feature_columns,
     npy_target_columns,
 )
@@ -160,3 +161,20 @@ def test_inputs_and_targets_copies_and_shapes():
     _, Y = inputs_and_targets(table, [0], [3, 1], False)
     assert Y.shape == (3, 2) and Y.flags.c_contiguous
     np.testing.assert_array_equal(Y, table[:, [3, 1]])
+
+
+@pytest.mark.parametrize(("shape", "features", "targets", "single"), [((7, 3), [0, 2], [1], True), ((40000, 5), [4, 0, 2], [3, 1], False), ((1, 2), [1], [0], True)])
+def test_take_inputs_and_targets_gives_what_inputs_and_targets_gives_in_the_tables_memory(shape, features, targets, single):
+    table = np.random.default_rng(0).standard_normal(shape)
+    X_expected, y_expected = inputs_and_targets(table, features, targets, single)
+    X, y = take_inputs_and_targets(table.copy(), features, targets, single)
+    np.testing.assert_array_equal(X, X_expected)
+    np.testing.assert_array_equal(y, y_expected)
+    assert X.flags.c_contiguous and y.flags.c_contiguous
+
+
+def test_take_inputs_and_targets_copies_a_table_it_does_not_own():
+    base = np.arange(12.0).reshape(4, 3)
+    X, y = take_inputs_and_targets(base[1:], [0, 1], [2], True)
+    np.testing.assert_array_equal(base, np.arange(12.0).reshape(4, 3))  # the view's owner is left as it was
+    assert X.tolist() == [[3.0, 4.0], [6.0, 7.0], [9.0, 10.0]] and y.tolist() == [5.0, 8.0, 11.0]
