@@ -80,6 +80,10 @@ def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "
     return X, y
 
 
+def _as_array(item: tuple[str, object]) -> tuple[str, np.ndarray]:
+    return item[0], np.asarray(item[1])
+
+
 def kernel_dtype(kernel: ModuleType) -> np.dtype:
     """The floating-point type a kernel computes in: its DTYPE (float32 kernels), else float64.
 
@@ -239,6 +243,9 @@ def train(
         params = None  # the state carries the parameters
     else:
         params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed if settings is None else settings.seed)
+        if params0 is not None and X.dtype != np.float64:
+            # A float32 kernel's run keeps float32 parameters: a float64 starting point is rounded once, here.
+            params = {name: value.astype(X.dtype) if value.dtype.kind == "f" else value for name, value in map(_as_array, params.items())}
     # The settings are checked after the data and a_0, so that mistakes are reported in the order they always were.
     keywords = dict(
         steps=steps, step_size=step_size, batch_size=batch_size, seed=seed, grad_tol=grad_tol, patience=patience,

@@ -96,3 +96,11 @@ def test_data_beyond_float32_are_refused_in_one_line(k32):
         train(k32, X, y, steps=1)
     same = np.ones((2, 1), np.float32)
     assert in_kernel_dtype(k32, same, same[:, 0])[0] is same  # float32 data are not copied
+
+
+def test_a_float64_starting_point_is_rounded_once(k32):
+    X, y = noisy_regression()
+    start = {name: value.astype(np.float64) for name, value in k32.init_params(X.shape[1], seed=4).items()}
+    result = train(k32, X, y, steps=5, step_size="constant:0.001", params0=start)
+    assert all(value.dtype == np.float32 for value in result.params.values())
+    assert all(value.dtype == np.float64 for value in start.values())  # the caller's arrays are left as they were
