@@ -29,6 +29,8 @@ SIZES: tuple[Size, ...] = (Size(1_000, 10, 10), Size(10_000, 100, 100), Size(100
 MEMORY_SIZE: Size = SIZES[-1]
 #: The activations benchmarked (g is always the identity).
 SIGMAS: tuple[str, ...] = ("tanh", "sigmoid")
+#: The floating-point types a run can time: float64 (the issue's targets) or float32 (``--dtype float32``).
+DTYPES: tuple[str, ...] = ("float64", "float32")
 
 
 def sizes_for(choice: str) -> tuple[Size, ...]:
@@ -54,8 +56,8 @@ class Problem:
     """Data and parameters shared by the kernel and every peer for one case.
 
     Attributes:
-        X: inputs (n, p), float64, C-contiguous.
-        y: targets (n,), float64.
+        X: inputs (n, p), in the kernel's floating-point type (float64, or float32 for a float32 kernel), C-contiguous.
+        y: targets (n,), of the same type.
         params: W1 (1, M), b1 (1,), W2 (M, p), b2 (M,), as ``kernel.init_params``
             gives them, with nonzero biases so that their gradients are exercised.
     """
@@ -66,13 +68,18 @@ class Problem:
 
 
 def make_problem(kernel: ModuleType, size: Size, seed: int = 0) -> Problem:
-    """Standard-normal inputs, targets unrelated to the network, and the kernel's own initial parameters."""
+    """Standard-normal inputs, targets unrelated to the network, and the kernel's own initial parameters.
+
+    In the kernel's floating-point type (its DTYPE; float64 without one): a float32 kernel and its float32
+    peers get the float64 problem rounded, made once here rather than converted in every call.
+    """
+    dtype = np.dtype(getattr(kernel, "DTYPE", np.float64))
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((size.n, size.p))
-    y = rng.standard_normal(size.n)
+    X = rng.standard_normal((size.n, size.p)).astype(dtype, copy=False)
+    y = rng.standard_normal(size.n).astype(dtype, copy=False)
     params = kernel.init_params(size.p, seed=seed)
-    params["b1"] = rng.standard_normal(params["b1"].shape) * 0.1
-    params["b2"] = rng.standard_normal(params["b2"].shape) * 0.1
+    params["b1"] = (rng.standard_normal(params["b1"].shape) * 0.1).astype(dtype, copy=False)
+    params["b2"] = (rng.standard_normal(params["b2"].shape) * 0.1).astype(dtype, copy=False)
     return Problem(X=X, y=y, params=params)
 
 
@@ -81,20 +88,20 @@ class Kernels:
 
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="symbp-bench-")
-        self._loaded: dict[tuple[str, int], ModuleType] = {}
+        self._loaded: dict[tuple[str, int, str], ModuleType] = {}
 
     @property
     def folder(self) -> Path:
         """Where the kernels are written."""
         return Path(self._folder.name)
 
-    def get(self, sigma: str, M: int) -> ModuleType:
-        """The kernel for f = W1 σ(W2 x + b2) + b1 with M hidden units."""
+    def get(self, sigma: str, M: int, dtype: str = "float64") -> ModuleType:
+        """The kernel for f = W1 σ(W2 x + b2) + b1 with M hidden units, computing in ``dtype``."""
         import symbp  # here, not at the top: the worker processes use this module without SymPy
 
-        key = (sigma, M)
+        key = (sigma, M, dtype)
         if key not in self._loaded:
-            path = symbp.emit(symbp.derive(hidden=M, sigma=sigma, g="identity"), self.folder)
+            path = symbp.emit(symbp.derive(hidden=M, sigma=sigma, g="identity", dtype=dtype), self.folder)
             self._loaded[key] = symbp.load_kernel(path)
         return self._loaded[key]
 

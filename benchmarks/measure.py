@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 
 from benchmarks.cases import Problem
-from benchmarks.peers import INSTALL_HINT, RTOL, Prepared, Result, relative_difference
+from benchmarks.peers import INSTALL_HINT, Prepared, Result, relative_difference, rtol_for
 from benchmarks.timing import Timing, time_call
 
 #: The name of the kernel's own row.
@@ -150,6 +150,7 @@ def measure(name: str, prepare: Callable[[], Prepared], reference: Result, repea
     if prepared.result is None:
         return PeerResult(name, Check.NOT_A_GRADIENT, timing=time_call(prepared.call, repeats))
     difference = relative_difference(reference, prepared.result())
-    if not difference <= RTOL:  # also catches NaN
-        return PeerResult(name, Check.MISMATCH, difference, note=f"relative difference {difference:.3g} > {RTOL:g}")
+    rtol = rtol_for(reference)
+    if not difference <= rtol:  # also catches NaN
+        return PeerResult(name, Check.MISMATCH, difference, note=f"relative difference {difference:.3g} > {rtol:g}")
     return PeerResult(name, Check.OK, difference, time_call(prepared.call, repeats))

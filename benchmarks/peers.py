@@ -30,6 +30,14 @@ PARAMETERS: tuple[str, ...] = ("W1", "b1", "W2", "b2")
 
 #: Largest relative difference from the kernel for a peer to count as computing the same thing.
 RTOL: float = 1e-8
+#: The same for a float32 kernel and float32 peers: each rounds in its own order, about 1e-6 of an array's largest
+#: entry at the large sizes; a peer that computed something else would differ by far more.
+RTOL_FLOAT32: float = 1e-4
+
+
+def rtol_for(reference: Result) -> float:
+    """:data:`RTOL`, or :data:`RTOL_FLOAT32` when the kernel's answer is float32."""
+    return RTOL_FLOAT32 if np.asarray(reference[1]["W1"]).dtype == np.float32 else RTOL
 
 #: What to tell the user when a peer's library is not installed.
 INSTALL_HINT: str = "missing (pip install -e '.[bench]')"
@@ -121,7 +129,8 @@ class HandWrittenNumPy:
 
 
 class Jax:
-    """(b) ``jax.jit(jax.value_and_grad(loss))`` in float64 on the CPU; data and parameters placed on the device once."""
+    """(b) ``jax.jit(jax.value_and_grad(loss))`` on the CPU in the problem's type (float64, or float32 with x64 off);
+    data and parameters placed on the device once."""
 
     name = "JAX jit"
 
@@ -129,7 +138,8 @@ class Jax:
         import jax
         import jax.numpy as jnp
 
-        jax.config.update("jax_enable_x64", True)
+        wanted = problem.X.dtype
+        jax.config.update("jax_enable_x64", wanted == np.float64)
         jax.config.update("jax_platforms", "cpu")
         activation = jnp.tanh if case.sigma == "tanh" else jax.nn.sigmoid
 
@@ -141,8 +151,8 @@ class Jax:
         value_and_grad = jax.jit(jax.value_and_grad(loss))
         params = {name: jax.device_put(value) for name, value in problem.params.items()}
         X, y = jax.device_put(problem.X), jax.device_put(problem.y)
-        if X.dtype != jnp.float64:
-            raise RuntimeError(f"JAX computes in {X.dtype}, not float64: jax_enable_x64 did not take effect")
+        if X.dtype != wanted:
+            raise RuntimeError(f"JAX computes in {X.dtype}, not {wanted}: jax_enable_x64 did not take effect")
 
         def call() -> object:
             return jax.block_until_ready(value_and_grad(params, X, y))
@@ -158,7 +168,7 @@ class Jax:
 
 
 class Torch:
-    """(c) PyTorch autograd on the CPU in float64: forward, then ``torch.autograd.grad``.
+    """(c) PyTorch autograd on the CPU in the problem's type (float64 or float32): forward, then ``torch.autograd.grad``.
 
     Its thread count comes from :data:`benchmarks.threads.TORCH_THREADS` (two when unset).
     """
@@ -169,7 +179,7 @@ class Torch:
         import torch
 
         torch.set_num_threads(int(os.environ.get(TORCH_THREADS, "2")))
-        W1, b1, W2, b2 = (torch.tensor(problem.params[name], dtype=torch.float64, requires_grad=True) for name in PARAMETERS)
+        W1, b1, W2, b2 = (torch.tensor(problem.params[name], requires_grad=True) for name in PARAMETERS)
         X, y = torch.from_numpy(problem.X), torch.from_numpy(problem.y)
         activation = torch.tanh if case.sigma == "tanh" else torch.sigmoid
 
@@ -249,9 +259,9 @@ class Floor:
         X, W2 = problem.X, problem.params["W2"]
         n, p = X.shape
         M = W2.shape[0]
-        a = np.empty((n, M))
-        gW2 = np.empty((M, p))
-        delta2 = np.random.default_rng(1).standard_normal((n, M))
+        a = np.empty((n, M), dtype=X.dtype)
+        gW2 = np.empty((M, p), dtype=X.dtype)
+        delta2 = np.random.default_rng(1).standard_normal((n, M)).astype(X.dtype, copy=False)
         logistic = case.sigma != "tanh"
 
         def call() -> np.ndarray:
@@ -270,3 +280,5 @@ class Floor:
 
 #: Every peer, in table order.
 PEERS: tuple[Peer, ...] = (HandWrittenNumPy(), Jax(), Torch(), ScikitLearn(), Floor())
+#: The peers of a float32 run: scikit-learn's backpropagation computes in float64 whatever its weights, so it is left out.
+PEERS_FLOAT32: tuple[Peer, ...] = tuple(p for p in PEERS if p.name != "scikit-learn MLP")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.cases import SIZES, Size
-from benchmarks.peers import PEERS
+from benchmarks.peers import PEERS, PEERS_FLOAT32, RTOL, RTOL_FLOAT32
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult
 from benchmarks.suite import CaseResult, SuiteResult
 from benchmarks.training import Training
@@ -190,7 +190,9 @@ def _below_floor(cases: list[CaseResult], peer: str, bound: float) -> str:
 
 
 def targets(result: SuiteResult) -> list[Target]:
-    """The issue's targets, each with this run's figures."""
+    """The issue's targets, each with this run's figures (a float32 run: its own, :func:`float32_targets`)."""
+    if result.dtype == "float32":
+        return float32_targets(result)
     small, large = SIZES[0], SIZES[1:]
     out = [_ratio_target(result, "JAX jit", 0.8, size) for size in large]
     out += [_ratio_target(result, "PyTorch autograd", 1.0, size) for size in SIZES]
@@ -226,6 +228,15 @@ def training_target(t: Training) -> Target:
         why = "others' CPU unknown" if t.others_cpu is None else f"others' CPU {t.others_cpu:.0%} > {DISTURBED_SHARE:.0%}"
         return Target("NOT CHECKED", f"{text}: {figures}; disturbed ({why})")
     return Target("MET" if t.ratio <= TRAINING_BOUND else "NOT MET", f"{text}: {figures}")
+
+
+def float32_targets(result: SuiteResult) -> list[Target]:
+    """A float32 run's target: the float32 kernel at most 0.9 × JAX jit's time in float32, at the two large sizes."""
+    out = []
+    for size in SIZES[1:]:
+        target = _ratio_target(result, "JAX jit", 0.9, size)
+        out.append(Target(target.status, "float32 " + target.text.replace("JAX jit", "JAX jit float32", 1)))
+    return out
 
 
 # --- the other figures --------------------------------------------------------------
@@ -284,9 +295,9 @@ def training_section(result: SuiteResult) -> list[str]:
 
 def markdown(result: SuiteResult, command: str) -> str:
     """The whole report."""
-    peers = ", ".join(p.name for p in PEERS)
+    peers = ", ".join(p.name for p in (PEERS_FLOAT32 if result.dtype == "float32" else PEERS))
     lines = ["# symbp benchmark results", "", f"`{command}`", "", "## Machine", "", *machine_lines(result), "",
-             "## loss_and_grad, time per call (float64, g = identity)", "",
+             f"## loss_and_grad, time per call ({result.dtype}, g = identity)", "",
              (f"Each implementation alone in {result.rounds} fresh processes, taken in turn with the others', "
                 "its allocator warmed by one freed 32 MB array; medians over all their batches "
                 f"(at least {result.repeats}) after a warm-up"
@@ -296,7 +307,7 @@ def markdown(result: SuiteResult, command: str) -> str:
              "; best = the fastest batch; spread = (max − min) / median; kernel ÷ it = ratio of medians; "
              "others' CPU = share of the machine's CPU time other processes took while it was timed; "
              "page faults = minor page faults per call while timing (each maps in 4 KiB of fresh memory). "
-             "Every implementation's (R, ∇R) was compared with the kernel's (relative 1e-8) before it was timed. "
+             f"Every implementation's (R, ∇R) was compared with the kernel's (relative {rtol_text(result)}) before it was timed. "
              f"Implementations: {peers}.", "",
              *table(result), "",
              "## Targets", "", "```", *(t.line() for t in targets(result)), "```", "",
@@ -305,6 +316,11 @@ def markdown(result: SuiteResult, command: str) -> str:
         lines += ["## FAILED: some implementations disagree with the kernel", ""]
         lines += [f"- {case.size} σ={case.sigma}: {row.name}: {row.note}" for case, row in result.mismatches]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def rtol_text(result: SuiteResult) -> str:
+    """The relative difference a peer may have from the kernel in this run."""
+    return f"{RTOL_FLOAT32:g}, float32" if result.dtype == "float32" else f"{RTOL:g}"
 
 
 def summary(result: SuiteResult) -> str:

@@ -1,4 +1,4 @@
-"""Benchmark symbp's generated kernels: ``python benchmarks/run.py [--sizes small|all] [--repeats N] [--out FILE]``.
+"""Benchmark symbp's generated kernels: ``python benchmarks/run.py [--sizes small|all] [--repeats N] [--dtype float32] [--out FILE]``.
 
 Times ``loss_and_grad`` against hand-written NumPy, JAX, PyTorch, scikit-learn
 and the floor of unavoidable work; measures memory, start-up and training
@@ -20,11 +20,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.cases import sizes_for  # noqa: E402
+from benchmarks.cases import DTYPES, sizes_for  # noqa: E402
 from benchmarks.report import markdown, summary  # noqa: E402
 from benchmarks.suite import RETRIES, ROUNDS, SuiteResult, run_suite  # noqa: E402
 
-#: Where the report goes by default.
+#: Where the report goes by default (a float32 run's: results_float32.md).
 DEFAULT_OUT: Path = Path(__file__).resolve().parent / "results.md"
 
 
@@ -33,7 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[1])
     parser.add_argument("--sizes", choices=("small", "all"), default="small", help="small: (1000, 10, 10) only; all: also (10000, 100, 100) and (100000, 50, 50)")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds per case; the median is reported (default 7)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"Markdown report (default {DEFAULT_OUT.relative_to(DEFAULT_OUT.parent.parent)})")
+    parser.add_argument(
+        "--dtype", choices=DTYPES, default="float64",
+        help="float32: a float32 kernel against JAX jit and PyTorch in float32 (target: ≤ 0.9 × JAX jit float32 at the large sizes); no extras",
+    )
+    parser.add_argument("--out", type=Path, default=None, help=f"Markdown report (default {DEFAULT_OUT.relative_to(DEFAULT_OUT.parent.parent)}, with --dtype float32 results_float32.md)")
     parser.add_argument("--no-extras", action="store_true", help="time loss_and_grad only: skip memory, start-up and training")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"fresh processes per implementation and case, taken in turn; their batches are pooled (default {ROUNDS})")
     parser.add_argument("--retries", type=int, default=RETRIES, help=f"how many times a disturbed row is measured again before it is reported disturbed (default {RETRIES})")
@@ -46,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--retries must be at least 0")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.out is None:
+        args.out = DEFAULT_OUT if args.dtype == "float64" else DEFAULT_OUT.with_name(f"results_{args.dtype}.md")
     return args
 
 
@@ -63,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds,
         retries=args.retries,
         progress=lambda message: print(f"... {message}", file=sys.stderr, flush=True),
+        dtype=args.dtype,
     )
     report = markdown(result, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)

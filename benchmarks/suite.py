@@ -18,7 +18,7 @@ from types import ModuleType
 from benchmarks.cases import MEMORY_SIZE, SIGMAS, Case, Kernels, Size, make_problem
 from benchmarks.measure import KERNEL, KERNEL_COLD, Check, PeerResult, fastest, kernel_prepared, measure, pooled
 from benchmarks.memory import MemoryResult, measure_memory
-from benchmarks.peers import PEERS, Peer
+from benchmarks.peers import PEERS, PEERS_FLOAT32, Peer
 from benchmarks.processes import last_json, run_python
 from benchmarks.startup import Startup, measure_startup
 from benchmarks.threads import PEER_THREADS
@@ -60,6 +60,7 @@ class SuiteResult:
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     rounds: int = 1  # fresh processes per implementation and case, their batches pooled
+    dtype: str = "float64"  # what the kernel and its peers computed in
 
     @property
     def mismatches(self) -> list[tuple[Case, PeerResult]]:
@@ -173,6 +174,7 @@ def run_suite(
     rounds: int = ROUNDS,
     retries: int = RETRIES,
     progress: Callable[[str], None] = lambda message: None,
+    dtype: str = "float64",
 ) -> SuiteResult:
     """Run the benchmarks.
 
@@ -186,18 +188,23 @@ def run_suite(
         rounds: fresh processes per implementation and case, in turn (see :func:`run_case`).
         retries: how many times a disturbed row is measured again (see :func:`run_case`).
         progress: called with a line of text as each part starts.
+        dtype: float64, or float32: a float32 kernel against the float32 peers (:data:`PEERS_FLOAT32`), without
+            the extras (their targets are float64's).
 
     Returns:
         The :class:`SuiteResult`.
     """
     load_before = os.getloadavg()
+    peers = PEERS_FLOAT32 if dtype == "float32" else PEERS
+    extras = extras and dtype == "float64"
     kernels = Kernels()
     try:
         cases = []
         for size in sizes:
             for sigma in SIGMAS:
-                progress(f"timing {size} sigma={sigma}")
-                cases.append(run_case(kernels.get(sigma, size.M), Case(size, sigma), repeats, isolate=isolate, rounds=rounds, retries=retries))
+                progress(f"timing {size} sigma={sigma} {dtype}")
+                kernel = kernels.get(sigma, size.M, dtype)
+                cases.append(run_case(kernel, Case(size, sigma), repeats, peers, isolate=isolate, rounds=rounds, retries=retries))
         memory = startup = training = None
         if extras:
             progress(f"memory at {MEMORY_SIZE}")
@@ -222,4 +229,5 @@ def run_suite(
         training=training,
         load_before=load_before,
         load_after=os.getloadavg(),
+        dtype=dtype,
     )

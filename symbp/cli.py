@@ -65,6 +65,10 @@ def _spec_arguments(parser: argparse.ArgumentParser) -> None:
         help="sum (default: R is the sum over the samples) or mean (R divided by n, so that the usual learning rates work)",
     )
     parser.add_argument(
+        "--dtype", default="float64", metavar="TYPE",
+        help="float64 (default) or float32: what the emitted kernel computes in (float32: see the README's accuracy contract)",
+    )
+    parser.add_argument(
         "--time-limit", default=60.0, type=_seconds_arg, metavar="SECONDS",
         help="give up (one line, exit status 2, nothing written) when the whole command takes longer (default 60)",
     )
@@ -75,7 +79,7 @@ def _spec(args: argparse.Namespace):
 
     return make_spec(
         hidden=args.hidden, sigma=args.sigma, g=args.g, inputs=args.inputs, outputs=args.outputs, loss=args.loss, l2=args.l2,
-        reduction=args.reduction,
+        reduction=args.reduction, dtype=args.dtype,
     )
 
 

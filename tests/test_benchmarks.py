@@ -218,3 +218,31 @@ def test_the_training_target_is_judged_only_on_a_quiet_machine() -> None:
     disturbed = training_target(training(0.3, 0.5))
     assert disturbed.status == "NOT CHECKED" and "others' CPU 50%" in disturbed.text
     assert training_target(training(0.3, None)).status == "NOT CHECKED"
+
+
+def test_a_float32_run_checks_its_peers_in_float32_and_states_its_own_target(tmp_path: Path) -> None:
+    """A float32 kernel's problem is float32, hand-written NumPy agrees to float32's 1e-4 (not float64's 1e-8), and
+    the report's targets are the float32 kernel against JAX jit float32 at the two large sizes."""
+    from benchmarks.peers import PEERS_FLOAT32, RTOL_FLOAT32
+    from benchmarks.report import targets
+    from benchmarks.suite import CaseResult, SuiteResult
+    from benchmarks.timing import Timing
+
+    k32 = symbp.load_kernel(symbp.emit(symbp.derive(hidden=3, dtype="float32"), tmp_path))
+    problem = make_problem(k32, TINY.size)
+    assert problem.X.dtype == problem.y.dtype == problem.params["b2"].dtype == "float32"
+    result = run_case(k32, TINY, 1, (HandWrittenNumPy(), WrongPeer()), isolate=False)
+    assert result.row("NumPy by hand").check is Check.OK and 1e-9 < result.row("NumPy by hand").difference <= RTOL_FLOAT32
+    assert result.row("wrong").check is Check.MISMATCH
+    assert "scikit-learn MLP" not in {p.name for p in PEERS_FLOAT32}
+
+    def run_with(kernel_seconds: float, jax_seconds: float) -> list[str]:
+        rows = tuple(PeerResult(name, Check.OK, 0.0, Timing(t, (t, t), 1)) for name, t in ((KERNEL, kernel_seconds), ("JAX jit", jax_seconds)))
+        timed = SuiteResult(sizes=(SIZES[1],), repeats=1, isolated=False, cases=(CaseResult(Case(SIZES[1], "tanh"), rows),), memory=None,
+                            startup=None, training=None, load_before=(0.0,) * 3, load_after=(0.0,) * 3, dtype="float32")
+        return [t.line() for t in targets(timed)]
+
+    met = run_with(0.010, 0.012)
+    assert met[0] == "MET         float32 kernel ÷ JAX jit float32 ≤ 0.9 at (10 000, 100, 100): tanh 0.83"
+    assert met[1].startswith("NOT CHECKED") and "(100 000, 50, 50): this size was not run" in met[1] and len(met) == 2
+    assert run_with(0.010, 0.010)[0].startswith("NOT MET     float32 kernel ÷ JAX jit float32 ≤ 0.9 at (10 000, 100, 100): tanh 1.0")

@@ -250,3 +250,25 @@ def test_reduction_and_softmax_options(tmp_path, capsys) -> None:
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "no").exists()
+
+
+def test_dtype_float32_is_emitted_trained_and_evaluated_and_other_types_refused(tmp_path, capsys) -> None:
+    """--dtype float32 names the kernel _f32 and the run saves float32 parameters (verified without --trust);
+    any other type is one line, status 2, nothing written."""
+    assert main(["emit", "--hidden", "2", "--dtype", "float32", "--out", str(tmp_path)]) == 0
+    kernel = tmp_path / "tanh_identity_m2_f32.py"
+    assert "DTYPE = numpy.float32" in kernel.read_text()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2))
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X, X[:, 0] - X[:, 1]]), delimiter=",", header="a,b,y", comments="")
+    trained = cli("train", str(kernel), "--data", "d.csv", "--target", "y", "--steps", "50", "--standardize", "-o", "run", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert all(np.load(tmp_path / "run.params.npz")[name].dtype == np.float32 for name in ("W1", "b1", "W2", "b2"))
+    evaluated = cli("evaluate", str(kernel), "--params", "run.params.npz", "--data", "d.csv", "--target", "y", cwd=tmp_path)
+    assert evaluated.returncode == 0 and "MSE" in evaluated.stdout, evaluated.stderr
+    capsys.readouterr()
+    for command in (["emit", "--out", str(tmp_path / "no")], ["derive"], ["check", "--param", "b1", "sum(2*(f[i]-y[i]), i)"]):
+        assert main([command[0], "--dtype", "float16", *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "unknown dtype 'float16': choose float64 (default) or float32" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

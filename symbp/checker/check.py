@@ -105,7 +105,7 @@ def check(formula: str, param: str, *, spec: Spec | None = None, **spec_kwargs: 
             ``"sum(-2*(y[i]-f[i])*h[i,m], i)"`` for W1.
         param: W1, b1, W2, b2, … (one of the spec's parameters).
         spec: the network; or the arguments of :func:`symbp.make_spec`
-            (hidden, sigma, g, inputs, outputs, loss, l2, reduction) as keywords.
+            (hidden, sigma, g, inputs, outputs, loss, l2, reduction, dtype) as keywords.
 
     Returns:
         A :class:`CheckResult`; ``result.report()`` is the human-readable answer.

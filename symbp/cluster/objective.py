@@ -40,15 +40,16 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from symbp.cluster.partitions import Partitions, _default_partitions, partition, read_data
-from symbp.cluster.worker import kernel_plugin, partition_loss_and_grad, warm_up
+from symbp.cluster.worker import converted, kernel_plugin, partition_loss_and_grad, warm_up
 from symbp.errors import DataError, UserError
 from symbp.kernel.load import KernelSource, compile_kernel, read_kernel
-from symbp.training.fit import check_network_size, check_ranges
+from symbp.training.fit import check_network_size, check_ranges, kernel_dtype
 from symbp.training.objective import ObjectiveUnavailable
 from symbp.training.runner import run
 from symbp.training.settings import DIVERGENCE_FACTOR
@@ -117,6 +118,7 @@ class DaskObjective:
         self.n_samples = partitions.n
         self._check_fit(str(source.path))
         self._longest_step = 0.0  # seconds: the stall limit of a step is a multiple of it
+        self._convert()
         digest = source.sha256
         # One plugin per objective, so that closing one never takes the kernel from another.
         self.plugin = f"symbp-kernel-{digest[:16]}-{uuid.uuid4().hex[:8]}"
@@ -138,6 +140,24 @@ class DaskObjective:
             wait(self.client.map(warm_up, self.partitions.futures, plugin=self.plugin, pure=False))
         except Exception:  # noqa: BLE001 - a cluster that fails now fails the first step too, which says why
             pass
+
+    def _convert(self) -> None:
+        """A float32 kernel's partitions converted once, on the workers (:func:`~symbp.cluster.worker.converted`).
+
+        The partitions stay float64 for everything else (standardisation, another objective); the
+        gradients' sums over partitions are added up here in float64.
+        """
+        dtype = kernel_dtype(self.kernel)
+        if dtype == np.float64:
+            return
+        peak = float(np.finfo(dtype).max)
+        if max(self.partitions.x_peak, abs(self.partitions.y_low), abs(self.partitions.y_high)) > peak:
+            raise DataError(
+                f"{self.partitions.source}: values beyond {peak:.3g} do not fit the kernel's {dtype}: rescale the data "
+                "or emit the kernel with --dtype float64"
+            )
+        futures = tuple(self.client.map(converted, self.partitions.futures, dtype=dtype.name, pure=False))
+        self.partitions = replace(self.partitions, futures=futures)
 
     def _check_fit(self, kernel_name: str) -> None:
         kernel, parts = self.kernel, self.partitions

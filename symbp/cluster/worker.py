@@ -34,6 +34,7 @@ __all__ = [
     "Summary",
     "column_sums",
     "compile_kernel",
+    "converted",
     "kernel_plugin",
     "pack",
     "partition_loss_and_grad",
@@ -256,6 +257,22 @@ def scaled(part: Part, *, mean: np.ndarray, scale: np.ndarray) -> Part:
     """
     X, y = part
     return (X - mean) / scale, y
+
+
+def converted(part: Part, *, dtype: str) -> Part:
+    """The partition in the floating-point type of a float32 kernel, made once per run where the partition lives.
+
+    Otherwise the kernel would convert X_i and y_i on every step.  The data were checked to lie within
+    the type's range before (:func:`symbp.training.fit.check_ranges` and the objective's own check).
+
+    Example:
+        >>> converted((np.ones((2, 1)), np.zeros(2)), dtype="float32")[0].dtype
+        dtype('float32')
+    """
+    if isinstance(part, Problem):  # left for the step to report
+        return part
+    X, y = part
+    return X.astype(dtype), y.astype(dtype)
 
 
 def kernel_plugin(digest: str, source: str) -> Any:

@@ -16,10 +16,10 @@ import sympy as sp
 
 from symbp.errors import InternalError
 from symbp.kernel.format import KERNEL_FORMAT
-from symbp.kernel.printing import ONES_OF_BLOCK, PrintedBlock
+from symbp.kernel.printing import DTYPE_NAME, ONES_OF_BLOCK, PrintedBlock
 from symbp.kernel.programs import Blocks
 from symbp.latex.formulas import backprop_tex, definitions_tex, delta_tex, tex
-from symbp.spec.network import Loss, Spec
+from symbp.spec.network import DType, Loss, Spec
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.model import j, k
 
@@ -34,6 +34,13 @@ TEMPLATE = "numpy/kernel.py.jinja"
 BLOCK_BYTES = 1 << 20
 BLOCK_ROWS_MIN = 512
 BLOCK_ROWS_MAX = 8192
+
+#: The accuracy contract of a float32 kernel, stated in its docstring and tested (tests/kernel/test_float32.py):
+#: each gradient array within this fraction of its norm of the float64 kernel's on the same inputs (plus float32's
+#: smallest normal number, for an array that underflows: tanh saturated), …
+FLOAT32_GRADIENT_BOUND = "5e-5"
+#: … and R within this fraction of |R| + n.
+FLOAT32_LOSS_BOUND = "1e-6"
 
 PrintedKernel = Blocks[PrintedBlock]
 
@@ -70,6 +77,11 @@ class KernelContext:
             ``loss_and_grad``'s result, the sums over blocks, and the dict it returns.
         expected_shapes, size_note: the shapes ``_check`` expects, and how its message names the sizes.
         final_comment, scale_note: what is applied after the last block, and (mean) where the code's δ¹ leaves out 1/n.
+        float32: the kernel computes in float32: it defines DTYPE and states its accuracy contract.
+        loss_result: what ``loss`` and ``loss_and_grad`` return as R: ``R``, or ``float(R)`` when a float32 kernel's
+            final lines (the mean, the penalty) may have made it a NumPy float32.
+        float_type, dtype_keyword: what ``_check`` converts to (``float`` or ``DTYPE``), and the keyword argument
+            its arrays of ones and zeros are made with (empty for float64).
     """
 
     template: str
@@ -113,6 +125,12 @@ class KernelContext:
     size_note: str
     final_comment: str
     scale_note: str
+    float32: bool = False
+    loss_result: str = "R"
+    float32_gradient_bound: str = FLOAT32_GRADIENT_BOUND
+    float32_loss_bound: str = FLOAT32_LOSS_BOUND
+    float_type: str = "float"
+    dtype_keyword: str = ""
 
 
 def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | None = None) -> KernelContext:
@@ -129,6 +147,7 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
     imports = tuple(sorted(set().union(*(block.modules for block in printed.values())) | {"numpy"}))
     if imports != ("numpy",):
         raise InternalError(f"a kernel must import numpy only, but the printer used {imports}")
+    float32 = spec.dtype is DType.FLOAT32
     size_names = ["M"] if spec.depth == 1 else [constant for constant, _ in shape.size_constants]
     return KernelContext(
         template=TEMPLATE,
@@ -150,7 +169,7 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
         block=block_rows(spec),
         ones_name=ONES_OF_BLOCK if any(block.uses_ones for block in printed.values()) else None,
         shapes_text=", ".join(f"{n} {s}" for n, s in shape.shapes),
-        init_dict="{\n" + "".join(f"        {_init_entry(n, s, shape.fan_in)}\n" for n, s in shape.shapes) + "    }",
+        init_dict="{\n" + "".join(f"        {_init_entry(n, s, shape.fan_in, float32)}\n" for n, s in shape.shapes) + "    }",
         parameter_args=", ".join(parameters),
         intermediates=", ".join(shape.intermediates),
         output_position=len(shape.intermediates) - 1,
@@ -169,6 +188,10 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
         expected_shapes="{" + ", ".join(f'"{n}": {s}' for n, s in shape.shapes) + "}",
         size_note=", ".join(["D={D}"] + [f"{c}={{{c}}}" for c in size_names] + ["p={p}"]),
         **_final_texts(spec),
+        float32=float32,
+        loss_result="float(R)" if float32 and printed.loss_final.lines else "R",
+        float_type=DTYPE_NAME if float32 else "float",
+        dtype_keyword=f", dtype={DTYPE_NAME}" if float32 else "",
     )
 
 
@@ -228,6 +251,8 @@ def command_for(spec: Spec, name: str | None = None) -> str:
         parts += ["--l2", repr(spec.l2)]
     if spec.mean:
         parts += ["--reduction", spec.reduction.value]
+    if spec.dtype is not DType.FLOAT64:
+        parts += ["--dtype", spec.dtype.value]
     return shlex.join(parts)
 
 
@@ -238,11 +263,15 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _init_entry(name: str, shape: str, fan_in: dict[str, str]) -> str:
-    """One entry of the dict ``init_params`` returns: W ~ N(0, 1/fan_in), b = 0."""
+def _init_entry(name: str, shape: str, fan_in: dict[str, str], float32: bool = False) -> str:
+    """One entry of the dict ``init_params`` returns: W ~ N(0, 1/fan_in), b = 0.
+
+    A float32 kernel rounds the float64 draws, so that its start is the float64 kernel's start rounded.
+    """
     if name in fan_in:
-        return f'"{name}": rng.standard_normal({shape}) / numpy.sqrt({fan_in[name]}),'
-    return f'"{name}": numpy.zeros({shape[1:-2]}),'
+        draw = f"rng.standard_normal({shape}) / numpy.sqrt({fan_in[name]})"
+        return f'"{name}": ({draw}).astype({DTYPE_NAME}),' if float32 else f'"{name}": {draw},'
+    return f'"{name}": numpy.zeros({shape[1:-2]}, dtype={DTYPE_NAME}),' if float32 else f'"{name}": numpy.zeros({shape[1:-2]}),'
 
 
 def _docstrings(derivation: Derivation) -> dict[str, tuple[str, ...]]:

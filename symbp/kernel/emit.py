@@ -22,11 +22,11 @@ from symbp.kernel.cache import remember
 from symbp.kernel.context import TEMPLATE, kernel_context
 from symbp.kernel.format import BODY_HASH_PREFIX
 from symbp.kernel.lower import lower_kernel
-from symbp.kernel.printing import print_schedule
+from symbp.kernel.printing import DTYPE_NAME, print_schedule
 from symbp.kernel.programs import kernel_programs
 from symbp.kernel.schedule import schedule
 from symbp.render import render
-from symbp.spec.network import NAME_PATTERN, Spec
+from symbp.spec.network import NAME_PATTERN, DType, Spec
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.model import k
 
@@ -43,7 +43,9 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
     programs = kernel_programs(derivation)
     lowered = lower_kernel(programs)
     scheduled = lowered.map(lambda operations, blocked: schedule(operations, blocked, unit_axes))
-    printed = scheduled.map(lambda body, blocked: print_schedule(body))
+    # A float32 kernel makes its arrays of ones in its DTYPE: float64 ones would turn its sums to float64.
+    dtype = DTYPE_NAME if derivation.spec.dtype is DType.FLOAT32 else None
+    printed = scheduled.map(lambda body, blocked: print_schedule(body, dtype))
     context = kernel_context(derivation, printed, name)
     body = render(TEMPLATE, k=context)
     return body + BODY_HASH_PREFIX + body_hash(body) + "\n"

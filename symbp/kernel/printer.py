@@ -22,9 +22,19 @@ ARRAY_NAMES = {"x": "X", "y": "Y"}
 class KernelPrinter(NumPyPrinter):
     """SymPy's NumPy printer, with array references broadcast against the statement's axes."""
 
-    def __init__(self) -> None:
+    def __init__(self, float_constants: bool = False) -> None:
+        """Args:
+            float_constants: print a constant such as √2 as a Python float literal, not ``numpy.sqrt(2)``: a float32
+                kernel's arrays stay float32 with a Python float (NumPy's NEP 50), not with a NumPy float64 scalar.
+        """
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
         self.target_axes: tuple[sp.Symbol, ...] = ()
+        self.float_constants = float_constants
+
+    def _print(self, expr: object, **kwargs: object) -> str:
+        if self.float_constants and _irrational_constant(expr):
+            return repr(float(expr))  # type: ignore[arg-type]
+        return super()._print(expr, **kwargs)
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         label = str(expr.base.label)
@@ -63,6 +73,14 @@ class KernelPrinter(NumPyPrinter):
         for arg in args[1:]:
             printed = f"{self._module_format(function)}({printed}, {self._print(arg)})"
         return printed
+
+
+def _irrational_constant(expr: object) -> bool:
+    """A real number that is not a rational, a float or π (which print as Python numbers already): √2, e, log(2) …"""
+    return (
+        isinstance(expr, sp.Expr) and expr.is_number and expr.is_real is True
+        and not isinstance(expr, (sp.Rational, sp.Float, sp.NumberSymbol))
+    )
 
 
 def _axis(index: sp.Expr) -> sp.Symbol:

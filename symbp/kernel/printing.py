@@ -23,6 +23,8 @@ from symbp.symbolic.model import i
 #: The kernel's module-level, read-only vector of BLOCK ones; a block's ONES is its first rows.
 #: Slicing it takes 0.1 µs where ``numpy.ones(n)`` takes 0.9 µs, which counts when n is small.
 ONES_OF_BLOCK = "_ONES"
+#: The module constant of a float32 kernel naming its floating-point type (float64 kernels have none).
+DTYPE_NAME = "DTYPE"
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,13 @@ class PrintedBlock:
     uses_ones: bool
 
 
-def print_schedule(scheduled: Schedule) -> PrintedBlock:
+def print_schedule(scheduled: Schedule, dtype: str | None = None) -> PrintedBlock:
     """Print a scheduled body as assignment lines (see the module docstring).
+
+    Args:
+        scheduled: the body, scheduled.
+        dtype: the kernel's constant for its floating-point type (:data:`DTYPE_NAME`), or None for NumPy's
+            default float64: the type of the arrays the body makes itself (its ones).
 
     Example:
         >>> from symbp.kernel.lower import Elementwise, Operand
@@ -54,15 +61,16 @@ def print_schedule(scheduled: Schedule) -> PrintedBlock:
         >>> print_schedule(schedule((op,), blocked=False)).lines
         ('h = numpy.tanh(a)',)
     """
-    return _BodyPrinter(scheduled).run()
+    return _BodyPrinter(scheduled, dtype).run()
 
 
 class _BodyPrinter:
     """Prints one body, placing each temporary once, before the first line that reads it."""
 
-    def __init__(self, scheduled: Schedule) -> None:
+    def __init__(self, scheduled: Schedule, dtype: str | None = None) -> None:
         self.scheduled = scheduled
-        self.printer = KernelPrinter()
+        self.dtype = dtype
+        self.printer = KernelPrinter(float_constants=dtype is not None)
         self.lines: list[str] = []
         self.setup: list[str] = []
         self.placed: set[sp.Symbol] = set()
@@ -82,8 +90,11 @@ class _BodyPrinter:
     def contraction(self, op: Contract, code: str) -> None:
         if ONES in code and not self.setup:
             ones = self.printer._module_format("numpy.ones")
+            typed = f", dtype={self.dtype}" if self.dtype else ""
             # BLOCK may have been raised after the module was imported; then the block needs its own ones.
-            self.setup.append(f"{ONES} = {ONES_OF_BLOCK}[:X.shape[0]] if X.shape[0] <= {ONES_OF_BLOCK}.size else {ones}(X.shape[0])")
+            self.setup.append(
+                f"{ONES} = {ONES_OF_BLOCK}[:X.shape[0]] if X.shape[0] <= {ONES_OF_BLOCK}.size else {ones}(X.shape[0]{typed})"
+            )
         self.lines.append(f"{op.target.name} = {code}")
 
     def elementwise(self, index: int, op: Elementwise | Total) -> None:

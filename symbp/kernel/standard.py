@@ -15,12 +15,14 @@ STANDARD = (
     (3, "tanh", "sigmoid"),
     (3, "x/(1+exp(-x))", "identity"),
 )
-#: Beyond the reference case (make_spec arguments): two outputs, two hidden layers, cross-entropy, softmax over three classes.
+#: Beyond the reference case (make_spec arguments): two outputs, two hidden layers, cross-entropy, softmax over three
+#: classes, and the cross-entropy kernel computing in float32.
 STANDARD_BEYOND = (
     {"hidden": 3, "sigma": "tanh", "g": "identity", "outputs": 2},
     {"hidden": (16, 8), "sigma": "tanh", "g": "identity"},
     {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce"},
     {"hidden": 3, "sigma": "tanh", "loss": "softmax", "outputs": 3},
+    {"hidden": 3, "sigma": "tanh", "g": "sigmoid", "loss": "bce", "dtype": "float32"},
 )
 
 

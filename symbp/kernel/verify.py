@@ -29,7 +29,7 @@ __all__ = ["VERIFY_SECONDS", "RecordedSpec", "check_emitted", "recorded_spec"]
 VERIFY_SECONDS = COMMAND_SECONDS
 
 #: The keywords of ``make_spec`` a kernel's SPEC may hold.
-_SPEC_KEYS = frozenset({"hidden", "sigma", "g", "inputs", "outputs", "loss", "l2", "reduction"})
+_SPEC_KEYS = frozenset({"hidden", "sigma", "g", "inputs", "outputs", "loss", "l2", "reduction", "dtype"})
 
 RecordedSpec = tuple[dict[str, Any], str | None]
 

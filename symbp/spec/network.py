@@ -46,6 +46,13 @@ class Reduction(enum.Enum):
     MEAN = "mean"
 
 
+class DType(enum.Enum):
+    """The floating-point type a kernel computes in: float64 (default) or float32 (opt-in, half the memory traffic)."""
+
+    FLOAT64 = "float64"
+    FLOAT32 = "float32"
+
+
 LOSS_NAMES = {"quadratic": Loss.QUADRATIC, "bce": Loss.BCE, "cross-entropy": Loss.BCE, "binary-cross-entropy": Loss.BCE,
               "softmax": Loss.SOFTMAX, "categorical-cross-entropy": Loss.SOFTMAX}
 
@@ -63,6 +70,7 @@ class Spec:
         loss: quadratic (R = Σᵢ ‖yᵢ − f(xᵢ)‖²) or binary cross-entropy.
         l2: λ ≥ 0, the weight of the penalty λ Σ_l ‖W^l‖² (0: none).
         reduction: sum over the samples (default) or mean, R = (1/n) Σ_i … (the penalty is not divided).
+        dtype: what the emitted kernel computes in, float64 (default) or float32; the derivation does not depend on it.
     """
 
     hidden: tuple[int, ...]
@@ -73,6 +81,7 @@ class Spec:
     loss: Loss = Loss.QUADRATIC
     l2: float = 0.0
     reduction: Reduction = Reduction.SUM
+    dtype: DType = DType.FLOAT64
 
     @property
     def mean(self) -> bool:
@@ -119,6 +128,8 @@ class Spec:
             parts.append("l2_" + _number_slug(self.l2))
         if self.mean:
             parts.append("mean")
+        if self.dtype is DType.FLOAT32:
+            parts.append("f32")
         return "_".join(parts)
 
     def hidden_text(self) -> str:
@@ -135,7 +146,8 @@ class Spec:
         size = f"M={self.hidden[0]}" if self.depth == 1 else f"sizes {self.hidden_text()} (input to output)"
         text = f"hidden {size}, sigma={self.sigma_text()}, g={self.g.text}, inputs p={p}, outputs d={self.outputs}, loss={self.loss.value}"
         text += f", l2={self.l2!r}" if self.l2 else ""
-        return text + (", reduction=mean" if self.mean else "")
+        text += ", reduction=mean" if self.mean else ""
+        return text + (f", dtype={self.dtype.value}" if self.dtype is not DType.FLOAT64 else "")
 
     def as_dict(self) -> dict[str, object]:
         """The spec as plain data (strings and numbers), e.g. for a kernel's ``SPEC``."""
@@ -151,6 +163,8 @@ class Spec:
             out["l2"] = self.l2
         if self.mean:
             out["reduction"] = self.reduction.value
+        if self.dtype is not DType.FLOAT64:  # float64 kernels record no dtype: their SPEC lines stay as they were
+            out["dtype"] = self.dtype.value
         return out
 
 
@@ -188,6 +202,7 @@ def make_spec(
     loss: str | Loss = "quadratic",
     l2: float | str = 0.0,
     reduction: str | Reduction = "sum",
+    dtype: str | DType = "float64",
 ) -> Spec:
     """Validate the user's choices and build a :class:`Spec`.
 
@@ -203,6 +218,8 @@ def make_spec(
             (categorical cross-entropy over d ≥ 2 classes; g is the softmax).
         l2: λ ≥ 0 for the penalty λ Σ_l ‖W^l‖² on the weights (biases are not penalised).
         reduction: ``"sum"`` (default, R = Σ_i …) or ``"mean"`` (R = (1/n) Σ_i …, the step sizes of other libraries).
+        dtype: ``"float64"`` (default) or ``"float32"``: what the emitted kernel computes in (see the README's
+            accuracy contract for float32); the derivation is the same for both.
 
     Raises:
         SpecError, ExpressionError: with one line naming the problem and the allowed choices.
@@ -212,6 +229,8 @@ def make_spec(
         'tanh_identity_m3'
         >>> make_spec(hidden=(16, 8), outputs=2).name
         'tanh_identity_m16x8_d2'
+        >>> make_spec(hidden=3, dtype="float32").name
+        'tanh_identity_m3_f32'
     """
     sizes = _hidden_sizes(hidden)
     sigmas = _activations(sigma, len(sizes))
@@ -225,6 +244,7 @@ def make_spec(
         loss=chosen_loss,
         l2=_penalty(l2),
         reduction=_reduction(reduction),
+        dtype=_dtype(dtype),
     )
     if spec.loss is Loss.BCE and spec.g.name != "sigmoid":
         raise SpecError(
@@ -310,6 +330,15 @@ def _reduction(reduction: object) -> Reduction:
     if key not in {r.value for r in Reduction}:
         raise SpecError(f"unknown reduction {reduction!r}: choose sum (R = sum over the samples) or mean (R divided by n)")
     return Reduction(key)
+
+
+def _dtype(dtype: object) -> DType:
+    if isinstance(dtype, DType):
+        return dtype
+    key = str(dtype).strip().lower()
+    if key not in {t.value for t in DType}:
+        raise SpecError(f"unknown dtype {dtype!r}: choose float64 (default) or float32 (a kernel that computes in float32)")
+    return DType(key)
 
 
 def _penalty(value: object) -> float:

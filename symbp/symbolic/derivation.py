@@ -179,6 +179,7 @@ def derive(
     loss: str = "quadratic",
     l2: float = 0.0,
     reduction: str = "sum",
+    dtype: str = "float64",
     *,
     spec: Spec | None = None,
 ) -> Derivation:
@@ -195,6 +196,7 @@ def derive(
         loss: ``"quadratic"`` or ``"bce"`` (binary cross-entropy, with g = sigmoid).
         l2: λ for the penalty λ Σ_l ‖W^l‖² (0: none).
         reduction: ``"sum"`` (R = Σ_i …, default) or ``"mean"`` (R = (1/n) Σ_i …).
+        dtype: ``"float64"`` (default) or ``"float32"``: what a kernel emitted from it computes in (the formulas are the same).
         spec: an already validated spec (overrides the other arguments).
 
     Returns:
@@ -205,7 +207,9 @@ def derive(
         >>> d.gradients["b2"]
         Sum((1 - h[i, m]**2)*(2*f[i, k] - 2*y[i, k])*W1[k, m], (k, 1, d), (i, 1, n))
     """
-    spec = spec or make_spec(hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2, reduction=reduction)
+    spec = spec or make_spec(
+        hidden=hidden, sigma=sigma, g=g, inputs=inputs, outputs=outputs, loss=loss, l2=l2, reduction=reduction, dtype=dtype
+    )
     try:
         with time_limit(DERIVATION_TIME_LIMIT):
             return _derive(spec)

@@ -80,6 +80,42 @@ def check_data(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "
     return X, y
 
 
+def _as_array(item: tuple[str, object]) -> tuple[str, np.ndarray]:
+    return item[0], np.asarray(item[1])
+
+
+def kernel_dtype(kernel: ModuleType) -> np.dtype:
+    """The floating-point type a kernel computes in: its DTYPE (float32 kernels), else float64.
+
+    Example:
+        >>> import types
+        >>> kernel_dtype(types.SimpleNamespace(DTYPE=np.float32)), kernel_dtype(types.SimpleNamespace())
+        (dtype('float32'), dtype('float64'))
+    """
+    return np.dtype(getattr(kernel, "DTYPE", np.float64))
+
+
+def in_kernel_dtype(kernel: ModuleType, X: np.ndarray, y: np.ndarray, source: str = "the data") -> tuple[np.ndarray, np.ndarray]:
+    """Checked data converted once to the kernel's floating-point type (no copy for a float64 kernel).
+
+    A float32 kernel would otherwise convert X and y on every step; converted here, a run does it once.
+
+    Raises:
+        DataError: a value beyond the type's range (float32: about 3.4e38), which the conversion would make infinite.
+    """
+    dtype = kernel_dtype(kernel)
+    if X.dtype == dtype and y.dtype == dtype:
+        return X, y
+    with np.errstate(over="ignore"):
+        X, y = X.astype(dtype), y.astype(dtype)
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise DataError(
+            f"{source}: values beyond {float(np.finfo(dtype).max):.3g} do not fit the kernel's {dtype}: rescale the data "
+            "or emit the kernel with --dtype float64"
+        )
+    return X, y
+
+
 #: The largest magnitude of a value of the data: squares and sums of a few thousand such values stay finite.
 MAX_MAGNITUDE = 1e100
 
@@ -202,11 +238,14 @@ def train(
         >>> bool(symbp.train(k, X, y, steps=200).final_loss < np.sum((y - y.mean()) ** 2))
         True
     """
-    X, y = check_data(kernel, X, y, source)
+    X, y = in_kernel_dtype(kernel, *check_data(kernel, X, y, source), source)
     if state is not None:
         params = None  # the state carries the parameters
     else:
         params = params0 if params0 is not None else kernel.init_params(X.shape[1], seed=seed if settings is None else settings.seed)
+        if params0 is not None and X.dtype != np.float64:
+            # A float32 kernel's run keeps float32 parameters: a float64 starting point is rounded once, here.
+            params = {name: value.astype(X.dtype) if value.dtype.kind == "f" else value for name, value in map(_as_array, params.items())}
     # The settings are checked after the data and a_0, so that mistakes are reported in the order they always were.
     keywords = dict(
         steps=steps, step_size=step_size, batch_size=batch_size, seed=seed, grad_tol=grad_tol, patience=patience,
@@ -220,11 +259,12 @@ def train(
     # and memory (benchmarks/dask_step.py --order); the answers are the same bits either way.
     Y = y[:, None] if y.ndim == 1 else y
     # The data are checked above and the parameters by the kernel on the first full-batch step;
-    # the runner keeps their names, shapes and dtypes, so when they are float64 (what the
+    # the runner keeps their names, shapes and dtypes, so when they are of the kernel's type (what the
     # kernel's checks would make of them) later steps skip the checks.  Kernels emitted by an
     # older symbp have no _loss_and_grad_arrays and are always checked.
     unchecked = getattr(kernel, "_loss_and_grad_arrays", None)
     arrays = operator.itemgetter(*kernel.PARAMETERS)
+    dtype = kernel_dtype(kernel)
     fast, first = False, True
 
     def objective(current: dict[str, np.ndarray], batch: np.ndarray | None) -> tuple[float, dict[str, np.ndarray]]:
@@ -236,7 +276,7 @@ def train(
         if fast:
             return unchecked(*arrays(current), X, Y)
         answer = evaluate(current, X, y)
-        fast = unchecked is not None and all(a.dtype == np.float64 for a in current.values())
+        fast = unchecked is not None and all(a.dtype == dtype for a in current.values())
         return answer
 
     # The kernel's per-block temporaries stay on the heap from one block and step to the next (training/heap.py).
@@ -258,6 +298,6 @@ def watches_for(kernel: ModuleType, X: np.ndarray, y: np.ndarray, settings: RunS
         # the parameters handed back: a mini-batch's loss says little about either.
         watches.append(Watch(FULL_LOSS, lambda params: kernel.loss(params, X, y), every=-(-n // settings.batch_size), selects=validation is None))
     if validation is not None:
-        X_val, y_val = check_data(kernel, *validation, source="the validation data")
+        X_val, y_val = in_kernel_dtype(kernel, *check_data(kernel, *validation, source="the validation data"), "the validation data")
         watches.append(Watch(VALIDATION_LOSS, lambda params: kernel.loss(params, X_val, y_val), selects=True))
     return tuple(watches)

@@ -18,7 +18,7 @@ from symbp import cluster
 from symbp.cluster.objective import DaskObjective
 from symbp.errors import DataError, UserError
 from symbp.training import DIVERGENCE_FACTOR, run
-from tests.helpers import assert_grad_close, skip_without_dask
+from tests.helpers import SLOW, assert_grad_close, skip_without_dask
 
 skip_without_dask()
 
@@ -212,3 +212,23 @@ def test_a_step_survives_a_worker_killed_before_its_results_are_gathered(client,
         monkeypatch.undo()
         parts.release()
         client.wait_for_workers(2, timeout=60)
+
+
+def _dtype_of(part):
+    return str(part[0].dtype), str(part[1].dtype)
+
+
+@SLOW  # emits a kernel and trains on the cluster
+def test_a_float32_kernel_gets_its_partitions_converted_once_and_the_callers_stay(client, parts, data, tmp_path):
+    import symbp
+
+    path = symbp.emit(symbp.derive(hidden=4, sigma="tanh", inputs=data[0].shape[1], dtype="float32"), tmp_path)
+    k32 = symbp.load_kernel(path)
+    X, y = (a.astype(np.float32) for a in data)
+    with cluster.DaskObjective(client, path, parts) as objective:
+        assert {client.submit(_dtype_of, f, pure=False).result() for f in objective.partitions.futures} == {("float32", "float32")}
+        params = k32.init_params(X.shape[1], seed=1)
+        assert_grad_close(objective(params, None), k32.loss_and_grad(params, X, y), rtol=1e-5)
+    assert {client.submit(_dtype_of, f, pure=False).result() for f in parts.futures} == {("float64", "float64")}
+    result = cluster.train_on_cluster(path, parts, client, steps=5, step_size="armijo")
+    assert all(value.dtype == np.float32 for value in result.params.values())
