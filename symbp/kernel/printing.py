@@ -53,7 +53,8 @@ class Buffers:
         """``buffer("scope.target", sizes…)`` for an array over the samples, else None (a new array)."""
         if not axes or axes[-1] != i or any(axis not in self.sizes for axis in axes[:-1]):
             return None
-        return f'{BUFFER}({", ".join([repr(f"{self.scope}.{target}").replace(chr(39), chr(34))] + [self.sizes[axis] for axis in axes[:-1]])})'
+        key = f'"{self.scope}.{target}"'  # both are identifiers: no quote to escape
+        return f"{BUFFER}({', '.join([key] + [self.sizes[axis] for axis in axes[:-1]])})"
 
 
 @dataclass(frozen=True)
