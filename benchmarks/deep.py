@@ -187,20 +187,22 @@ def markdown(rows: list[Row], command: str, load_before: tuple, load_after: tupl
         "| hidden layers | kernel (ms) | JAX jit (ms) | PyTorch (ms) | kernel / JAX | kernel / PyTorch | disturbed |",
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
-    met = True
+    met, judged = True, 0
     for row in rows:
         t = row.timings
         disturbed = [f"{name}: {t[name].disturbance()}" for name in IMPLEMENTATIONS if t[name].disturbance()]
         jax_ratio, torch_ratio = t["kernel"].median / t["JAX jit"].median, t["kernel"].median / t["PyTorch"].median
         if not disturbed:
             met &= jax_ratio <= JAX_TARGET
+            judged += 1
         lines.append(
             f"| {row.depth} | {t['kernel'].median * 1e3:.2f} | {t['JAX jit'].median * 1e3:.2f} | {t['PyTorch'].median * 1e3:.2f} "
             f"| {jax_ratio:.2f} | {torch_ratio:.2f} | {'; '.join(disturbed) or 'no'} |"
         )
     worst = max(row.differences[name] for row in rows for name in row.differences)
     lines += ["", f"Largest relative difference of a peer's R or gradient from the kernel's: {worst:.1e} (agreeing within {RTOL:g}: {'yes' if worst <= RTOL else 'NO'}).", ""]
-    lines.append(f"- {'MET' if met else 'NOT MET'}: kernel ≤ {JAX_TARGET} × JAX jit at every undisturbed depth")
+    verdict = "NOT CHECKED (every depth disturbed; re-run on a quieter machine)" if not judged else "MET" if met else "NOT MET"
+    lines.append(f"- {verdict}: kernel ≤ {JAX_TARGET} × JAX jit at every undisturbed depth ({judged} of {len(rows)} undisturbed)")
     return "\n".join(lines) + "\n"
 
 

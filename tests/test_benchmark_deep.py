@@ -27,6 +27,9 @@ def test_the_target_is_judged_on_undisturbed_rows_only() -> None:
     not_met = markdown([row(1, 0.010, 0.012), row(2, 0.020, 0.019)], "python benchmarks/deep.py", LOAD, LOAD, ROOT)
     assert "- NOT MET: kernel ≤ 1.0 × JAX jit" in not_met
     assert "| 2 | 20.00 | 19.00 | 40.00 | 1.05 | 0.50 | no |" in not_met
+    # With every row disturbed nothing is judged: neither MET nor NOT MET.
+    unjudged = markdown([row(1, 0.010, 0.012, others=0.5)], "python benchmarks/deep.py", LOAD, LOAD, ROOT)
+    assert "- NOT CHECKED" in unjudged and "(0 of 1 undisturbed)" in unjudged
 
 
 def test_agreement_is_the_largest_relative_difference(tmp_path) -> None:
