@@ -224,7 +224,7 @@ def test_deep_kernel_costs_a_constant_number_of_matrix_products_per_layer() -> N
     for depth in (1, 2, 3, 4):
         text = render_kernel(derive(hidden=(3,) * depth, sigma="tanh"))
         backward = text.split("def _loss_and_grad_block(")[1].split("return R")[0]
-        counts.append(backward.count("@") + backward.count("numpy.dot("))
+        counts.append(backward.count("@") + backward.count("numpy.dot(") + backward.count("numpy.matmul("))
     steps = [b - a for a, b in zip(counts, counts[1:])]
     # δ^l = (δ^{l-1} W^{l-1}) ⊙ σ′, g_W = δᵀ h and g_b = 1ᵀ δ (the forward pass's W h is in _forward)
     assert steps == [steps[0]] * 3 and steps[0] == 3, counts
