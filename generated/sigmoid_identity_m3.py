@@ -9,6 +9,9 @@ formula derived by SymPy; each docstring carries that formula in LaTeX.
 Arrays: W1 (d, M), b1 (d,), W2 (M, p), b2 (M,), X (n, p), y (n,) or (n, d).
 """
 
+import os
+import threading
+
 import numpy
 
 KERNEL_FORMAT = 1
@@ -23,6 +26,11 @@ BLOCK = 8192
 #: BLOCK ones, read-only: a sum over the samples of a block is a product with its first rows.
 _ONES = numpy.ones(BLOCK)
 _ONES.flags.writeable = False
+#: How many threads evaluate blocks at once when there are several: None takes the environment
+#: variable SYMBP_KERNEL_THREADS, else every core this process may run on.  The blocks and the
+#: order their sums are added in depend on n only, so the result is the same to the last bit
+#: whatever this is.
+THREADS = None
 
 
 def init_params(p, seed=0):
@@ -41,22 +49,22 @@ def init_params(p, seed=0):
     }
 
 
-def _forward(W1, b1, W2, b2, X):
-    r"""The forward pass, for all samples at once:
+def _forward(W1, b1, W2, b2, X, buffer):
+    r"""The forward pass, for all samples at once (into the arrays buffer(name, *leading sizes) gives):
 
         a_{im} = b^{2}_{m} + \sum_{j=1}^{p} W^{2}_{mj} x_{ij}
         h_{im} = \sigma\left(a_{im}\right) = \frac{1}{1 + e^{- a_{im}}}
         z_{i} = b^{1} + \sum_{m=1}^{M} W^{1}_{m} h_{im}
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
-    _c0 = W2 @ X.T
+    _c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))
     _c0 += b2[:, None]
     a = _c0
-    h = numpy.multiply(a, 1/2)
+    h = numpy.multiply(a, 1/2, out=buffer("forward.h", M))
     numpy.tanh(h, out=h)
     numpy.multiply(h, 1/2, out=h)
     numpy.add(h, 1/2, out=h)
-    _c1 = W1 @ h
+    _c1 = numpy.matmul(W1, h, out=buffer("forward._c1", D))
     _c1 += b1[:, None]
     z = _c1
     f = z
@@ -72,13 +80,15 @@ def forward(params, X):
         f(x_{i}) = g\left(z_{i}\right) = z_{i}
     """
     W1, b1, W2, b2, X, _ = _check(params, X)
-    f = _forward(W1, b1, W2, b2, X)[3]
+    # All the samples at once, into new arrays: f is returned.
+    f = _forward(W1, b1, W2, b2, X, _Arrays(X, keep=False))[3]
     return f[0] if D == 1 else numpy.ascontiguousarray(f.T)
 
 
 def _loss_block(W1, b1, W2, b2, X, Y):
     """R over one block of samples."""
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
+    buffer = _Arrays(X)
+    a, h, z, f = _forward(W1, b1, W2, b2, X, buffer)
     _t0 = f - Y.T
     R = float(numpy.vdot(_t0, _t0))
     return R
@@ -91,22 +101,27 @@ def loss(params, X, y):
     """
     W1, b1, W2, b2, X, Y = _check(params, X, y)
     n = X.shape[0]
-    R = 0.0
-    for start in range(0, n, BLOCK):
-        R += _loss_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
+    if n <= BLOCK:  # one block: evaluated here, with no thread or BLAS set-up to pay for
+        R = _loss_block(W1, b1, W2, b2, X, Y)
+    else:
+        with _Blocks(n) as blocks:
+            R = 0.0
+            for block in blocks.map(lambda start: _loss_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])):
+                R += block  # in block order: the same sum whatever the number of threads
     return R
 
 
 def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     """R and the gradient's sums over the samples of one block."""
+    buffer = _Arrays(X)
     _ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])
-    a, h, z, f = _forward(W1, b1, W2, b2, X)
-    _t0 = numpy.subtract(f, Y.T)
+    a, h, z, f = _forward(W1, b1, W2, b2, X, buffer)
+    _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
-    delta1 = numpy.multiply(_t0, 2.0)
-    _c0 = W1.T * delta1
-    delta2 = numpy.subtract(1.0, h)
-    numpy.multiply(delta2, _c0, out=delta2)
+    delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
+    delta2 = numpy.subtract(1.0, h, out=buffer("grad.delta2", M))
+    numpy.multiply(delta2, W1.T, out=delta2)
+    numpy.multiply(delta2, delta1, out=delta2)
     numpy.multiply(delta2, h, out=delta2)
     gW1 = numpy.dot(delta1, h.T)
     gb1 = numpy.dot(delta1, _ones)
@@ -137,16 +152,20 @@ def _loss_and_grad_arrays(W1, b1, W2, b2, X, Y):
     symbp.train calls it directly once the first step has checked the parameters: the runner keeps their shapes.
     """
     n = X.shape[0]
-    # The first block's sums start the totals; the blocks after it (n > BLOCK) add to them.
-    first = (X, Y) if n <= BLOCK else (X[:BLOCK], Y[:BLOCK])
-    R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, *first)
-    for start in range(BLOCK, n, BLOCK):
-        block = _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK])
-        R += block[0]
-        gW1 += block[1]
-        gb1 += block[2]
-        gW2 += block[3]
-        gb2 += block[4]
+    if n <= BLOCK:  # one block: evaluated here, with no thread or BLAS set-up to pay for
+        R, gW1, gb1, gW2, gb2 = _loss_and_grad_block(W1, b1, W2, b2, X, Y)
+    else:
+        with _Blocks(n) as blocks:
+            results = blocks.map(lambda start: _loss_and_grad_block(W1, b1, W2, b2, X[start:start + BLOCK], Y[start:start + BLOCK]))
+            # The first block's sums start the totals; the others are added to them in block order,
+            # so that the totals are the same to the last bit whatever the number of threads.
+            R, gW1, gb1, gW2, gb2 = next(results)
+            for block in results:
+                R += block[0]
+                gW1 += block[1]
+                gb1 += block[2]
+                gW2 += block[3]
+                gb2 += block[4]
     return R, {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
 
 
@@ -179,4 +198,155 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
-# symbp-body-sha256: c1b603b2d0d74463daa1121779916626fccc7b03e05a23d0f0891f47da051ca1
+
+
+class _Arrays:
+    """The arrays of one block of rows: buffer(name, *leading sizes) is an (*leading sizes, rows) array of X's dtype.
+
+    keep=True: each thread's arrays are made once and reused by every block and call after
+    (kept per thread in _KEPT), so that a block's elementwise steps write into memory already
+    in place instead of new arrays whose pages fault in on every block.  keep=False: new arrays.
+    """
+
+    def __init__(self, X, keep=True):
+        self.rows, self.dtype = X.shape[0], X.dtype
+        self.arrays = _KEPT.arrays(self.rows, self.dtype) if keep else None
+
+    def __call__(self, name, *sizes):
+        shape = (*sizes, self.rows)
+        if self.arrays is None:
+            return numpy.empty(shape, self.dtype)
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self.arrays[name] = numpy.empty(shape, self.dtype)
+        return array
+
+
+class _Kept(threading.local):
+    """One thread's kept arrays, by (rows, dtype): those of a full block and of the last other block size."""
+
+    def __init__(self):
+        self.sets = {}
+
+    def arrays(self, rows, dtype):
+        key = (rows, dtype)
+        found = self.sets.get(key)
+        if found is None:
+            if len(self.sets) >= 2:  # a third block size: the oldest set goes, so that memory stays bounded
+                del self.sets[next(iter(self.sets))]
+            found = self.sets[key] = {}
+        return found
+
+
+_KEPT = _Kept()
+
+
+class _Blocks:
+    """The blocks of n rows, evaluated on up to THREADS threads, their results given back in block order.
+
+    While it is entered, BLAS runs on one thread (restored afterwards): a block's matrix products
+    run in the thread that evaluates it, instead of BLAS threads spinning against the blocks' threads.
+    """
+
+    def __init__(self, n):
+        self.starts = range(0, n, BLOCK)
+        self.threads = min(_threads(), len(self.starts))
+
+    def __enter__(self):
+        _ONE_BLAS_THREAD.enter()
+        return self
+
+    def __exit__(self, *exc):
+        _ONE_BLAS_THREAD.exit()
+
+    def map(self, evaluate):
+        """evaluate(start) for every block's first row, in block order (an iterator)."""
+        if self.threads == 1:
+            return map(evaluate, self.starts)
+        return _pool(self.threads).map(evaluate, self.starts)
+
+
+def _threads():
+    """THREADS, else SYMBP_KERNEL_THREADS, else the cores this process may run on."""
+    if THREADS is not None:
+        return max(1, int(THREADS))
+    if os.environ.get("SYMBP_KERNEL_THREADS"):
+        return max(1, int(os.environ["SYMBP_KERNEL_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_POOL = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads):
+    """The pool of this many threads, made on first use (importing concurrent.futures only then keeps import fast)."""
+    with _POOL_LOCK:
+        if threads not in _POOL:
+            import concurrent.futures
+
+            for old in _POOL.values():
+                old.shutdown(wait=False)
+            _POOL.clear()
+            _POOL[threads] = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="symbp-kernel")
+        return _POOL[threads]
+
+
+class _OneBlasThread:
+    """OpenBLAS's thread count set to 1 and then restored, through its own functions in the library NumPy loaded.
+
+    Counted, so that calls overlapping in several threads set it once and restore it once, after the
+    last.  Where the library cannot be found (another BLAS, no /proc), nothing is changed.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0
+        self.functions = None  # (get, set) once looked up; () when there are none
+        self.saved = None
+
+    def enter(self):
+        with self.lock:
+            if self.users == 0:
+                if self.functions is None:
+                    self.functions = _openblas_thread_functions()
+                if self.functions:
+                    get, set_ = self.functions
+                    self.saved = get()
+                    if self.saved != 1:
+                        set_(1)
+            self.users += 1
+
+    def exit(self):
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.functions and self.saved not in (None, 1):
+                self.functions[1](self.saved)
+
+
+def _openblas_thread_functions():
+    """(get, set) of the thread count of the OpenBLAS loaded into this process, or () if there is none to be found."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split(None, 5)[5].strip() for line in maps if "openblas" in line and line.count(" ") >= 5})
+    except (OSError, IndexError):
+        return ()
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # NumPy's own wheels rename the symbols (scipy_openblas…64_); a system OpenBLAS keeps the plain names.
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+            get = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, set_.argtypes = ctypes.c_int, (ctypes.c_int,)
+                return get, set_
+    return ()
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+# symbp-body-sha256: 8941540df59a333965e30aa3d4d5aeb3f88260732670f03c015eacfc6b0164f0

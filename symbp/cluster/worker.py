@@ -311,6 +311,10 @@ def kernel_plugin(digest: str, source: str) -> Any:
     return KernelPlugin(digest, source)
 
 
+#: The threads a kernel evaluates its blocks on, on a worker: one, that of the partition's task.
+WORKER_KERNEL_THREADS = 1
+
+
 def compile_kernel(digest: str, source: str) -> types.ModuleType:
     """Exec the kernel's source into a fresh module, after checking it is the text the client hashed.
 
@@ -319,7 +323,8 @@ def compile_kernel(digest: str, source: str) -> types.ModuleType:
         source: The kernel's text.
 
     Returns:
-        The module, with ``loss_and_grad`` and the rest of the kernel.
+        The module, with ``loss_and_grad`` and the rest of the kernel, set to evaluate its blocks in
+        the calling thread only (:data:`WORKER_KERNEL_THREADS`).
 
     Raises:
         RuntimeError: The text does not match the digest (it was changed on the way).
@@ -328,6 +333,9 @@ def compile_kernel(digest: str, source: str) -> types.ModuleType:
         raise RuntimeError("the kernel source received by this worker does not match its sha256")
     module = types.ModuleType(f"symbp_kernel_{digest[:12]}")
     exec(compile(source, f"<symbp kernel {digest[:12]}>", "exec"), module.__dict__)
+    # The partitions are already spread over the workers' threads, one per thread: a kernel that
+    # evaluated its blocks on all the cores as well would run cores × threads blocks at once.
+    module.THREADS = WORKER_KERNEL_THREADS
     return module
 
 

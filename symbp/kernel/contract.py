@@ -35,6 +35,27 @@ def contraction(op: Contract, unit_axes: frozenset = frozenset(), ones: str | No
     return " * ".join(scale + [code]) if scale else code
 
 
+def broadcast_factors(op: Contract, unit_axes: frozenset = frozenset()) -> tuple[str, ...] | None:
+    """The factors of a product summed over an axis of length 1 (``W1.T``, ``delta1`` for W¹ᵀδ¹ when d = 1),
+    each broadcast against the target's axes, or None when ``op`` is another contraction.
+
+    Their product is what :func:`contraction` prints; an elementwise step that multiplies by it can
+    multiply by the factors one after the other instead, so that the product is never an array of its own.
+
+    Example:
+        >>> from symbp.symbolic.model import i, k, m
+        >>> op = Contract(Operand("_c0", (m, i)), (Operand("W1", (k, m)), Operand("delta1", (k, i))), (k,))
+        >>> broadcast_factors(op, frozenset({k}))
+        ('W1.T', 'delta1')
+    """
+    operands = [o for o in op.operands if o.axes or not _is_number(o.name)]
+    scale = tuple(o.name for o in op.operands if not o.axes and _is_number(o.name))
+    if len(op.summed) != 1 or op.summed[0] not in unit_axes:
+        return None
+    code = _matmul(operands, op.summed, op.target.axes, unit_axes)
+    return scale + tuple(code.split(" * ")) if code else None
+
+
 def _is_number(name: str) -> bool:
     try:
         float(sp.sympify(name))

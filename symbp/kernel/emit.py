@@ -19,16 +19,19 @@ from pathlib import Path
 from symbp.errors import UserError
 from symbp.files import make_folder, write_text_atomic
 from symbp.kernel.cache import remember
-from symbp.kernel.context import TEMPLATE, kernel_context
+from symbp.kernel.context import TEMPLATE, kernel_context, layout
 from symbp.kernel.format import BODY_HASH_PREFIX
 from symbp.kernel.lower import lower_kernel
-from symbp.kernel.printing import DTYPE_NAME, print_schedule
-from symbp.kernel.programs import kernel_programs
+from symbp.kernel.printing import DTYPE_NAME, Buffers, print_schedule
+from symbp.kernel.programs import Blocks, kernel_programs
 from symbp.kernel.schedule import schedule
 from symbp.render import render
 from symbp.spec.network import NAME_PATTERN, DType, Spec
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.model import k
+
+#: The bodies printed with buffers: those evaluated on a block of samples, and the forward pass they share.
+BUFFERED = ("forward", "loss", "grad")
 
 
 def render_kernel(derivation: Derivation, name: str | None = None) -> str:
@@ -45,7 +48,11 @@ def render_kernel(derivation: Derivation, name: str | None = None) -> str:
     scheduled = lowered.map(lambda operations, blocked: schedule(operations, blocked, unit_axes))
     # A float32 kernel makes its arrays of ones in its DTYPE: float64 ones would turn its sums to float64.
     dtype = DTYPE_NAME if derivation.spec.dtype is DType.FLOAT32 else None
-    printed = scheduled.map(lambda body, blocked: print_schedule(body, dtype))
+    # The bodies that run on a block of samples (and _forward, which they call) write into kept arrays.
+    sizes = layout(derivation).sizes
+    printed = Blocks(**{
+        name: print_schedule(body, Buffers(sizes, name) if name in BUFFERED else None, dtype) for name, body in scheduled.items()
+    })
     context = kernel_context(derivation, printed, name)
     body = render(TEMPLATE, k=context)
     return body + BODY_HASH_PREFIX + body_hash(body) + "\n"

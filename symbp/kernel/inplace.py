@@ -93,7 +93,10 @@ class ChainBuilder:
             for factor in expr.args:
                 if factor is spine:
                     continue
-                if factor == -1:
+                if isinstance(factor, sp.Indexed) and str(factor.base.label) in self.printer.folded:
+                    # A broadcast product that is not made: multiply by its factors in turn.
+                    chain.ops.extend((self.ufunc("numpy.multiply"), (_RUNNING, code)) for code in self.printer.folded[str(factor.base.label)])
+                elif factor == -1:
                     chain.ops.append((self.ufunc("numpy.negative"), (_RUNNING,)))
                 elif isinstance(factor, sp.Pow) and factor.exp == -1:
                     chain.ops.append((self.ufunc("numpy.divide"), (_RUNNING, self.argument(factor.base))))
@@ -118,12 +121,15 @@ class ChainBuilder:
         return Chain(self.text(expr))
 
 
-def chain_lines(target: str, chain: Chain) -> list[str]:
-    """``target = first(start, …)`` then ``ufunc(…, out=target)`` for the rest of the chain."""
+def chain_lines(target: str, chain: Chain, out: str | None = None) -> list[str]:
+    """``target = first(start, …)`` then ``ufunc(…, out=target)`` for the rest of the chain.
+
+    With ``out`` (the printed array to write into), the first call writes there too: ``first(start, …, out=out)``."""
     if not chain.ops:
         return [f"{target} = {chain.start}"]
     (first, args), *rest = chain.ops
-    lines = [f"{target} = {first}({', '.join(chain.start if a == _RUNNING else a for a in args)})"]
+    written = [chain.start if a == _RUNNING else a for a in args] + ([f"out={out}"] if out else [])
+    lines = [f"{target} = {first}({', '.join(written)})"]
     for ufunc, args in rest:
         lines.append(f"{ufunc}({', '.join(target if a == _RUNNING else a for a in args)}, out={target})")
     return lines

@@ -29,6 +29,8 @@ class KernelPrinter(NumPyPrinter):
         """
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
         self.target_axes: tuple[sp.Symbol, ...] = ()
+        #: broadcast products that are not made as arrays (see symbp.kernel.schedule) → their factors
+        self.folded: dict[str, tuple[str, ...]] = {}
         self.float_constants = float_constants
 
     def _print(self, expr: object, **kwargs: object) -> str:
@@ -38,6 +40,8 @@ class KernelPrinter(NumPyPrinter):
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         label = str(expr.base.label)
+        if label in self.folded:  # read other than as a factor of an in-place product: the product, inline
+            return "(" + " * ".join(self.folded[label]) + ")"
         axes = stored_axes(label, tuple(_axis(ix) for ix in expr.indices))
         return broadcast(ARRAY_NAMES.get(label, label), axes, self.target_axes)
 

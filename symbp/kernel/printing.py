@@ -5,10 +5,16 @@ context → text).  Each operation of a :class:`~symbp.kernel.schedule.Schedule`
 becomes assignment lines: a contraction as the code scheduling chose, an elementwise
 operation through :class:`~symbp.kernel.printer.KernelPrinter` as an in-place chain
 (:mod:`symbp.kernel.inplace`), each CSE temporary placed just before its first use.
+
+With :class:`Buffers`, every array over the samples that a line makes (a matrix product, the
+first ufunc of an in-place chain) is written into ``buffer(name, *sizes)`` instead, the array the
+kernel keeps for that name in the thread that evaluates the block: a block's steps then allocate
+nothing, and the next block and call find the memory mapped and warm.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -25,6 +31,32 @@ from symbp.symbolic.model import i
 ONES_OF_BLOCK = "_ONES"
 #: The module constant of a float32 kernel naming its floating-point type (float64 kernels have none).
 DTYPE_NAME = "DTYPE"
+
+
+#: The name of the kernel's function that gives a block's kept arrays (``buffer("grad.delta2", M)``).
+BUFFER = "buffer"
+#: A matrix product (``W2 @ X.T``) or a broadcast product (``W1.T * delta1``) of two named arrays, as contraction prints them.
+_PRODUCT = re.compile(r"^([\w.]+) ([@*]) ([\w.]+)$")
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """Where a body's arrays over the samples go: into the kernel's kept arrays.
+
+    Attributes:
+        sizes: each non-sample axis → the kernel's constant for its size (M, D, …); the samples are the last axis.
+        scope: the body's name, prefixed to each array's name (the bodies number their arrays _c0, _t0, … each on its own).
+    """
+
+    sizes: dict[sp.Symbol, str]
+    scope: str
+
+    def out(self, target: str, axes: tuple[sp.Symbol, ...]) -> str | None:
+        """``buffer("scope.target", sizes…)`` for an array over the samples, else None (a new array)."""
+        if not axes or axes[-1] != i or any(axis not in self.sizes for axis in axes[:-1]):
+            return None
+        key = f'"{self.scope}.{target}"'  # both are identifiers: no quote to escape
+        return f"{BUFFER}({', '.join([key] + [self.sizes[axis] for axis in axes[:-1]])})"
 
 
 @dataclass(frozen=True)
@@ -44,11 +76,12 @@ class PrintedBlock:
     uses_ones: bool
 
 
-def print_schedule(scheduled: Schedule, dtype: str | None = None) -> PrintedBlock:
+def print_schedule(scheduled: Schedule, buffers: Buffers | None = None, dtype: str | None = None) -> PrintedBlock:
     """Print a scheduled body as assignment lines (see the module docstring).
 
     Args:
         scheduled: the body, scheduled.
+        buffers: where its arrays over the samples go; None: into new arrays.
         dtype: the kernel's constant for its floating-point type (:data:`DTYPE_NAME`), or None for NumPy's
             default float64: the type of the arrays the body makes itself (its ones).
 
@@ -61,16 +94,18 @@ def print_schedule(scheduled: Schedule, dtype: str | None = None) -> PrintedBloc
         >>> print_schedule(schedule((op,), blocked=False)).lines
         ('h = numpy.tanh(a)',)
     """
-    return _BodyPrinter(scheduled, dtype).run()
+    return _BodyPrinter(scheduled, buffers, dtype).run()
 
 
 class _BodyPrinter:
     """Prints one body, placing each temporary once, before the first line that reads it."""
 
-    def __init__(self, scheduled: Schedule, dtype: str | None = None) -> None:
+    def __init__(self, scheduled: Schedule, buffers: Buffers | None = None, dtype: str | None = None) -> None:
         self.scheduled = scheduled
+        self.buffers = buffers
         self.dtype = dtype
         self.printer = KernelPrinter(float_constants=dtype is not None)
+        self.printer.folded = dict(scheduled.folded)
         self.lines: list[str] = []
         self.setup: list[str] = []
         self.placed: set[sp.Symbol] = set()
@@ -80,6 +115,8 @@ class _BodyPrinter:
 
     def run(self) -> PrintedBlock:
         for index, op in enumerate(self.scheduled.operations):
+            if isinstance(op, Contract) and op.target.name in self.scheduled.folded:
+                continue  # not made: its reader multiplies by its factors
             if isinstance(op, Contract):
                 self.contraction(op, self.scheduled.contractions[index])
             else:
@@ -95,6 +132,11 @@ class _BodyPrinter:
             self.setup.append(
                 f"{ONES} = {ONES_OF_BLOCK}[:X.shape[0]] if X.shape[0] <= {ONES_OF_BLOCK}.size else {ones}(X.shape[0]{typed})"
             )
+        out = self.buffers.out(op.target.name, op.target.axes) if self.buffers else None
+        product = _PRODUCT.match(code)
+        if out and product:
+            ufunc = self.printer._module_format("numpy.matmul" if product[2] == "@" else "numpy.multiply")
+            code = f"{ufunc}({product[1]}, {product[3]}, out={out})"
         self.lines.append(f"{op.target.name} = {code}")
 
     def elementwise(self, index: int, op: Elementwise | Total) -> None:
@@ -127,7 +169,8 @@ class _BodyPrinter:
         chains = ChainBuilder(self.printer, axes, self.temp_axes)
         reads_target = target in {str(a.base.label) for a in expr.atoms(sp.Indexed)} | {str(a) for a in expr.free_symbols}
         in_place = bool(axes) and not reads_target and chains.is_full(expr)
-        self.lines.extend(chain_lines(target, chains.build(expr) if in_place else Chain(self.printer.doprint(expr))))
+        out = self.buffers.out(target, axes) if self.buffers and in_place else None
+        self.lines.extend(chain_lines(target, chains.build(expr) if in_place else Chain(self.printer.doprint(expr)), out))
 
     def place(self, expr: sp.Expr) -> None:
         """Define the temporaries ``expr`` uses that are not defined yet, each after those it uses."""

@@ -63,6 +63,10 @@ class Blocks(Generic[T]):
     def values(self) -> tuple[T, ...]:
         return tuple(getattr(self, field.name) for field in fields(self))
 
+    def items(self) -> tuple[tuple[str, T], ...]:
+        """(name, body) for each body, in order."""
+        return tuple((field.name, getattr(self, field.name)) for field in fields(self))
+
 
 #: The bodies that run once per block of samples (the kernel adds up their sums).
 BLOCKED = frozenset({"loss", "grad"})

@@ -1,12 +1,15 @@
 """Scheduling: the decisions made on a kernel body's array operations before any line is printed.
 
 A stage of :func:`symbp.kernel.emit.render_kernel` (programs → lowering → **scheduling** → printing →
-context → text).  Three passes, each a pure function of the operations:
+context → text).  Four passes, each a pure function of the operations:
 
 * **contractions** — which NumPy call computes each :class:`~symbp.kernel.lower.Contract`
   (:func:`symbp.kernel.contract.contraction`);
 * **in-place updates** — a bias added to a matrix product that nothing else reads
   updates that new array (``_c1 += b2[:, None]``) instead of allocating another;
+* **folded products** — a broadcast product over an axis of length 1 (W¹ᵀδ¹ when d = 1) that one
+  elementwise product reads is not made at all: that product multiplies by its factors in turn
+  (``numpy.multiply(delta2, W1.T, out=delta2)``, then by ``delta1``), one M × n array fewer per block;
 * **common subexpressions** — ``sympy.cse`` over all elementwise operations with the
   same axes at once, so that a difference the loss and δ¹ both use is computed once,
   into temporaries ``_t0, _t1, …`` numbered in a fixed order.
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symbp.kernel.contract import contraction
+from symbp.kernel.contract import broadcast_factors, contraction
 from symbp.kernel.lower import Contract, Elementwise, Operation, Total
 from symbp.symbolic.stable import Logistic
 
@@ -49,6 +52,7 @@ class Schedule:
         updates: operation index → its in-place update of a contraction's new array.
         bodies: operation index → the elementwise expression to print, after CSE.
         temporaries: each CSE temporary ``_tN`` → its definition.
+        folded: each broadcast product that is not made → its factors (the reader multiplies by them in turn).
     """
 
     operations: tuple[Operation, ...]
@@ -57,6 +61,7 @@ class Schedule:
     updates: dict[int, InPlaceUpdate]
     bodies: dict[int, sp.Expr]
     temporaries: dict[sp.Symbol, sp.Expr]
+    folded: dict[str, tuple[str, ...]]
 
 
 def schedule(operations: tuple[Operation, ...], blocked: bool, unit_axes: frozenset = frozenset()) -> Schedule:
@@ -82,7 +87,26 @@ def schedule(operations: tuple[Operation, ...], blocked: bool, unit_axes: frozen
     uses = _uses(operations)
     updates = {index: update for index, op in enumerate(operations) if isinstance(op, Elementwise) and (update := _in_place(op, uses, fresh))}
     bodies, temporaries = _shared_cse(operations, updates)
-    return Schedule(operations, blocked, contractions, updates, bodies, temporaries)
+    folded = _folded(operations, uses, updates, unit_axes)
+    return Schedule(operations, blocked, contractions, updates, bodies, temporaries, folded)
+
+
+def _folded(operations: tuple[Operation, ...], uses: dict[str, int], updates: dict[int, InPlaceUpdate], unit_axes: frozenset) -> dict[str, tuple[str, ...]]:
+    """The broadcast products (over an axis of length 1) read only as a factor of one elementwise
+    product over the same axes: each → its factors, which that product multiplies by instead."""
+    readers = {}
+    for index, op in enumerate(operations):
+        if isinstance(op, Elementwise) and index not in updates and isinstance(op.expr, sp.Mul):
+            for factor in op.expr.args:
+                if isinstance(factor, sp.Indexed) and tuple(factor.indices) == op.target.axes:
+                    readers[str(factor.base.label)] = op
+    folded = {}
+    for op in operations:
+        if isinstance(op, Contract) and uses.get(op.target.name) == 1 and op.target.name in readers:
+            factors = broadcast_factors(op, unit_axes)
+            if factors and readers[op.target.name].target.axes == op.target.axes:
+                folded[op.target.name] = factors
+    return folded
 
 
 def _uses(operations: tuple[Operation, ...]) -> dict[str, int]:

@@ -1,12 +1,14 @@
 """The heap kept for a kernel's temporaries while it runs: no page faults for memory it frees and takes again.
 
-A kernel works through the samples in blocks and allocates a few arrays of M × BLOCK floats
+A kernel works through the samples in blocks and needs a few arrays of M × BLOCK floats
 per block (192 KiB each at M = 3).  glibc hands such arrays back to the system as soon as
 they are freed (a fresh mapping each above its mmap threshold, or the top of the heap trimmed
 beyond its trim threshold), so every block of every call faults the same pages in again:
 6 000 faults per call on 250 000 rows at M = 3 in a fresh process, a fifth of the call's time.
 Dask's nanny makes it worse: its workers start with ``MALLOC_TRIM_THRESHOLD_=65536``, which
-also pins the mmap threshold at 128 KiB.
+also pins the mmap threshold at 128 KiB.  (The template's kernels write a block's arrays over the
+samples into arrays that each thread keeps from call to call; what they still take and free per
+block, the blocks' partial sums and the arrays of a new block size, stays on the kept heap.)
 
 :func:`keep_heap` raises both thresholds while a kernel runs (``symbp.train``, a kernel
 installed on a Dask worker); :func:`restore_heap` sets them back.  Only glibc has them; with

@@ -160,6 +160,7 @@ def test_compile_kernel_checks_the_digest_and_gives_loss_and_grad(kernel_path, k
     source = kernel_path.read_text(encoding="utf-8")
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
     module = compile_kernel(digest, source)
+    assert module.THREADS == 1  # the worker's task thread only: the partitions already fill the workers' threads
     params = kernel.init_params(kernel.P, seed=0)
     loss, grad = module.loss_and_grad(params, *data)
     loss0, grad0 = kernel.loss_and_grad(params, *data)

@@ -105,14 +105,15 @@ def test_kernel_is_standalone_and_loop_free() -> None:
     text = render_kernel(derive(hidden=3, sigma="softplus", g="tanh"))
     tree = ast.parse(text)
     imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in getattr(node, "names", [])}
-    assert imports == {"numpy"}
+    # NumPy, and the standard library's threads (the BLAS thread count is set through ctypes).
+    assert imports == {"numpy", "os", "threading", "ctypes", "concurrent.futures"}
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert {"init_params", "forward", "loss", "grad", "loss_and_grad", "_forward", "_check", "_loss_block", "_loss_and_grad_block", "_loss_and_grad_arrays"} <= set(functions)
-    block_loops = {"loss": "range(0, n, BLOCK)", "_loss_and_grad_arrays": "range(BLOCK, n, BLOCK)"}
+    block_loops = {"loss": "blocks.map(", "_loss_and_grad_arrays": "results"}
     for name in ("_forward", "forward", "loss", "loss_and_grad", "grad", "_loss_block", "_loss_and_grad_block", "_loss_and_grad_arrays"):
         loops = [n for n in ast.walk(functions[name]) if isinstance(n, (ast.For, ast.While, ast.comprehension))]
-        # The only loop allowed is over blocks of samples; never over single samples, units or inputs.
-        assert all(isinstance(n, ast.For) and ast.unparse(n.iter) == block_loops[name] for n in loops), name
+        # The only loop allowed is over the blocks' results; never over single samples, units or inputs.
+        assert all(isinstance(n, ast.For) and ast.unparse(n.iter).startswith(block_loops[name]) for n in loops), name
         assert len(loops) == (1 if name in block_loops else 0), name
         assert ast.get_docstring(functions[name])
     # The shared error term δ¹ is computed once per block and feeds all four gradients.
@@ -120,7 +121,7 @@ def test_kernel_is_standalone_and_loop_free() -> None:
     assert body.count("delta1 =") == 1 and "gW1 = numpy.dot(delta1, h.T)" in body and "gW2 = numpy.dot(delta2, X)" in body
     assert "gb2 = numpy.dot(delta2, _ones)" in body  # a sum over the samples is a BLAS product with ones
     # Samples run along the rows (the last axis) of every array but the data: a is (M, n).
-    assert "_c0 = W2 @ X.T" in ast.get_source_segment(text, functions["_forward"])
+    assert '_c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))' in ast.get_source_segment(text, functions["_forward"])
     assert "\\frac{\\partial R}{\\partial W^{2}_{mj}}" in ast.get_docstring(functions["loss_and_grad"])
 
 
@@ -223,7 +224,7 @@ def test_deep_kernel_costs_a_constant_number_of_matrix_products_per_layer() -> N
     for depth in (1, 2, 3, 4):
         text = render_kernel(derive(hidden=(3,) * depth, sigma="tanh"))
         backward = text.split("def _loss_and_grad_block(")[1].split("return R")[0]
-        counts.append(backward.count("@") + backward.count("numpy.dot("))
+        counts.append(backward.count("@") + backward.count("numpy.dot(") + backward.count("numpy.matmul("))
     steps = [b - a for a, b in zip(counts, counts[1:])]
     # δ^l = (δ^{l-1} W^{l-1}) ⊙ σ′, g_W = δᵀ h and g_b = 1ᵀ δ (the forward pass's W h is in _forward)
     assert steps == [steps[0]] * 3 and steps[0] == 3, counts
@@ -255,18 +256,21 @@ def test_l2_penalty_is_added_once_not_per_block(tmp_path) -> None:
 
 
 def test_the_stages_called_one_by_one_give_the_kernel() -> None:
-    from symbp.kernel.context import TEMPLATE, kernel_context
+    from symbp.kernel.context import TEMPLATE, kernel_context, layout
     from symbp.kernel.format import BODY_HASH_PREFIX
     from symbp.kernel.lower import lower_kernel
-    from symbp.kernel.printing import print_schedule
-    from symbp.kernel.programs import kernel_programs
+    from symbp.kernel.printing import Buffers, print_schedule
+    from symbp.kernel.programs import Blocks, kernel_programs
     from symbp.kernel.schedule import schedule
     from symbp.render import render
     from symbp.symbolic.model import k
 
     d = derive(hidden=3, sigma="tanh")
     lowered = lower_kernel(kernel_programs(d))
-    printed = lowered.map(lambda operations, blocked: print_schedule(schedule(operations, blocked, frozenset({k}))))
+    scheduled = lowered.map(lambda operations, blocked: schedule(operations, blocked, frozenset({k})))
+    sizes = layout(d).sizes
+    # The forward pass and the blocks' bodies write into the kernel's kept arrays; the final steps do not.
+    printed = Blocks(**{name: print_schedule(body, Buffers(sizes, name) if name in ("forward", "loss", "grad") else None) for name, body in scheduled.items()})
     body = render(TEMPLATE, k=kernel_context(d, printed))
     assert render_kernel(d).startswith(body + BODY_HASH_PREFIX)
 

@@ -60,7 +60,7 @@ def test_every_array_is_float32_and_R_a_python_float(spec):
     k32, _ = kernels(spec)
     params, X, y = problem(k32, 50, 4, seed=0)
     assert all(value.dtype == np.float32 for value in params.values())
-    intermediates = k32._forward(*(params[name] for name in k32.PARAMETERS), X)
+    intermediates = k32._forward(*(params[name] for name in k32.PARAMETERS), X, k32._Arrays(X, keep=False))
     assert [a.dtype for a in intermediates] == [np.float32] * len(intermediates)
     R, grad = k32.loss_and_grad(params, X, y)
     assert type(R) is float and type(k32.loss(params, X, y)) is float

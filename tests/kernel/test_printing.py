@@ -6,8 +6,9 @@ import pytest
 import sympy as sp
 
 from symbp.errors import InternalError
+from symbp.kernel.context import layout
 from symbp.kernel.lower import Elementwise, Operand, lower_kernel
-from symbp.kernel.printing import print_schedule
+from symbp.kernel.printing import Buffers, print_schedule
 from symbp.kernel.programs import kernel_programs
 from symbp.kernel.schedule import schedule
 from tests.helpers import derive
@@ -33,10 +34,11 @@ def test_loss_and_gradient_block_lines() -> None:
         "_t0 = numpy.subtract(f, Y.T)",
         "R = float(numpy.vdot(_t0, _t0))",
         "delta1 = numpy.multiply(_t0, 2.0)",
-        "_c0 = W1.T * delta1",
+        # d = 1: the outer product W1.T * delta1 (M × n) is not made; delta2 is multiplied by each factor.
         "delta2 = numpy.square(h)",
         "numpy.subtract(1.0, delta2, out=delta2)",
-        "numpy.multiply(delta2, _c0, out=delta2)",
+        "numpy.multiply(delta2, W1.T, out=delta2)",
+        "numpy.multiply(delta2, delta1, out=delta2)",
         "gW1 = numpy.dot(delta1, h.T)",
         "gb1 = numpy.dot(delta1, _ones)",
         "gW2 = numpy.dot(delta2, X)",
@@ -44,6 +46,20 @@ def test_loss_and_gradient_block_lines() -> None:
     )
     assert block.setup == ("_ones = _ONES[:X.shape[0]] if X.shape[0] <= _ONES.size else numpy.ones(X.shape[0])",)
     assert block.uses_ones
+
+
+def test_with_buffers_every_new_array_over_the_samples_is_a_kept_one() -> None:
+    lowered = lower_kernel(kernel_programs(derive(hidden=(4, 3), outputs=2)))
+    sizes = layout(derive(hidden=(4, 3), outputs=2)).sizes
+    lines = print_schedule(schedule(lowered.grad, True, frozenset()), Buffers(sizes, "grad")).lines
+    # d = 2: W1.T @ delta1 is a matrix product, into its buffer; each chain's first call writes into one.
+    assert 'delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))' in lines
+    assert any(line.startswith("_c0 = numpy.matmul(W1.T, delta1, out=buffer(\"grad._c0\", M") for line in lines)
+    made = [line for line in lines if " = numpy." in line and "out=" not in line]
+    # Only the gradients' sums over the samples (no samples axis left) are new arrays.
+    assert made and all(line.startswith("g") and "numpy.dot(" in line for line in made), made
+    forward = print_schedule(schedule(lowered.forward, False, frozenset()), Buffers(sizes, "forward")).lines
+    assert forward[0].startswith('_c0 = numpy.matmul(W3, X.T, out=buffer("forward._c0", M')
 
 
 def test_the_logistic_is_computed_in_place_in_its_overflow_free_form() -> None:
