@@ -118,6 +118,7 @@ class DaskObjective:
         self.n_samples = partitions.n
         self._check_fit(str(source.path))
         self._longest_step = 0.0  # seconds: the stall limit of a step is a multiple of it
+        self._placement: dict | None = None  # partition key → a worker holding it (_holder)
         self._convert()
         digest = source.sha256
         # One plugin per objective, so that closing one never takes the kernel from another.
@@ -179,9 +180,20 @@ class DaskObjective:
         params = {name: np.asarray(value) for name, value in params.items()}
 
         def submit() -> list:
-            return self.client.map(
-                partition_loss_and_grad, self.partitions.futures, plugin=self.plugin, params=params, pure=False, retries=RETRIES
-            )
+            # Each task where its partition lives (loosely: anywhere if that worker is gone), one map per
+            # worker.  Unplaced, Dask may give a task to a worker that is idle now and copy the partition
+            # there, at every step.
+            by_worker: dict = {}
+            for k, part in enumerate(self.partitions.futures):
+                by_worker.setdefault(self._holder(part.key), []).append(k)
+            futures: list = [None] * len(self.partitions.futures)
+            for worker, ks in by_worker.items():
+                where = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
+                mapped = self.client.map(partition_loss_and_grad, [self.partitions.futures[k] for k in ks], plugin=self.plugin,
+                                         params=params, pure=False, retries=RETRIES, **where)
+                for k, future in zip(ks, mapped):
+                    futures[k] = future
+            return futures
 
         started = time.monotonic()
         try:
@@ -189,6 +201,7 @@ class DaskObjective:
         except ObjectiveUnavailable:
             raise
         except Exception as err:  # noqa: BLE001 - whatever the cluster raises (a lost scheduler, worker or partition) ends the step
+            self._placement = None
             reason = (str(err).strip().splitlines() or [""])[0][:200]
             raise ObjectiveUnavailable(f"the Dask cluster failed ({type(err).__name__}: {reason})") from err
         self._longest_step = max(self._longest_step, time.monotonic() - started)
@@ -200,6 +213,16 @@ class DaskObjective:
             for name in grad:
                 grad[name] += partial_grad[name]
         return loss, grad
+
+    def _holder(self, key: str) -> str | None:
+        """A worker that held the partition ``key`` when last asked (None: none did).
+
+        The scheduler is asked once, and again after a step that failed or stalled: a stale answer
+        is harmless, since a task placed on a worker that is gone runs anywhere.
+        """
+        if self._placement is None:
+            self._placement = {k: sorted(ws)[0] if ws else None for k, ws in self.client.who_has(list(self.partitions.futures)).items()}
+        return self._placement.get(key)
 
     def _results(self, submit: Callable[[], list]) -> list:
         """The step's results, in partition order, from the tasks ``submit()`` creates (one per partition).
@@ -226,6 +249,7 @@ class DaskObjective:
             else:
                 return results
             self.client.cancel(futures)  # stalled: submitted once more, with new tasks
+            self._placement = None
         raise ObjectiveUnavailable(
             f"the Dask cluster failed (a step's results did not arrive within {limit:.0f} s, twice, while it had workers)"
         )

@@ -183,3 +183,28 @@ def test_the_kernel_plugin_compiles_on_setup(kernel_path):
 
 def test_a_partition_that_could_not_be_read_is_not_warmed_up():
     assert warm_up(Problem(ProblemKind.UNREADABLE, text="gone"), plugin="any") == 0
+
+
+def test_an_unaligned_partition_is_copied_once_aligned_and_dropped_with_it():
+    """A partition copied between workers arrives at any offset of a network frame: unaligned, NumPy's
+    matrix product would copy every block of X on every step."""
+    import gc
+
+    from symbp.cluster import worker as module
+
+    rng = np.random.default_rng(0)
+    X0 = rng.standard_normal((50, 3))
+    frame = bytearray(X0.nbytes + 1)
+    X = np.frombuffer(frame, dtype=np.float64, offset=1, count=X0.size).reshape(X0.shape)
+    X[...] = X0
+    y = rng.standard_normal(50)
+    assert not X.flags.aligned
+    first = module.aligned((X, y))
+    assert first[0].flags.aligned and np.array_equal(first[0], X0) and np.array_equal(first[1], y)
+    assert module.aligned((X, y)) is first  # made once, on the first step
+    plain = (X0, y)
+    assert module.aligned(plain) is plain  # an aligned partition is used as it is
+    key = id(X)
+    del X, first
+    gc.collect()
+    assert key not in module._ALIGNED  # dropped with the partition
