@@ -118,7 +118,7 @@ class DaskObjective:
         self.n_samples = partitions.n
         self._check_fit(str(source.path))
         self._longest_step = 0.0  # seconds: the stall limit of a step is a multiple of it
-        self._placement: dict | None = None  # partition key → a worker holding it (_holder)
+        self._placement: dict | None = None  # a holding worker → its partitions' indices (_placement_groups)
         self._convert()
         digest = source.sha256
         # One plugin per objective, so that closing one never takes the kernel from another.
@@ -183,11 +183,8 @@ class DaskObjective:
             # Each task where its partition lives (loosely: anywhere if that worker is gone), one map per
             # worker.  Unplaced, Dask may give a task to a worker that is idle now and copy the partition
             # there, at every step.
-            by_worker: dict = {}
-            for k, part in enumerate(self.partitions.futures):
-                by_worker.setdefault(self._holder(part.key), []).append(k)
             futures: list = [None] * len(self.partitions.futures)
-            for worker, ks in by_worker.items():
+            for worker, ks in self._placement_groups().items():
                 where = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
                 mapped = self.client.map(partition_loss_and_grad, [self.partitions.futures[k] for k in ks], plugin=self.plugin,
                                          params=params, pure=False, retries=RETRIES, **where)
@@ -214,15 +211,19 @@ class DaskObjective:
                 grad[name] += partial_grad[name]
         return loss, grad
 
-    def _holder(self, key: str) -> str | None:
-        """A worker that held the partition ``key`` when last asked (None: none did).
+    def _placement_groups(self) -> dict[str | None, list[int]]:
+        """The partitions' indices by a worker that held them when last asked (None: no worker did).
 
         The scheduler is asked once, and again after a step that failed or stalled: a stale answer
         is harmless, since a task placed on a worker that is gone runs anywhere.
         """
         if self._placement is None:
-            self._placement = {k: sorted(ws)[0] if ws else None for k, ws in self.client.who_has(list(self.partitions.futures)).items()}
-        return self._placement.get(key)
+            holders = self.client.who_has(list(self.partitions.futures))
+            self._placement = {}
+            for k, part in enumerate(self.partitions.futures):
+                workers = holders.get(part.key)
+                self._placement.setdefault(min(workers) if workers else None, []).append(k)
+        return self._placement
 
     def _results(self, submit: Callable[[], list]) -> list:
         """The step's results, in partition order, from the tasks ``submit()`` creates (one per partition).
