@@ -60,10 +60,7 @@ def _forward(W1, b1, W2, b2, X, buffer):
     _c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))
     _c0 += b2[:, None]
     a = _c0
-    h = numpy.multiply(a, 1/2, out=buffer("forward.h", M))
-    numpy.tanh(h, out=h)
-    numpy.multiply(h, 1/2, out=h)
-    numpy.add(h, 1/2, out=h)
+    h = _logistic(a, out=buffer("forward.h", M))
     numpy.multiply(h, a, out=h)
     _c1 = numpy.matmul(W1, h, out=buffer("forward._c1", D))
     _c1 += b1[:, None]
@@ -120,15 +117,13 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
-    _t1 = numpy.multiply(a, 1/2, out=buffer("grad._t1", M))
-    numpy.tanh(_t1, out=_t1)
-    numpy.multiply(_t1, 1/2, out=_t1)
-    delta2 = numpy.subtract(1/2, _t1, out=buffer("grad.delta2", M))
+    delta2 = numpy.negative(a, out=buffer("grad.delta2", M))
+    _logistic(delta2, out=delta2)
     numpy.multiply(delta2, a, out=delta2)
     numpy.add(delta2, 1.0, out=delta2)
-    numpy.multiply(delta2, _t1 + 1/2, out=delta2)
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
+    numpy.multiply(delta2, _logistic(a), out=delta2)
     gW1 = numpy.dot(delta1, h.T)
     gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
@@ -204,6 +199,20 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
+
+
+def _logistic(x, out=None):
+    """The logistic 1/(1 + e^{-x}) elementwise, into out if given: NumPy's exp and three passes in place.
+
+    Relative error at most 4.5e-16 in float64 and 3.6e-7 in float32 down to the smallest normal number;
+    where e^{-x} overflows (x below -709 in float64, -88 in float32) it is inf and the result 0, as it should be.
+    """
+    out = numpy.negative(x, out=out)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.reciprocal(out, out=out)
+    return out
 
 
 class _Arrays:
@@ -355,4 +364,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 6dd4675ed228c81ddd967e97ddd79eec5d2e782d21cc613991912b275781ddd3
+# symbp-body-sha256: 681c894a59ee6e5e90d0c81cc5f483205b93375c235b1237f1fabb79f25ca66c

@@ -60,10 +60,7 @@ def _forward(W1, b1, W2, b2, X, buffer):
     _c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))
     _c0 += b2[:, None]
     a = _c0
-    h = numpy.multiply(a, 1/2, out=buffer("forward.h", M))
-    numpy.tanh(h, out=h)
-    numpy.multiply(h, 1/2, out=h)
-    numpy.add(h, 1/2, out=h)
+    h = _logistic(a, out=buffer("forward.h", M))
     _c1 = numpy.matmul(W1, h, out=buffer("forward._c1", D))
     _c1 += b1[:, None]
     z = _c1
@@ -198,6 +195,20 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
+
+
+def _logistic(x, out=None):
+    """The logistic 1/(1 + e^{-x}) elementwise, into out if given: NumPy's exp and three passes in place.
+
+    Relative error at most 4.5e-16 in float64 and 3.6e-7 in float32 down to the smallest normal number;
+    where e^{-x} overflows (x below -709 in float64, -88 in float32) it is inf and the result 0, as it should be.
+    """
+    out = numpy.negative(x, out=out)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.reciprocal(out, out=out)
+    return out
 
 
 class _Arrays:
@@ -349,4 +360,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 8941540df59a333965e30aa3d4d5aeb3f88260732670f03c015eacfc6b0164f0
+# symbp-body-sha256: f2163234800b6beffdc4f9f1a81871d475d383f7a2c09ffccf4c3ecbda72ec90

@@ -116,10 +116,7 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
-    delta2 = numpy.multiply(a, 1/2, out=buffer("grad.delta2", M))
-    numpy.tanh(delta2, out=delta2)
-    numpy.multiply(delta2, 1/2, out=delta2)
-    numpy.add(delta2, 1/2, out=delta2)
+    delta2 = _logistic(a, out=buffer("grad.delta2", M))
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
     gW1 = numpy.dot(delta1, h.T)
@@ -197,6 +194,20 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
+
+
+def _logistic(x, out=None):
+    """The logistic 1/(1 + e^{-x}) elementwise, into out if given: NumPy's exp and three passes in place.
+
+    Relative error at most 4.5e-16 in float64 and 3.6e-7 in float32 down to the smallest normal number;
+    where e^{-x} overflows (x below -709 in float64, -88 in float32) it is inf and the result 0, as it should be.
+    """
+    out = numpy.negative(x, out=out)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.reciprocal(out, out=out)
+    return out
 
 
 class _Arrays:
@@ -348,4 +359,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 928c479f1a32306861cfc07e447cfe856a1c072c59d0eeb73c190d4830053d37
+# symbp-body-sha256: c0225fea6251783f2defad90e51e5f6c322a058c40ef4879c334cbccb33261f0

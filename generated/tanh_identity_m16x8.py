@@ -66,11 +66,11 @@ def _forward(W1, b1, W2, b2, W3, b3, X, buffer):
     _c0 = numpy.matmul(W3, X.T, out=buffer("forward._c0", M3))
     _c0 += b3[:, None]
     a3 = _c0
-    h3 = numpy.tanh(a3, out=buffer("forward.h3", M3))
+    h3 = _tanh(a3, out=buffer("forward.h3", M3))
     _c1 = numpy.matmul(W2, h3, out=buffer("forward._c1", M2))
     _c1 += b2[:, None]
     a2 = _c1
-    h2 = numpy.tanh(a2, out=buffer("forward.h2", M2))
+    h2 = _tanh(a2, out=buffer("forward.h2", M2))
     _c2 = numpy.matmul(W1, h2, out=buffer("forward._c2", D))
     _c2 += b1[:, None]
     z = _c2
@@ -218,6 +218,22 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, W3, b3, X, Y
+
+
+def _tanh(x, out=None):
+    """tanh(x) elementwise, into out if given, as 2/(1 + e^{-2x}) - 1: NumPy's exp and four passes in place.
+
+    Where NumPy has no vectorised float64 tanh for the CPU, numpy.tanh takes three to four times as long.
+    Absolute error at most 4.5e-16 in float64 and 2.4e-7 in float32 (about two units in the last place of 1).
+    e^{-2x} is taken of min(-2x, 80), so that it cannot overflow: below x = -40, tanh is -1 in both types.
+    """
+    out = numpy.multiply(x, -2.0, out=out)
+    numpy.minimum(out, 80.0, out=out)
+    numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.divide(2.0, out, out=out)
+    numpy.subtract(out, 1.0, out=out)
+    return out
 
 
 class _Arrays:
@@ -369,4 +385,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 64d6ddbcd48f6cd2a2dcafabdf7c120d144a1bf890064acabc830a70f1c72b16
+# symbp-body-sha256: 30250eb87577c67e7f2ecc53c970f0775b2915d91615801faf3a7939140d651e

@@ -60,7 +60,7 @@ def _forward(W1, b1, W2, b2, X, buffer):
     _c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))
     _c0 += b2[:, None]
     a = _c0
-    h = numpy.tanh(a, out=buffer("forward.h", M))
+    h = _tanh(a, out=buffer("forward.h", M))
     _c1 = numpy.matmul(W1, h, out=buffer("forward._c1", D))
     _c1 += b1[:, None]
     z = _c1
@@ -195,6 +195,22 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
+
+
+def _tanh(x, out=None):
+    """tanh(x) elementwise, into out if given, as 2/(1 + e^{-2x}) - 1: NumPy's exp and four passes in place.
+
+    Where NumPy has no vectorised float64 tanh for the CPU, numpy.tanh takes three to four times as long.
+    Absolute error at most 4.5e-16 in float64 and 2.4e-7 in float32 (about two units in the last place of 1).
+    e^{-2x} is taken of min(-2x, 80), so that it cannot overflow: below x = -40, tanh is -1 in both types.
+    """
+    out = numpy.multiply(x, -2.0, out=out)
+    numpy.minimum(out, 80.0, out=out)
+    numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.divide(2.0, out, out=out)
+    numpy.subtract(out, 1.0, out=out)
+    return out
 
 
 class _Arrays:
@@ -346,4 +362,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 54562f57e4cd196d947a772dd565a54af4c72b61bb9fdd11b0f4216ed3dd5443
+# symbp-body-sha256: 25f9b92acd31198e7d313559f9e9e9208cc9828c6c3bf03898f65084138cbba3

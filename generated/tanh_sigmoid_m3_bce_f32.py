@@ -68,14 +68,11 @@ def _forward(W1, b1, W2, b2, X, buffer):
     _c0 = numpy.matmul(W2, X.T, out=buffer("forward._c0", M))
     _c0 += b2[:, None]
     a = _c0
-    h = numpy.tanh(a, out=buffer("forward.h", M))
+    h = _tanh(a, out=buffer("forward.h", M))
     _c1 = numpy.matmul(W1, h, out=buffer("forward._c1", D))
     _c1 += b1[:, None]
     z = _c1
-    f = numpy.multiply(z, 1/2, out=buffer("forward.f", D))
-    numpy.tanh(f, out=f)
-    numpy.multiply(f, 1/2, out=f)
-    numpy.add(f, 1/2, out=f)
+    f = _logistic(z, out=buffer("forward.f", D))
     return a, h, z, f
 
 
@@ -204,6 +201,36 @@ def _check(params, X, y=None):
     if Y.shape != (n, D):
         raise ValueError(f"y has shape {numpy.shape(y)}; expected ({n},) or ({n}, {D}) for {n} samples")
     return W1, b1, W2, b2, X, Y
+
+
+def _tanh(x, out=None):
+    """tanh(x) elementwise, into out if given, as 2/(1 + e^{-2x}) - 1: NumPy's exp and four passes in place.
+
+    Where NumPy has no vectorised float64 tanh for the CPU, numpy.tanh takes three to four times as long.
+    Absolute error at most 4.5e-16 in float64 and 2.4e-7 in float32 (about two units in the last place of 1).
+    e^{-2x} is taken of min(-2x, 80), so that it cannot overflow: below x = -40, tanh is -1 in both types.
+    """
+    out = numpy.multiply(x, -2.0, out=out)
+    numpy.minimum(out, 80.0, out=out)
+    numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.divide(2.0, out, out=out)
+    numpy.subtract(out, 1.0, out=out)
+    return out
+
+
+def _logistic(x, out=None):
+    """The logistic 1/(1 + e^{-x}) elementwise, into out if given: NumPy's exp and three passes in place.
+
+    Relative error at most 4.5e-16 in float64 and 3.6e-7 in float32 down to the smallest normal number;
+    where e^{-x} overflows (x below -709 in float64, -88 in float32) it is inf and the result 0, as it should be.
+    """
+    out = numpy.negative(x, out=out)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(out, out=out)
+    numpy.add(out, 1.0, out=out)
+    numpy.reciprocal(out, out=out)
+    return out
 
 
 class _Arrays:
@@ -355,4 +382,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 9f23293823104cc211108674925c60a3944e6a7fcad01e3d458a8fb13030a15a
+# symbp-body-sha256: fb45bd5c87ebd9aa7392a69b15cd34d102444310491b95c225481e5449780ecc

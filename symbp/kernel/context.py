@@ -82,6 +82,7 @@ class KernelContext:
             final lines (the mean, the penalty) may have made it a NumPy float32.
         float_type, dtype_keyword: what ``_check`` converts to (``float`` or ``DTYPE``), and the keyword argument
             its arrays of ones and zeros are made with (empty for float64).
+        functions: the kernel's own functions the bodies call (``_tanh``, ``_logistic``), which it defines.
     """
 
     template: str
@@ -131,6 +132,7 @@ class KernelContext:
     float32_loss_bound: str = FLOAT32_LOSS_BOUND
     float_type: str = "float"
     dtype_keyword: str = ""
+    functions: tuple[str, ...] = ()
 
 
 def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | None = None) -> KernelContext:
@@ -168,6 +170,7 @@ def kernel_context(derivation: Derivation, printed: PrintedKernel, name: str | N
         parameter_tuple="(" + ", ".join(f'"{p}"' for p in parameters) + ")",
         block=block_rows(spec),
         ones_name=ONES_OF_BLOCK if any(block.uses_ones for block in printed.values()) else None,
+        functions=tuple(sorted(set().union(*(block.functions for block in printed.values())))),
         shapes_text=", ".join(f"{n} {s}" for n, s in shape.shapes),
         init_dict="{\n" + "".join(f"        {_init_entry(n, s, shape.fan_in, float32)}\n" for n, s in shape.shapes) + "    }",
         parameter_args=", ".join(parameters),

@@ -68,12 +68,15 @@ class PrintedBlock:
         setup: lines placed before the body of a blocked function (the block's vector of ones).
         modules: the modules the printer referenced (the kernel imports exactly these).
         uses_ones: the lines read :data:`ONES`, sliced from the kernel's :data:`ONES_OF_BLOCK`.
+        functions: the kernel's own functions the lines call (``_tanh``, ``_logistic``: see
+            :data:`symbp.kernel.printer.FUNCTIONS`), which the kernel defines.
     """
 
     lines: tuple[str, ...]
     setup: tuple[str, ...]
     modules: frozenset[str]
     uses_ones: bool
+    functions: frozenset[str] = frozenset()
 
 
 def print_schedule(scheduled: Schedule, buffers: Buffers | None = None, dtype: str | None = None) -> PrintedBlock:
@@ -92,7 +95,7 @@ def print_schedule(scheduled: Schedule, buffers: Buffers | None = None, dtype: s
         >>> a = sp.IndexedBase("a")
         >>> op = Elementwise(Operand("h", (m, i)), sp.tanh(a[m, i]))
         >>> print_schedule(schedule((op,), blocked=False)).lines
-        ('h = numpy.tanh(a)',)
+        ('h = _tanh(a)',)
     """
     return _BodyPrinter(scheduled, buffers, dtype).run()
 
@@ -122,7 +125,7 @@ class _BodyPrinter:
             else:
                 self.elementwise(index, op)
         modules = frozenset(self.printer.module_imports)
-        return PrintedBlock(tuple(self.lines), tuple(self.setup), modules, bool(self.setup))
+        return PrintedBlock(tuple(self.lines), tuple(self.setup), modules, bool(self.setup), frozenset(self.printer.functions))
 
     def contraction(self, op: Contract, code: str) -> None:
         if ONES in code and not self.setup:

@@ -26,7 +26,6 @@ import sympy as sp
 
 from symbp.kernel.contract import broadcast_factors, contraction
 from symbp.kernel.lower import Contract, Elementwise, Operation, Total
-from symbp.symbolic.stable import Logistic
 
 #: The vector of ones a blocked kernel sums over samples with: ``numpy.dot(delta2, ONES)`` is a BLAS
 #: product, several times faster than ``delta2.sum(axis=0)`` for the kernels' shapes.
@@ -143,8 +142,6 @@ def _canonical(op: Elementwise | Total, rest: sp.Expr | None = None) -> sp.Expr:
     (2f − 2y → 2(f − y)) and a squared difference written with the sign that δ uses
     ((y − f)² → (f − y)²), so that CSE finds the difference both share."""
     expr = sp.factor_terms(op.expr if rest is None else rest)
-    # The logistic as ½ + ½ tanh(u/2) (exact, overflow-free), spelled out so that it is computed in place.
-    expr = expr.replace(lambda e: isinstance(e, Logistic), lambda e: sp.Rational(1, 2) + sp.tanh(e.args[0] / 2) / 2)
     if isinstance(op, Total) and isinstance(expr, sp.Pow) and expr.exp == 2 and expr.base.could_extract_minus_sign():
         expr = sp.Pow(-expr.base, 2)
     return expr

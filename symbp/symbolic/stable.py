@@ -9,8 +9,10 @@ kernel's statements are lowered, :func:`stabilize` rewrites
 * (1 + e^{w})^{−n}          → L(−w)^n, L the logistic function;
 * e^{w} · L(−w)^n           → L(w) · L(−w)^{n−1}              (e^{w}/(1 + e^{w}) = L(w)),
 
-and the printer writes L(u) as ½ + ½ tanh(u/2), which never overflows.  These
-are exact identities; the derivation's LaTeX keeps the forms the user typed.
+and the kernel evaluates L(u) with its own ``_logistic``, 1/(1 + e^{−u}) where an
+e^{−u} beyond the float's range is inf and L(u) the 0 it should be, without a
+warning (see :data:`symbp.kernel.printer.FUNCTIONS`).  These are exact
+identities; the derivation's LaTeX keeps the forms the user typed.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def test_array_references_follow_the_stored_order() -> None:
 
 def test_functions_of_the_notation() -> None:
     assert printed(sp.Heaviside(a[i, m])) == "numpy.heaviside(a, 0.0)"
-    assert printed(Logistic(a[i, m])) == "(0.5 + 0.5*(numpy.tanh((1/2)*a)))"
+    assert printed(Logistic(a[i, m])) == "_logistic(a)"
+    assert printed(sp.tanh(a[i, m] / 2)) == "_tanh((1/2)*a)"
     assert printed(sp.Max(0, a[i, m])) == "numpy.maximum(0, a)"
     assert printed(sp.Min(a[i, m], 1, 2 * a[i, m])) in ("numpy.minimum(numpy.minimum(1, a), 2*a)", "numpy.minimum(numpy.minimum(1, 2*a), a)")
 
@@ -54,5 +55,6 @@ def test_functions_of_the_notation() -> None:
 def test_the_printer_records_the_modules_it_used() -> None:
     printer = KernelPrinter()
     printer.target_axes = (m, i)
-    printer.doprint(sp.tanh(a[i, m]))
+    printer.doprint(sp.tanh(a[i, m]) + sp.exp(a[i, m]))
     assert set(printer.module_imports) == {"numpy"}
+    assert printer.functions == {"_tanh"}
