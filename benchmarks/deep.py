@@ -7,7 +7,8 @@ The case of the performance issue: n = 20 000 samples, p = 32 inputs, hidden lay
 kernel is emitted once (by the symbp of ``--symbp PATH``, default this checkout), then every
 implementation is timed alone in a fresh process (``--rounds`` processes each, taken in turn,
 their batches pooled; a library's idle threads cannot slow the next one down), after checking
-its (R, ∇R) against the kernel's.  The report gives the medians, the kernel's ratio to each peer,
+its (R, ∇R) against the kernel's.  Each peer is timed with one thread and with two
+(:mod:`benchmarks.threads`) and the faster counts; the kernel uses its default (every core).  The report gives the medians, the kernel's ratio to each peer,
 the CPU model and the load average before and after; a row whose timing was disturbed (another
 process took the CPU meanwhile, see :meth:`benchmarks.timing.Timing.disturbance`) is marked and
 judged by no target.  Target: the kernel at most 1.0 × JAX at every depth.
@@ -30,7 +31,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 import numpy as np  # noqa: E402
 
 from benchmarks.processes import ROOT, last_json  # noqa: E402
-from benchmarks.report import cpu_model, version  # noqa: E402
+from benchmarks.report import cpu_model, significant, version  # noqa: E402
+from benchmarks.threads import PEER_THREADS, TORCH_THREADS, environment, label  # noqa: E402
 from benchmarks.timing import Timing, time_call  # noqa: E402
 
 N, P, WIDTH, SEED = 20_000, 32, 64, 0
@@ -86,7 +88,8 @@ def prepared(name: str, depth: int, kernel_path: str):
     if name == "PyTorch":
         import torch
 
-        torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(int(os.environ.get(TORCH_THREADS, cores)))
         tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
         names = list(tensors)
@@ -133,11 +136,29 @@ def emit_kernels(depths: tuple[int, ...], folder: Path, symbp: Path) -> dict[int
     return dict(zip(depths, done.stdout.split()))
 
 
+#: The thread counts each implementation is timed with: the kernel its default (None), every peer 1 and 2.
+THREADS: dict[str, tuple[int | None, ...]] = {"kernel": (None,), **{name: PEER_THREADS for name in IMPLEMENTATIONS[1:]}}
+
+
 @dataclass(frozen=True)
 class Row:
+    """One depth: each implementation's timing (a peer's faster thread count), the thread counts, the agreement.
+
+    Attributes:
+        threads: each implementation → (the thread count timed in ``timings``, the other count's median in s or None).
+    """
+
     depth: int
     timings: dict[str, Timing]
     differences: dict[str, float]
+    threads: dict[str, tuple[int | None, float | None]]
+
+
+def faster(timings: dict[int | None, Timing]) -> tuple[Timing, int | None, float | None]:
+    """The faster (lower median) of an implementation's thread counts, its count, and the other's median."""
+    ordered = sorted(timings.items(), key=lambda item: item[1].median)
+    (threads, best), others = ordered[0], ordered[1:]
+    return best, threads, (others[0][1].median if others else None)
 
 
 def agreement(kernel_answer: str, peer_answer: str) -> float:
@@ -151,23 +172,28 @@ def run(depths: tuple[int, ...], repeats: int, rounds: int, symbp: Path, progres
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         kernels = emit_kernels(depths, folder, symbp)
-        pooled: dict[tuple[int, str], list[Timing]] = {}
+        pooled: dict[tuple[int, str, int | None], list[Timing]] = {}
         for round_ in range(rounds):
             for depth in depths:
                 for name in IMPLEMENTATIONS:
-                    progress(f"... round {round_ + 1}/{rounds}, depth {depth}, {name}")
-                    answer = folder / f"{depth}-{name.replace(' ', '_')}.npz"
-                    spec = json.dumps([name, depth, kernels[depth], repeats, str(answer)])
-                    env = dict(os.environ, PYTHONPATH=str(ROOT))
-                    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--job", spec], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-                    if done.returncode != 0:
-                        raise RuntimeError(f"{name} at depth {depth} failed:\n{done.stderr}")
-                    pooled.setdefault((depth, name), []).append(Timing.from_dict(last_json(done.stdout)))
+                    for threads in THREADS[name]:
+                        progress(f"... round {round_ + 1}/{rounds}, depth {depth}, {name}, {label(threads)}")
+                        answer = folder / f"{depth}-{name.replace(' ', '_')}.npz"
+                        spec = json.dumps([name, depth, kernels[depth], repeats, str(answer)])
+                        env = dict(os.environ, PYTHONPATH=str(ROOT), **(environment(threads) if threads else {}))
+                        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--job", spec], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+                        if done.returncode != 0:
+                            raise RuntimeError(f"{name} at depth {depth} ({label(threads)}) failed:\n{done.stderr}")
+                        pooled.setdefault((depth, name, threads), []).append(Timing.from_dict(last_json(done.stdout)))
         rows = []
         for depth in depths:
             kernel_answer = folder / f"{depth}-kernel.npz"
             differences = {name: agreement(str(kernel_answer), str(folder / f"{depth}-{name.replace(' ', '_')}.npz")) for name in IMPLEMENTATIONS[1:]}
-            rows.append(Row(depth, {name: Timing.pooled(pooled[depth, name]) for name in IMPLEMENTATIONS}, differences))
+            timings, threads_of = {}, {}
+            for name in IMPLEMENTATIONS:
+                timing, threads, other = faster({threads: Timing.pooled(pooled[depth, name, threads]) for threads in THREADS[name]})
+                timings[name], threads_of[name] = timing, (threads, other)
+            rows.append(Row(depth, timings, differences, threads_of))
         return rows
 
 
@@ -177,7 +203,8 @@ def markdown(rows: list[Row], command: str, load_before: tuple, load_after: tupl
         "# Deep networks: loss_and_grad against JAX jit and PyTorch",
         "",
         f"`{command}`: n = {N:,}".replace(",", " ") + f", p = {P}, hidden layers of width {WIDTH} (σ = tanh, g = identity, quadratic loss), float64; "
-        "medians of pooled batches from fresh processes, one per implementation, depth and round.",
+        "medians of pooled batches from fresh processes, one per implementation, thread count, depth and round; each peer "
+        "timed with 1 and with 2 threads, the faster shown (the other's median in brackets), the kernel on every core.",
         "",
         f"- CPU: {cpu_model()}; {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores",
         f"- load average (1, 5, 15 min) before → after: {', '.join(f'{x:.2f}' for x in load_before)} → {', '.join(f'{x:.2f}' for x in load_after)}",
@@ -196,14 +223,24 @@ def markdown(rows: list[Row], command: str, load_before: tuple, load_after: tupl
             met &= jax_ratio <= JAX_TARGET
             judged += 1
         lines.append(
-            f"| {row.depth} | {t['kernel'].median * 1e3:.2f} | {t['JAX jit'].median * 1e3:.2f} | {t['PyTorch'].median * 1e3:.2f} "
-            f"| {jax_ratio:.2f} | {torch_ratio:.2f} | {'; '.join(disturbed) or 'no'} |"
+            f"| {row.depth} | {t['kernel'].median * 1e3:.2f} | {_peer(row, 'JAX jit')} | {_peer(row, 'PyTorch')} "
+            f"| {significant(jax_ratio)} | {significant(torch_ratio)} | {'; '.join(disturbed) or 'no'} |"
         )
     worst = max(row.differences[name] for row in rows for name in row.differences)
     lines += ["", f"Largest relative difference of a peer's R or gradient from the kernel's: {worst:.1e} (agreeing within {RTOL:g}: {'yes' if worst <= RTOL else 'NO'}).", ""]
     verdict = "NOT CHECKED (every depth disturbed; re-run on a quieter machine)" if not judged else "MET" if met else "NOT MET"
     lines.append(f"- {verdict}: kernel ≤ {JAX_TARGET} × JAX jit at every undisturbed depth ({judged} of {len(rows)} undisturbed)")
     return "\n".join(lines) + "\n"
+
+
+def _peer(row: Row, name: str) -> str:
+    """A peer's median in ms, with its thread count and the other count's median: ``21.30 (1 thread; 2 threads: 25.10)``."""
+    threads, other = row.threads[name]
+    text = f"{row.timings[name].median * 1e3:.2f}"
+    if threads is None:
+        return text
+    others = [t for t in THREADS[name] if t != threads]
+    return text + f" ({label(threads)}" + (f"; {label(others[0])}: {other * 1e3:.2f}" if others and other is not None else "") + ")"
 
 
 def main(argv: list[str] | None = None) -> int:
