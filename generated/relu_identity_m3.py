@@ -116,10 +116,10 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
-    delta2 = numpy.multiply(numpy.heaviside(a, 0.0), W1.T, out=buffer("grad.delta2", M))
-    numpy.multiply(delta2, delta1, out=delta2)
     gW1 = numpy.dot(delta1, h.T)
     gb1 = numpy.dot(delta1, _ones)
+    delta2 = numpy.multiply(numpy.heaviside(a, 0.0), W1.T, out=buffer("grad.delta2", M))
+    numpy.multiply(delta2, delta1, out=delta2)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -344,4 +344,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: fb77f4514a55f634e0a9db2437f4ee7d7d9326bf2c48aad234951f780b05bd17
+# symbp-body-sha256: b4d2c20d30616661c7e6917ccfe3acfca2bbda9393a9a9c144259796490ab116

@@ -117,6 +117,8 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = numpy.negative(a, out=buffer("grad.delta2", M))
     _logistic(delta2, out=delta2)
     numpy.multiply(delta2, a, out=delta2)
@@ -124,8 +126,6 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
     numpy.multiply(delta2, _logistic(a), out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -364,4 +364,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 681c894a59ee6e5e90d0c81cc5f483205b93375c235b1237f1fabb79f25ca66c
+# symbp-body-sha256: 378d6b5749726437fb4f11ce6f0a39ddac2cf190274d65ef855e1ff88fbd4e58

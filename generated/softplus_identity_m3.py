@@ -116,11 +116,11 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = _logistic(a, out=buffer("grad.delta2", M))
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -359,4 +359,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: c0225fea6251783f2defad90e51e5f6c322a058c40ef4879c334cbccb33261f0
+# symbp-body-sha256: de5644c9a87097c30c591eeb63e09f7d02fa5d05276a9a909a81a28c19bbbde2

@@ -128,18 +128,18 @@ def _loss_and_grad_block(W1, b1, W2, b2, W3, b3, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h2.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = numpy.square(h2, out=buffer("grad.delta2", M2))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
+    gW2 = numpy.dot(delta2, h3.T)
+    gb2 = numpy.dot(delta2, _ones)
     _c1 = numpy.matmul(W2.T, delta2, out=buffer("grad._c1", M3))
     delta3 = numpy.square(h3, out=buffer("grad.delta3", M3))
     numpy.subtract(1.0, delta3, out=delta3)
     numpy.multiply(delta3, _c1, out=delta3)
-    gW1 = numpy.dot(delta1, h2.T)
-    gb1 = numpy.dot(delta1, _ones)
-    gW2 = numpy.dot(delta2, h3.T)
-    gb2 = numpy.dot(delta2, _ones)
     gW3 = numpy.dot(delta3, X)
     gb3 = numpy.dot(delta3, _ones)
     return R, gW1, gb1, gW2, gb2, gW3, gb3
@@ -385,4 +385,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 43afb55f031125fd4ec4455d44bd357f11a3f2f2ec5226cbcc5eaa64178d886c
+# symbp-body-sha256: eff42ba358b9b9a156667ca28bc6e66f286d72419aec5a8c2e1a1023648ce362

@@ -116,12 +116,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     _t0 = numpy.subtract(f, Y.T, out=buffer("grad._t0", D))
     R = float(numpy.vdot(_t0, _t0))
     delta1 = numpy.multiply(_t0, 2.0, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     _c0 = numpy.matmul(W1.T, delta1, out=buffer("grad._c0", M))
     delta2 = numpy.square(h, out=buffer("grad.delta2", M))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -362,4 +362,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 2d9d68e85a6ad5c7f521e8ba198d40d2a04b73ddabd10cf0dae9ab0986041e9a
+# symbp-body-sha256: 761f8cb311f2e5b135467d452e172b23b6a86adfb3f71e6005c5141b6627254a

@@ -119,12 +119,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     numpy.multiply(delta1, 2.0, out=delta1)
     numpy.multiply(delta1, _t0, out=delta1)
     numpy.multiply(delta1, f, out=delta1)
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = numpy.square(h, out=buffer("grad.delta2", M))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -379,4 +379,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 34381768cbd92bc95405e8a3f83dd57791d1b3a88ca61fa420c8324690f81de3
+# symbp-body-sha256: 9336eed9e7d335d079069c0be0ac5f59589a94c06e9169ad3e6710ebf6386b89

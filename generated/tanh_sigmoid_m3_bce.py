@@ -114,12 +114,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     a, h, z, f = _forward(W1, b1, W2, b2, X, buffer)
     R = float(numpy.sum(numpy.logaddexp(0, z) - Y.T*z))
     delta1 = numpy.subtract(f, Y.T, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = numpy.square(h, out=buffer("grad.delta2", M))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -374,4 +374,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: c8f2c9a8286f65d9d5465c6188617c8512d07e4d87a4c6bce21807d8b3e270bf
+# symbp-body-sha256: 1262dd331c83f7186d841d80ef2dbb9b99e0b7a4958a70a6421f5ba42492f21a

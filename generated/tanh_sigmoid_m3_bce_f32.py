@@ -122,12 +122,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     a, h, z, f = _forward(W1, b1, W2, b2, X, buffer)
     R = float(numpy.sum(numpy.logaddexp(0, z) - Y.T*z))
     delta1 = numpy.subtract(f, Y.T, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     delta2 = numpy.square(h, out=buffer("grad.delta2", M))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, W1.T, out=delta2)
     numpy.multiply(delta2, delta1, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -382,4 +382,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: 7ac5008d99f1d5dfb0923e0aa011e3b144177300e07ea21fa1f93780ab35d75c
+# symbp-body-sha256: 21dc8151ff60f6fa1de765873b951d554afedef3414fcb616ceb7d58b1419fcb

@@ -116,12 +116,12 @@ def _loss_and_grad_block(W1, b1, W2, b2, X, Y):
     a, h, z, s, f = _forward(W1, b1, W2, b2, X, buffer)
     R = float(numpy.sum((s - z)*Y.T))
     delta1 = numpy.subtract(f, Y.T, out=buffer("grad.delta1", D))
+    gW1 = numpy.dot(delta1, h.T)
+    gb1 = numpy.dot(delta1, _ones)
     _c0 = numpy.matmul(W1.T, delta1, out=buffer("grad._c0", M))
     delta2 = numpy.square(h, out=buffer("grad.delta2", M))
     numpy.subtract(1.0, delta2, out=delta2)
     numpy.multiply(delta2, _c0, out=delta2)
-    gW1 = numpy.dot(delta1, h.T)
-    gb1 = numpy.dot(delta1, _ones)
     gW2 = numpy.dot(delta2, X)
     gb2 = numpy.dot(delta2, _ones)
     return R, gW1, gb1, gW2, gb2
@@ -362,4 +362,4 @@ def _openblas_thread_functions():
 
 
 _ONE_BLAS_THREAD = _OneBlasThread()
-# symbp-body-sha256: d74831ae08b9788b92e3b64197c3e2b39b47c7781487a540d06040e6a2b7ce51
+# symbp-body-sha256: 7d7be3d4d773ff3636fc931654e0867f8956974f1188bc2b8dbf081fb6586acc

@@ -37,9 +37,16 @@ class TimeLimitExceeded(Exception):
         self.limit = limit
 
 
+#: After a time limit expires, how often (seconds) it is raised again while the limited block still runs.
+REPEAT_EVERY = 0.25
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[Limit]:
     """Raise :class:`TimeLimitExceeded` in the block if it runs longer than ``seconds``.
+
+    Raised again every :data:`REPEAT_EVERY` seconds until the block is left: a library that catches
+    every exception (SymPy's numerical evaluation does, in places) can swallow one, not all of them.
 
     Example:
         >>> with time_limit(5) as limit:
@@ -49,7 +56,7 @@ def time_limit(seconds: float) -> Iterator[Limit]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield limit
         return
-    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
     if remaining and remaining < seconds:
         # An outer limit expires first: leave it in charge.
         yield limit
@@ -61,7 +68,7 @@ def time_limit(seconds: float) -> Iterator[Limit]:
 
     started = time.monotonic()
     signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_EVERY)
     try:
         yield limit
     finally:
@@ -69,7 +76,7 @@ def time_limit(seconds: float) -> Iterator[Limit]:
         signal.signal(signal.SIGALRM, previous)
         if remaining:
             # Give the outer limit back what is left of it (at least a tick, so that it still fires).
-            signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 1e-3))
+            signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.monotonic() - started), 1e-3), interval)
 
 
 # --- memory -----------------------------------------------------------------------------------

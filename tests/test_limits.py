@@ -23,6 +23,25 @@ def test_a_command_over_its_limit_is_one_user_error():
     assert time.monotonic() - started < 2
 
 
+def test_a_limit_swallowed_by_a_library_is_raised_again():
+    """A library that catches every exception (SymPy's evalf does, in places) swallows the first expiry, not the next."""
+    from symbp.limits import REPEAT_EVERY, TimeLimitExceeded, time_limit
+
+    swallowed = 0
+    started = time.monotonic()
+    with pytest.raises(TimeLimitExceeded):
+        with time_limit(0.2):
+            while time.monotonic() - started < 5:  # without a second expiry: the block ends here, and the test fails
+                try:
+                    while time.monotonic() - started < 5:
+                        pass
+                except Exception:  # noqa: BLE001 - the library's broad except, as it is
+                    swallowed += 1
+                    if swallowed > 1:
+                        raise
+    assert swallowed == 2 and time.monotonic() - started < 0.2 + 3 * REPEAT_EVERY
+
+
 def test_a_stage_that_words_the_expiry_itself_gets_the_commands_words():
     from symbp.errors import ExpressionError
     from symbp.limits import TimeLimitExceeded, time_limit

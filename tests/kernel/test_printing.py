@@ -35,13 +35,14 @@ def test_loss_and_gradient_block_lines() -> None:
         "_t0 = numpy.subtract(f, Y.T)",
         "R = float(numpy.vdot(_t0, _t0))",
         "delta1 = numpy.multiply(_t0, 2.0)",
+        # Each sum over the samples as soon as its operands are there (still in cache).
+        "gW1 = numpy.dot(delta1, h.T)",
+        "gb1 = numpy.dot(delta1, _ones)",
         # d = 1: the outer product W1.T * delta1 (M × n) is not made; delta2 is multiplied by each factor.
         "delta2 = numpy.square(h)",
         "numpy.subtract(1.0, delta2, out=delta2)",
         "numpy.multiply(delta2, W1.T, out=delta2)",
         "numpy.multiply(delta2, delta1, out=delta2)",
-        "gW1 = numpy.dot(delta1, h.T)",
-        "gb1 = numpy.dot(delta1, _ones)",
         "gW2 = numpy.dot(delta2, X)",
         "gb2 = numpy.dot(delta2, _ones)",
     )
