@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 import numpy as np  # noqa: E402
 
 from benchmarks.processes import ROOT, last_json  # noqa: E402
+from benchmarks.measure import Check, PeerResult, fastest  # noqa: E402
 from benchmarks.report import cpu_model, significant, version  # noqa: E402
 from benchmarks.threads import PEER_THREADS, TORCH_THREADS, environment, label  # noqa: E402
 from benchmarks.timing import Timing, time_call  # noqa: E402
@@ -142,23 +143,16 @@ THREADS: dict[str, tuple[int | None, ...]] = {"kernel": (None,), **{name: PEER_T
 
 @dataclass(frozen=True)
 class Row:
-    """One depth: each implementation's timing (a peer's faster thread count), the thread counts, the agreement.
-
-    Attributes:
-        threads: each implementation → (the thread count timed in ``timings``, the other count's median in s or None).
-    """
+    """One depth: each implementation's result (a peer's at its faster thread count, :func:`benchmarks.measure.fastest`)
+    and each peer's agreement with the kernel."""
 
     depth: int
-    timings: dict[str, Timing]
+    results: dict[str, PeerResult]
     differences: dict[str, float]
-    threads: dict[str, tuple[int | None, float | None]]
 
-
-def faster(timings: dict[int | None, Timing]) -> tuple[Timing, int | None, float | None]:
-    """The faster (lower median) of an implementation's thread counts, its count, and the other's median."""
-    ordered = sorted(timings.items(), key=lambda item: item[1].median)
-    (threads, best), others = ordered[0], ordered[1:]
-    return best, threads, (others[0][1].median if others else None)
+    @property
+    def timings(self) -> dict[str, Timing]:
+        return {name: result.timing for name, result in self.results.items()}  # type: ignore[misc]
 
 
 def agreement(kernel_answer: str, peer_answer: str) -> float:
@@ -189,11 +183,11 @@ def run(depths: tuple[int, ...], repeats: int, rounds: int, symbp: Path, progres
         for depth in depths:
             kernel_answer = folder / f"{depth}-kernel.npz"
             differences = {name: agreement(str(kernel_answer), str(folder / f"{depth}-{name.replace(' ', '_')}.npz")) for name in IMPLEMENTATIONS[1:]}
-            timings, threads_of = {}, {}
-            for name in IMPLEMENTATIONS:
-                timing, threads, other = faster({threads: Timing.pooled(pooled[depth, name, threads]) for threads in THREADS[name]})
-                timings[name], threads_of[name] = timing, (threads, other)
-            rows.append(Row(depth, timings, differences, threads_of))
+            results = {
+                name: fastest([PeerResult(name, Check.OK, timing=Timing.pooled(pooled[depth, name, t]), threads=t) for t in THREADS[name]])
+                for name in IMPLEMENTATIONS
+            }
+            rows.append(Row(depth, results, differences))
         return rows
 
 
@@ -234,13 +228,10 @@ def markdown(rows: list[Row], command: str, load_before: tuple, load_after: tupl
 
 
 def _peer(row: Row, name: str) -> str:
-    """A peer's median in ms, with its thread count and the other count's median: ``21.30 (1 thread; 2 threads: 25.10)``."""
-    threads, other = row.threads[name]
-    text = f"{row.timings[name].median * 1e3:.2f}"
-    if threads is None:
-        return text
-    others = [t for t in THREADS[name] if t != threads]
-    return text + f" ({label(threads)}" + (f"; {label(others[0])}: {other * 1e3:.2f}" if others and other is not None else "") + ")"
+    """A peer's median in ms, with its thread count and the other count's: ``21.30 (1 thread; 2 threads: 25.100 ms)``."""
+    result = row.results[name]
+    text = f"{result.timing.median * 1e3:.2f}"  # type: ignore[union-attr]
+    return text if result.threads is None else text + f" ({label(result.threads)}; {result.others})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.deep import IMPLEMENTATIONS, Row, agreement, layers, markdown
+from benchmarks.measure import Check, PeerResult, fastest
 from benchmarks.timing import Timing
 
 LOAD = (0.1, 0.1, 0.1)
@@ -16,8 +17,12 @@ def timing(seconds: float, others: float = 0.0) -> Timing:
 
 
 def row(depth: int, kernel: float, jax: float, others: float = 0.0) -> Row:
-    threads = {"kernel": (None, None), "JAX jit": (1, 1.5 * jax), "PyTorch": (2, 3 * kernel)}
-    return Row(depth, {"kernel": timing(kernel, others), "JAX jit": timing(jax), "PyTorch": timing(2 * kernel)}, {"JAX jit": 1e-14, "PyTorch": 1e-14}, threads)
+    results = {
+        "kernel": PeerResult("kernel", Check.OK, timing=timing(kernel, others)),
+        "JAX jit": PeerResult("JAX jit", Check.OK, timing=timing(jax), threads=1, others=f"2 threads: {1.5 * jax * 1e3:.3f} ms"),
+        "PyTorch": PeerResult("PyTorch", Check.OK, timing=timing(2 * kernel), threads=2, others=f"1 thread: {3 * kernel * 1e3:.3f} ms"),
+    }
+    return Row(depth, results, {"JAX jit": 1e-14, "PyTorch": 1e-14})
 
 
 def test_the_target_is_judged_on_undisturbed_rows_only() -> None:
@@ -27,18 +32,17 @@ def test_the_target_is_judged_on_undisturbed_rows_only() -> None:
     assert "- MET: kernel ≤ 1.0 × JAX jit" in met and "others' CPU 50%" in met
     not_met = markdown([row(1, 0.010, 0.012), row(2, 0.020, 0.019)], "python benchmarks/deep.py", LOAD, LOAD, ROOT)
     assert "- NOT MET: kernel ≤ 1.0 × JAX jit" in not_met
-    assert "| 2 | 20.00 | 19.00 (1 thread; 2 threads: 28.50) | 40.00 (2 threads; 1 thread: 60.00) | 1.1 | 0.50 | no |" in not_met
+    assert "| 2 | 20.00 | 19.00 (1 thread; 2 threads: 28.500 ms) | 40.00 (2 threads; 1 thread: 60.000 ms) | 1.1 | 0.50 | no |" in not_met
     # With every row disturbed nothing is judged: neither MET nor NOT MET.
     unjudged = markdown([row(1, 0.010, 0.012, others=0.5)], "python benchmarks/deep.py", LOAD, LOAD, ROOT)
     assert "- NOT CHECKED" in unjudged and "(0 of 1 undisturbed)" in unjudged
 
 
 def test_each_peer_counts_with_its_faster_thread_count() -> None:
-    from benchmarks.deep import faster
+    from benchmarks.deep import _peer
 
-    best, threads, other = faster({1: timing(0.030), 2: timing(0.020)})
-    assert (best.median, threads, other) == (0.020, 2, 0.030)
-    assert faster({None: timing(0.010)})[1:] == (None, None)
+    chosen = Row(1, {"JAX jit": fastest([PeerResult("JAX jit", Check.OK, timing=timing(t), threads=n) for n, t in ((1, 0.030), (2, 0.020))])}, {})
+    assert _peer(chosen, "JAX jit") == "20.00 (2 threads; 1 thread: 30.000 ms)"
 
 
 def test_agreement_is_the_largest_relative_difference(tmp_path) -> None:

@@ -111,12 +111,11 @@ class ChainBuilder:
             else:
                 chain.ops.append((self.ufunc("numpy.power"), (_RUNNING, self.text(expr.exp))))
             return chain
-        if isinstance(expr, sp.Function) and len(expr.args) == 1 and self.is_full(expr.args[0]):
-            function = self.printer.kernel_function(expr)
-            if function is not None:  # tanh, the logistic: the kernel's own function, which writes to out too
-                chain = self.build(expr.args[0])
-                chain.ops.append((function, (_RUNNING,)))
-                return chain
+        function = self.printer.kernel_function(expr)
+        if function is not None and self.is_full(expr.args[0]):  # tanh, the logistic: the kernel's own, which writes to out too
+            chain = self.build(expr.args[0])
+            chain.ops.append((function, (_RUNNING,)))
+            return chain
         name = self.printer._kf.get(type(expr).__name__, "") if isinstance(expr, sp.Function) else ""
         if name.startswith("numpy.") and len(expr.args) == 1 and self.is_full(expr.args[0]):
             function = getattr(np, name.removeprefix("numpy."), None)

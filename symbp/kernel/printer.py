@@ -65,12 +65,11 @@ class KernelPrinter(NumPyPrinter):
         # The step is 0 at 0, as the LaTeX's 1[u > 0] says (and as relu′(0) is taken in practice).
         return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
 
-    def _print_tanh(self, expr: sp.Function) -> str:
+    def _print_kernel_function(self, expr: sp.Function) -> str:
+        # tanh and the logistic: the kernel's _tanh and _logistic, which cannot overflow (see FUNCTIONS).
         return f"{self.kernel_function(expr)}({self._print(expr.args[0])})"
 
-    def _print_Logistic(self, expr: sp.Function) -> str:
-        # 1/(1 + e^{−u}), with e^{−u} bounded so that it cannot overflow (see the kernel's _logistic).
-        return f"{self.kernel_function(expr)}({self._print(expr.args[0])})"
+    _print_tanh = _print_Logistic = _print_kernel_function
 
     def _print_LogSumExp(self, expr: sp.Function) -> str:
         # logaddexp folded over the index: log Σ e^w without overflow, whatever the size of w.

@@ -113,10 +113,9 @@ def sums_early(operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
     """
     ordered: list[Operation] = []
     for op in operations:
-        if isinstance(op, Contract) and i in op.summed and i not in op.target.axes:
-            reads = {operand.name for operand in op.operands}
-            writers = [k for k, earlier in enumerate(ordered) if _written(earlier) in reads]
-            position = writers[-1] + 1 if writers else 0
+        if _is_sum(op):
+            reads = {operand.name for operand in op.operands}  # type: ignore[union-attr]
+            position = max((k + 1 for k, earlier in enumerate(ordered) if _written(earlier) in reads), default=0)
             while position < len(ordered) and _is_sum(ordered[position]):  # after sums placed there before: sums keep their order
                 position += 1
             ordered.insert(position, op)
